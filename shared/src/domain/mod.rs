@@ -1,0 +1,3 @@
+//! Pure logic, no I/O: functions that depend on time take `now`.
+
+pub mod identity;

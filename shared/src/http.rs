@@ -1,0 +1,364 @@
+//! Request parsing, responses and problem+json (RFC 9457) errors.
+//!
+//! Every error a client sees is a [`Problem`] with a stable `code`. Details
+//! name fields and rules, never the values sent, so that an error can be
+//! logged or shown without leaking what a person typed.
+
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Bodies above this size are refused before parsing.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+pub type HttpResult = Result<Response<Body>, Problem>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub title: &'static str,
+    pub detail: Option<String>,
+    retry_after: Option<u32>,
+    allow: Option<&'static str>,
+}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, title: &'static str) -> Self {
+        Self { status, code, title, detail: None, retry_after: None, allow: None }
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", "Bad request").detail(detail)
+    }
+
+    /// A body that parses but does not fit the route: 422 with the route's code.
+    pub fn invalid(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, "Invalid request").detail(detail)
+    }
+
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Authentication required")
+            .detail("a valid session token is required: Authorization: Bearer <token>")
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden")
+    }
+
+    pub fn identity_required() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "identity-required", "Real-name authentication required")
+            .detail("complete real-name authentication with POST /v1/identity first")
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found")
+    }
+
+    pub fn conflict(code: &'static str, title: &'static str) -> Self {
+        Self::new(StatusCode::CONFLICT, code, title)
+    }
+
+    pub fn method_not_allowed(allow: &'static str) -> Self {
+        let mut p = Self::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed");
+        p.allow = Some(allow);
+        p
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large")
+            .detail(format!("request bodies are limited to {MAX_BODY_BYTES} bytes"))
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+            .detail("send the body as application/json")
+    }
+
+    pub fn too_many(code: &'static str, title: &'static str) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, code, title)
+    }
+
+    /// The store or an upstream service is unavailable: the client may retry.
+    pub fn unavailable() -> Self {
+        let mut p = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
+            .detail("the service is briefly unavailable; retry after the given delay");
+        p.retry_after = Some(2);
+        p
+    }
+
+    /// An unexpected failure. Its cause is logged, never returned.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+    }
+
+    pub fn into_response(self) -> Response<Body> {
+        let body = ProblemBody {
+            kind: format!("urn:hbhc:problem:{}", self.code),
+            title: self.title,
+            status: self.status.as_u16(),
+            code: self.code,
+            detail: self.detail.as_deref(),
+        };
+        let mut response = Response::builder()
+            .status(self.status)
+            .header(header::CONTENT_TYPE, "application/problem+json")
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Body::Text(serde_json::to_string(&body).expect("problem serialises")))
+            .expect("valid response");
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        if let Some(allow) = self.allow {
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        response
+    }
+}
+
+/// A JSON response. Responses of this API carry personal or short-lived
+/// data, so none may be cached.
+pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(Body::Text(serde_json::to_string(value).expect("response serialises")))
+        .expect("valid response")
+}
+
+pub fn ok<T: Serialize>(value: &T) -> HttpResult {
+    Ok(json(StatusCode::OK, value))
+}
+
+pub fn created<T: Serialize>(value: &T) -> HttpResult {
+    Ok(json(StatusCode::CREATED, value))
+}
+
+pub fn no_content() -> HttpResult {
+    Ok(Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).expect("valid response"))
+}
+
+/// The body bytes, refused above [`MAX_BODY_BYTES`].
+pub fn body_bytes(req: &Request) -> Result<&[u8], Problem> {
+    let bytes: &[u8] = match req.body() {
+        Body::Empty => &[],
+        Body::Text(s) => s.as_bytes(),
+        Body::Binary(b) => b,
+        _ => &[],
+    };
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Problem::payload_too_large());
+    }
+    Ok(bytes)
+}
+
+/// Parses a JSON body. Malformed JSON (or non-UTF-8 bytes, or nesting beyond
+/// serde_json's limit) is 400 `bad-request`; JSON that does not fit `T`
+/// (missing fields, wrong types, unknown values) is 422 with the route's own
+/// code, or 400 `bad-request` for routes that name none.
+pub fn parse_json<T: DeserializeOwned>(req: &Request, invalid_code: Option<&'static str>) -> Result<T, Problem> {
+    let bytes = body_bytes(req)?;
+    check_content_type(req)?;
+    if bytes.is_empty() {
+        return Err(Problem::bad_request("a JSON body is required"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        match (inner.classify(), invalid_code) {
+            (serde_json::error::Category::Data, Some(code)) => Problem::invalid(code, data_error_detail(&inner, &path)),
+            (serde_json::error::Category::Data, None) => Problem::bad_request(data_error_detail(&inner, &path)),
+            _ => Problem::bad_request("the body is not valid JSON"),
+        }
+    })?;
+    de.end().map_err(|_| Problem::bad_request("the body is not valid JSON"))?;
+    Ok(parsed)
+}
+
+/// Describes a schema mismatch by field path only: serde's own messages can
+/// quote the offending value, which may be personal data.
+fn data_error_detail(err: &serde_json::Error, path: &str) -> String {
+    let message = err.to_string();
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        if path == "." || path.is_empty() {
+            return format!("missing field `{field}`");
+        }
+        return format!("missing field `{field}` in `{path}`");
+    }
+    if path == "." || path.is_empty() {
+        "the body does not have the expected shape".to_owned()
+    } else {
+        format!("invalid value at `{path}`")
+    }
+}
+
+/// JSON is what every route takes. Clients that send no content type, or the
+/// defaults of common tools (curl's form type, text/plain), are accepted, since
+/// the body is parsed as JSON either way; declared non-JSON formats are refused.
+fn check_content_type(req: &Request) -> Result<(), Problem> {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else { return Ok(()) };
+    let media = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let accepted = media.is_empty()
+        || media == "application/json"
+        || (media.starts_with("application/") && media.ends_with("+json"))
+        || media == "text/plain"
+        || media == "application/x-www-form-urlencoded";
+    if accepted { Ok(()) } else { Err(Problem::unsupported_media_type()) }
+}
+
+/// A query parameter, percent-decoded; empty values count as absent.
+pub fn query(req: &Request, name: &str) -> Option<String> {
+    let raw = req.uri().query()?;
+    form_urlencoded::parse(raw.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+}
+
+/// The path split into segments: `/v1/venues/mine` → `["v1", "venues", "mine"]`.
+pub fn segments(req: &Request) -> Vec<String> {
+    req.uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode(s))
+        .collect()
+}
+
+fn percent_decode(segment: &str) -> String {
+    form_urlencoded::parse(format!("x={}", segment.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// A header value, when it is present and visible ASCII.
+pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// The Lambda request id, for log correlation; `-` outside Lambda.
+pub fn request_id(req: &Request) -> String {
+    req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_else(|| "-".to_owned())
+}
+
+/// The answer for a path that exists with other methods.
+pub fn method_check(req: &Request, allowed: &[Method], allow: &'static str) -> Result<(), Problem> {
+    if allowed.contains(req.method()) { Ok(()) } else { Err(Problem::method_not_allowed(allow)) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Body1 {
+        name: String,
+        age: u8,
+    }
+
+    fn request(body: &str, content_type: Option<&str>) -> Request {
+        let mut builder = lambda_http::http::Request::builder().method("POST").uri("/v1/x");
+        if let Some(ct) = content_type {
+            builder = builder.header("content-type", ct);
+        }
+        builder.body(Body::Text(body.to_owned())).unwrap()
+    }
+
+    #[test]
+    fn malformed_json_is_a_bad_request() {
+        let err = parse_json::<Body1>(&request("{\"name\":", None), Some("invalid-x")).unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (400, "bad-request"));
+        let err = parse_json::<Body1>(&request(r#"{"name":"a","age":1} trailing"#, None), Some("invalid-x")).unwrap_err();
+        assert_eq!(err.code, "bad-request");
+    }
+
+    #[test]
+    fn a_wrong_type_is_the_routes_422_and_does_not_echo_the_value() {
+        let err = parse_json::<Body1>(&request(r#"{"name":"张三丰","age":"secret-value"}"#, None), Some("invalid-x"))
+            .unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (422, "invalid-x"));
+        let detail = err.detail.unwrap();
+        assert!(detail.contains("age") && !detail.contains("secret-value"), "{detail}");
+        let err = parse_json::<Body1>(&request(r#"{"name":"张三丰"}"#, None), Some("invalid-x")).unwrap_err();
+        assert_eq!(err.detail.unwrap(), "missing field `age`");
+    }
+
+    #[test]
+    fn oversized_bodies_are_refused() {
+        let big = format!("{{\"name\":\"{}\",\"age\":1}}", "a".repeat(MAX_BODY_BYTES));
+        let err = parse_json::<Body1>(&request(&big, None), Some("invalid-x")).unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (413, "payload-too-large"));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_or_skipped_without_recursion() {
+        // Where a field is expected, nesting is a schema mismatch.
+        let deep = format!("{}{}", "[".repeat(8000), "]".repeat(8000));
+        assert_eq!(parse_json::<Body1>(&request(&deep, None), Some("invalid-x")).unwrap_err().code, "invalid-x");
+        // serde_json skips an unknown member's value without recursing.
+        let ignored = format!(r#"{{"name":"a","age":1,"extra":{}{}}}"#, "[".repeat(8000), "]".repeat(8000));
+        assert!(parse_json::<Body1>(&request(&ignored, None), Some("invalid-x")).is_ok());
+        // Unbalanced nesting is malformed.
+        let unbalanced = format!(r#"{{"name":"a","age":1,"extra":{}}}"#, "[".repeat(8000));
+        assert_eq!(parse_json::<Body1>(&request(&unbalanced, None), Some("invalid-x")).unwrap_err().code, "bad-request");
+    }
+
+    #[test]
+    fn content_types() {
+        let body = r#"{"name":"a","age":1}"#;
+        for ct in ["application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded", "application/merge-patch+json"] {
+            assert!(parse_json::<Body1>(&request(body, Some(ct)), Some("x")).is_ok(), "{ct}");
+        }
+        for ct in ["application/xml", "multipart/form-data; boundary=x", "image/png"] {
+            assert_eq!(parse_json::<Body1>(&request(body, Some(ct)), Some("x")).unwrap_err().code, "unsupported-media-type");
+        }
+    }
+
+    #[test]
+    fn problems_are_rfc_9457_json() {
+        let response = Problem::unavailable().into_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert_eq!(response.headers()["retry-after"], "2");
+        let Body::Text(text) = response.body() else { panic!("text body") };
+        let v: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(v["code"], "unavailable");
+        assert_eq!(v["status"], 503);
+        assert_eq!(v["type"], "urn:hbhc:problem:unavailable");
+    }
+
+    #[test]
+    fn query_and_segments_are_decoded() {
+        let req = lambda_http::http::Request::builder()
+            .uri("/v1/dependents/s%5Fabc?subject_id=s_1&from=2026-11-26T08%3A00%3A00%2B08%3A00&empty=")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(segments(&req), ["v1", "dependents", "s_abc"]);
+        assert_eq!(query(&req, "subject_id").as_deref(), Some("s_1"));
+        assert_eq!(query(&req, "from").as_deref(), Some("2026-11-26T08:00:00+08:00"));
+        assert_eq!(query(&req, "empty"), None);
+    }
+}

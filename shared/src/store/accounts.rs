@@ -1,0 +1,517 @@
+//! Accounts (WeChat logins) and persons: the account item, the subject
+//! profile, the ID-hash index, and the transactions that bind them.
+//!
+//! Items (see docs/data-model.md):
+//! - accounts `A#<account>`: the account, its roles, its own subject and its dependents;
+//! - subjects `S#<subject>`/`PROFILE`: the subject's sealed identity, masks, guardians;
+//! - subjects `P#<id hash>`/`PERSON`: which subject holds an ID number, and its owner;
+//! - subjects `P#<id hash>`/`RISK`: the authority's risk record for an ID number,
+//!   kept even before the person registers.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{Item, Store, StoreError, TxError, from_item, key, key2, s, to_item, value};
+
+pub(crate) const PROFILE: &str = "PROFILE";
+const PERSON: &str = "PERSON";
+const RISK: &str = "RISK";
+
+pub(crate) fn account_pk(id: &str) -> String {
+    format!("A#{id}")
+}
+
+pub(crate) fn subject_pk(id: &str) -> String {
+    format!("S#{id}")
+}
+
+fn person_pk(id_hash: &str) -> String {
+    format!("P#{id_hash}")
+}
+
+/// How a dependent is related to their guardian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Relation {
+    Child,
+    Parent,
+    Grandchild,
+    Grandparent,
+    Spouse,
+    Sibling,
+    Relative,
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DependentLink {
+    pub relation: Relation,
+    pub name_masked: String,
+    pub id_masked: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub linked_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    /// `wechat` or `dev`.
+    pub provider: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_masked: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_masked: Option<String>,
+    /// Role name → when it was granted.
+    #[serde(default)]
+    pub roles: BTreeMap<String, String>,
+    /// Dependent subject → link. Kept here so that listing them is one read.
+    #[serde(default)]
+    pub dependents: BTreeMap<String, DependentLink>,
+}
+
+impl Account {
+    pub fn new(id: String, provider: &str, now: OffsetDateTime) -> Self {
+        Self {
+            id,
+            provider: provider.to_owned(),
+            created_at: now,
+            subject_id: None,
+            name_masked: None,
+            id_masked: None,
+            roles: BTreeMap::new(),
+            dependents: BTreeMap::new(),
+        }
+    }
+
+    pub fn role_list(&self) -> Vec<crate::auth::Role> {
+        self.roles.keys().filter_map(|r| crate::auth::Role::parse(r)).collect()
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct AccountItem {
+    pk: String,
+    #[serde(flatten)]
+    account: Account,
+}
+
+/// The identity part of a subject's profile. The status facts that the
+/// declaration and code functions keep on the same item are not touched here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    pub subject_id: String,
+    pub id_hash: String,
+    /// ID number, name and phone, sealed with the context `<subject>/<field>`.
+    pub id_sealed: String,
+    pub name_sealed: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_sealed: Option<String>,
+    pub name_masked: String,
+    pub id_masked: String,
+    /// The account that holds this identity as its own, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Guardian account → relation.
+    #[serde(default)]
+    pub guardians: BTreeMap<String, Relation>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl Identity {
+    /// Whether `account` may act for this subject: it is the owner or a guardian.
+    pub fn may_act(&self, account: &str) -> bool {
+        self.owner.as_deref() == Some(account) || self.guardians.contains_key(account)
+    }
+}
+
+#[derive(Serialize)]
+struct NewProfileItem<'a> {
+    pk: String,
+    sk: &'static str,
+    #[serde(flatten)]
+    identity: &'a Identity,
+    ver: u64,
+}
+
+/// The `P#<hash>` items of one ID number.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PersonState {
+    /// The subject holding the number, and its owner account.
+    pub person: Option<Person>,
+    /// `updated_at` of the risk record, used to detect a concurrent import.
+    pub risk_version: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Person {
+    pub subject_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PersonItem<'a> {
+    pk: String,
+    sk: &'static str,
+    #[serde(flatten)]
+    person: &'a Person,
+}
+
+#[derive(Deserialize)]
+struct PersonProbe {
+    sk: String,
+    #[serde(default)]
+    subject_id: Option<String>,
+    #[serde(default)]
+    owner: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
+}
+
+/// Outcome of binding an identity to an account.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BindResult {
+    Bound,
+    /// The ID number got a holder meanwhile, or its risk record changed: read again.
+    Raced,
+    /// The account has its own subject already.
+    AccountBound,
+}
+
+/// Outcome of linking a dependent.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LinkResult {
+    Linked,
+    Raced,
+    /// The guardian has the maximum number of dependents.
+    Full,
+    /// The guardian is not verified (or the account vanished).
+    NotVerified,
+    /// The dependent is linked to this account already.
+    AlreadyLinked,
+}
+
+impl Store {
+    pub async fn get_account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.accounts)
+            .set_key(Some(key(account_pk(id))))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.item.map(|item| from_item::<AccountItem>(item).map(|a| a.account)).transpose()
+    }
+
+    /// Creates the account unless it exists; returns the stored account either way.
+    pub async fn create_account(&self, account: Account) -> Result<Account, StoreError> {
+        let item = to_item(&AccountItem { pk: account_pk(&account.id), account: account.clone() });
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.accounts)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(account),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => self
+                .get_account(&account.id)
+                .await?
+                .ok_or_else(|| StoreError::Corrupt("account vanished after a conflicting create".into())),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// Grants (or revokes) a role; `false` when the account does not exist.
+    pub async fn set_role(&self, account_id: &str, role: crate::auth::Role, granted: Option<OffsetDateTime>) -> Result<bool, StoreError> {
+        let request = self
+            .client
+            .update_item()
+            .table_name(&self.tables.accounts)
+            .set_key(Some(key(account_pk(account_id))))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#roles", "roles")
+            .expression_attribute_names("#role", role.as_str());
+        let request = match granted {
+            Some(at) => request
+                .update_expression("SET #roles.#role = :at")
+                .expression_attribute_values(":at", s(super::sort_time(at))),
+            None => request.update_expression("REMOVE #roles.#role"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    /// The holder of an ID number and its risk record, read consistently.
+    pub async fn find_person(&self, id_hash: &str) -> Result<PersonState, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.subjects)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(person_pk(id_hash)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let mut state = PersonState::default();
+        for item in out.items.unwrap_or_default() {
+            let probe: PersonProbe = from_item(item)?;
+            match probe.sk.as_str() {
+                PERSON => {
+                    let subject_id = probe.subject_id.ok_or_else(|| StoreError::Corrupt("person without subject".into()))?;
+                    state.person = Some(Person { subject_id, owner: probe.owner });
+                }
+                RISK => state.risk_version = probe.updated_at,
+                _ => {}
+            }
+        }
+        Ok(state)
+    }
+
+    pub async fn get_identity(&self, subject_id: &str) -> Result<Option<Identity>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.subjects)
+            .set_key(Some(key2(subject_pk(subject_id), PROFILE)))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.item.map(from_item).transpose()
+    }
+
+    /// Binds a new subject to `account` as its own: the ID-hash index, the
+    /// profile and the account change together or not at all.
+    pub async fn bind_new_subject(&self, account_id: &str, identity: &Identity, seen: &PersonState) -> Result<BindResult, StoreError> {
+        let person = Person { subject_id: identity.subject_id.clone(), owner: Some(account_id.to_owned()) };
+        let items = vec![
+            self.put_person(&identity.id_hash, &person),
+            self.put_profile(identity),
+            self.set_own_subject(account_id, identity),
+            self.risk_unchanged(&identity.id_hash, seen),
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(BindResult::Bound),
+            Err(e) if e.failed_at(2) => Ok(BindResult::AccountBound),
+            Err(e) if e.failed_at(0) || e.failed_at(3) => Ok(BindResult::Raced),
+            Err(e) => Err(e.into_store()),
+        }
+    }
+
+    /// Makes `account` the owner of a subject that so far only guardians
+    /// held, replacing its sealed name and phone with the verified ones.
+    pub async fn claim_subject(&self, account_id: &str, identity: &Identity) -> Result<BindResult, StoreError> {
+        let claim_person = Update::builder()
+            .table_name(&self.tables.subjects)
+            .set_key(Some(key2(person_pk(&identity.id_hash), PERSON)))
+            .update_expression("SET #owner = :account")
+            .condition_expression("attribute_not_exists(#owner) AND subject_id = :subject")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":account", s(account_id))
+            .expression_attribute_values(":subject", s(&identity.subject_id))
+            .build()
+            .expect("complete update");
+        let mut update_profile = Update::builder()
+            .table_name(&self.tables.subjects)
+            .set_key(Some(key2(subject_pk(&identity.subject_id), PROFILE)))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#owner)")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":account", s(account_id))
+            .expression_attribute_values(":name", s(&identity.name_sealed))
+            .expression_attribute_values(":masked", s(&identity.name_masked))
+            .expression_attribute_values(":one", super::n(1));
+        update_profile = match &identity.phone_sealed {
+            Some(phone) => update_profile
+                .update_expression("SET #owner = :account, name_sealed = :name, name_masked = :masked, phone_sealed = :phone ADD ver :one")
+                .expression_attribute_values(":phone", s(phone)),
+            None => update_profile.update_expression("SET #owner = :account, name_sealed = :name, name_masked = :masked ADD ver :one"),
+        };
+        let items = vec![
+            TransactWriteItem::builder().update(claim_person).build(),
+            TransactWriteItem::builder().update(update_profile.build().expect("complete update")).build(),
+            self.set_own_subject(account_id, identity),
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(BindResult::Bound),
+            Err(e) if e.failed_at(2) => Ok(BindResult::AccountBound),
+            Err(e) if e.failed_at(0) || e.failed_at(1) => Ok(BindResult::Raced),
+            Err(e) => Err(e.into_store()),
+        }
+    }
+
+    /// Creates a subject for a dependent and links it to its guardian, within
+    /// the guardian's limit of `max` dependents.
+    pub async fn link_new_dependent(
+        &self,
+        guardian: &str,
+        identity: &Identity,
+        link: &DependentLink,
+        max: usize,
+        seen: &PersonState,
+    ) -> Result<LinkResult, StoreError> {
+        let person = Person { subject_id: identity.subject_id.clone(), owner: None };
+        let items = vec![
+            self.put_person(&identity.id_hash, &person),
+            self.put_profile(identity),
+            self.add_dependent_link(guardian, &identity.subject_id, link, max),
+            self.risk_unchanged(&identity.id_hash, seen),
+        ];
+        self.link_outcome(items, guardian, &identity.subject_id).await
+    }
+
+    /// Links an existing subject that no one owns as a further dependent.
+    pub async fn link_existing_dependent(
+        &self,
+        guardian: &str,
+        subject_id: &str,
+        link: &DependentLink,
+        max: usize,
+    ) -> Result<LinkResult, StoreError> {
+        let add_guardian = Update::builder()
+            .table_name(&self.tables.subjects)
+            .set_key(Some(key2(subject_pk(subject_id), PROFILE)))
+            .update_expression("SET guardians.#account = :relation ADD ver :one")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#owner)")
+            .expression_attribute_names("#account", guardian)
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":relation", value(&link.relation))
+            .expression_attribute_values(":one", super::n(1))
+            .build()
+            .expect("complete update");
+        let items = vec![
+            TransactWriteItem::builder().update(add_guardian).build(),
+            self.add_dependent_link(guardian, subject_id, link, max),
+        ];
+        self.link_outcome(items, guardian, subject_id).await
+    }
+
+    async fn link_outcome(&self, items: Vec<TransactWriteItem>, guardian: &str, subject_id: &str) -> Result<LinkResult, StoreError> {
+        let account_index = items
+            .iter()
+            .position(|i| i.update().is_some_and(|u| u.table_name() == self.tables.accounts))
+            .expect("the transaction updates the account");
+        match self.transact(items).await {
+            Ok(()) => Ok(LinkResult::Linked),
+            Err(e) if e.failed_at(account_index) => {
+                // Tell apart the reasons the account's condition can fail.
+                let account = self.get_account(guardian).await?;
+                Ok(match account {
+                    Some(a) if a.dependents.contains_key(subject_id) => LinkResult::AlreadyLinked,
+                    Some(a) if a.subject_id.is_none() => LinkResult::NotVerified,
+                    Some(_) => LinkResult::Full,
+                    None => LinkResult::NotVerified,
+                })
+            }
+            Err(TxError::Cancelled(_)) => Ok(LinkResult::Raced),
+            Err(e) => Err(e.into_store()),
+        }
+    }
+
+    /// Unlinks a dependent; `false` when it was not linked to `guardian`.
+    pub async fn unlink_dependent(&self, guardian: &str, subject_id: &str) -> Result<bool, StoreError> {
+        let remove_link = Update::builder()
+            .table_name(&self.tables.accounts)
+            .set_key(Some(key(account_pk(guardian))))
+            .update_expression("REMOVE dependents.#subject")
+            .condition_expression("attribute_exists(dependents.#subject)")
+            .expression_attribute_names("#subject", subject_id)
+            .build()
+            .expect("complete update");
+        let remove_guardian = Update::builder()
+            .table_name(&self.tables.subjects)
+            .set_key(Some(key2(subject_pk(subject_id), PROFILE)))
+            .update_expression("REMOVE guardians.#account ADD ver :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#account", guardian)
+            .expression_attribute_values(":one", super::n(1))
+            .build()
+            .expect("complete update");
+        let items = vec![
+            TransactWriteItem::builder().update(remove_link).build(),
+            TransactWriteItem::builder().update(remove_guardian).build(),
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.failed_at(0) => Ok(false),
+            Err(e) => Err(e.into_store()),
+        }
+    }
+
+    fn put_person(&self, id_hash: &str, person: &Person) -> TransactWriteItem {
+        let item = to_item(&PersonItem { pk: person_pk(id_hash), sk: PERSON, person });
+        put(&self.tables.subjects, item, "attribute_not_exists(pk)")
+    }
+
+    fn put_profile(&self, identity: &Identity) -> TransactWriteItem {
+        let item = to_item(&NewProfileItem { pk: subject_pk(&identity.subject_id), sk: PROFILE, identity, ver: 0 });
+        put(&self.tables.subjects, item, "attribute_not_exists(pk)")
+    }
+
+    fn set_own_subject(&self, account_id: &str, identity: &Identity) -> TransactWriteItem {
+        let update = Update::builder()
+            .table_name(&self.tables.accounts)
+            .set_key(Some(key(account_pk(account_id))))
+            .update_expression("SET subject_id = :subject, name_masked = :name, id_masked = :id")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(subject_id)")
+            .expression_attribute_values(":subject", s(&identity.subject_id))
+            .expression_attribute_values(":name", s(&identity.name_masked))
+            .expression_attribute_values(":id", s(&identity.id_masked))
+            .build()
+            .expect("complete update");
+        TransactWriteItem::builder().update(update).build()
+    }
+
+    fn add_dependent_link(&self, guardian: &str, subject_id: &str, link: &DependentLink, max: usize) -> TransactWriteItem {
+        let update = Update::builder()
+            .table_name(&self.tables.accounts)
+            .set_key(Some(key(account_pk(guardian))))
+            .update_expression("SET dependents.#subject = :link")
+            .condition_expression(
+                "attribute_exists(subject_id) AND size(dependents) < :max AND attribute_not_exists(dependents.#subject)",
+            )
+            .expression_attribute_names("#subject", subject_id)
+            .expression_attribute_values(":link", value(link))
+            .expression_attribute_values(":max", super::n(max))
+            .build()
+            .expect("complete update");
+        TransactWriteItem::builder().update(update).build()
+    }
+
+    /// Fails the transaction if a risk record for the ID number appeared or
+    /// changed since it was read, so that it is never lost between an
+    /// import and a registration.
+    fn risk_unchanged(&self, id_hash: &str, seen: &PersonState) -> TransactWriteItem {
+        let check = ConditionCheck::builder()
+            .table_name(&self.tables.subjects)
+            .set_key(Some(key2(person_pk(id_hash), RISK)));
+        let check = match &seen.risk_version {
+            None => check.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => check.condition_expression("updated_at = :seen").expression_attribute_values(":seen", s(v)),
+        };
+        TransactWriteItem::builder().condition_check(check.build().expect("complete check")).build()
+    }
+}
+
+fn put(table: &str, item: Item, condition: &str) -> TransactWriteItem {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .build()
+        .expect("complete put");
+    TransactWriteItem::builder().put(put).build()
+}

@@ -1,0 +1,289 @@
+//! The DynamoDB adapter: the one place that knows table names, keys and
+//! attribute names. Items are (de)serialised with `serde_dynamo`.
+//!
+//! Failures are typed: a conditional check that fails becomes a domain
+//! result in the calling module; throttling, timeouts and an unreachable
+//! store become [`StoreError::Unavailable`] (503 with `Retry-After`).
+
+pub mod accounts;
+pub mod schema;
+pub mod tables;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, CancellationReason, TransactWriteItem};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use thiserror::Error;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub use tables::Tables;
+
+use crate::http::Problem;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// Throttled, timed out or unreachable: retrying later may succeed.
+    #[error("the store is unavailable ({0})")]
+    Unavailable(String),
+    /// The store refused the request: a bug, logged and answered with 500.
+    #[error("the store refused the request ({0})")]
+    Rejected(String),
+    /// A stored item does not have the expected shape.
+    #[error("a stored item is malformed ({0})")]
+    Corrupt(String),
+}
+
+impl From<StoreError> for Problem {
+    fn from(err: StoreError) -> Problem {
+        match err {
+            StoreError::Unavailable(_) => {
+                tracing::warn!(error = %err, "store unavailable");
+                Problem::unavailable()
+            }
+            _ => {
+                tracing::error!(error = %err, "store failure");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+/// Error codes after which the same request may succeed.
+const TRANSIENT: [&str; 7] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+    "LimitExceededException",
+];
+
+impl<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug> From<SdkError<E, R>> for StoreError {
+    fn from(err: SdkError<E, R>) -> Self {
+        match &err {
+            SdkError::ServiceError(service) => {
+                let code = service.err().code().unwrap_or("unknown").to_owned();
+                if TRANSIENT.contains(&code.as_str()) {
+                    StoreError::Unavailable(code)
+                } else {
+                    StoreError::Rejected(code)
+                }
+            }
+            SdkError::TimeoutError(_) => StoreError::Unavailable("timeout".into()),
+            SdkError::DispatchFailure(_) => StoreError::Unavailable("dispatch failure".into()),
+            SdkError::ResponseError(_) => StoreError::Unavailable("unreadable response".into()),
+            _ => StoreError::Rejected("request construction".into()),
+        }
+    }
+}
+
+/// The SDK configuration every function and `hcctl` use.
+///
+/// Timeouts are deliberate: a scan should fail fast with 503 rather than hold
+/// a Lambda until its own timeout. One attempt may take 1.5 s, the whole
+/// operation (three attempts with the SDK's backoff) 4 s.
+///
+/// With `AWS_ENDPOINT_URL_DYNAMODB` pointing at a local emulator and no
+/// credentials or region in the environment, dummy ones are used, so that
+/// `hcctl` and the functions reach the local stack with no other setting.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_attempt_timeout(Duration::from_millis(1500))
+                .operation_timeout(Duration::from_secs(4))
+                .build(),
+        )
+        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    if local_endpoint() {
+        if crate::config::optional("AWS_ACCESS_KEY_ID").is_none() && crate::config::optional("AWS_PROFILE").is_none() {
+            loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "local", "local", None, None, "local-emulator",
+            ));
+        }
+        if crate::config::optional("AWS_REGION").is_none() && crate::config::optional("AWS_DEFAULT_REGION").is_none() {
+            loader = loader.region(aws_config::Region::new("us-east-1"));
+        }
+    }
+    loader.load().await
+}
+
+/// Whether the DynamoDB endpoint is an emulator on this machine.
+pub fn local_endpoint() -> bool {
+    crate::config::optional("AWS_ENDPOINT_URL_DYNAMODB")
+        .or_else(|| crate::config::optional("AWS_ENDPOINT_URL"))
+        .is_some_and(|url| {
+            let host = url.split("://").nth(1).unwrap_or(&url);
+            host.starts_with("127.") || host.starts_with("localhost") || host.starts_with("[::1]")
+        })
+}
+
+/// The store: the DynamoDB client and the table names.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) client: Client,
+    pub tables: Tables,
+}
+
+impl Store {
+    pub fn new(client: Client, tables: Tables) -> Self {
+        Self { client, tables }
+    }
+
+    /// The store of the environment: standard AWS settings, `HC_TABLE_PREFIX`.
+    pub async fn from_env() -> Self {
+        Self::new(Client::new(&sdk_config().await), Tables::from_env())
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Runs a transaction, retrying it while it is cancelled only by
+    /// conflicts with other transactions on the same items.
+    pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
+        let mut delay = Duration::from_millis(20);
+        for attempt in 0.. {
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let err = match result {
+                Ok(_) => return Ok(()),
+                Err(err) => err,
+            };
+            let reasons = cancellation_reasons(&err);
+            match reasons {
+                Some(reasons) if reasons.iter().all(|r| r.as_deref().is_none_or(|c| c == "TransactionConflict")) => {
+                    if attempt >= 6 {
+                        return Err(TxError::Store(StoreError::Unavailable("transaction conflicts".into())));
+                    }
+                    tokio::time::sleep(jitter(delay)).await;
+                    delay *= 2;
+                }
+                Some(reasons) => return Err(TxError::Cancelled(reasons)),
+                None => return Err(TxError::Store(err.into())),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+}
+
+/// Why a transaction did not commit.
+#[derive(Debug)]
+pub(crate) enum TxError {
+    /// Cancelled: one reason code per item, `None` where the item was fine.
+    Cancelled(Vec<Option<String>>),
+    Store(StoreError),
+}
+
+impl TxError {
+    /// Whether the condition of item `index` failed.
+    pub(crate) fn failed_at(&self, index: usize) -> bool {
+        matches!(self, TxError::Cancelled(r) if r.get(index).is_some_and(|c| c.as_deref() == Some("ConditionalCheckFailed")))
+    }
+
+    pub(crate) fn into_store(self) -> StoreError {
+        match self {
+            TxError::Store(e) => e,
+            TxError::Cancelled(reasons) => {
+                StoreError::Rejected(format!("transaction cancelled: {reasons:?}"))
+            }
+        }
+    }
+}
+
+fn cancellation_reasons<R>(
+    err: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> Option<Vec<Option<String>>> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    match err.as_service_error()? {
+        TransactWriteItemsError::TransactionCanceledException(e) => Some(
+            e.cancellation_reasons()
+                .iter()
+                .map(|r: &CancellationReason| r.code().filter(|c| *c != "None").map(str::to_owned))
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
+/// Full jitter: a uniformly random wait up to `max`.
+fn jitter(max: Duration) -> Duration {
+    let mut b = [0u8; 2];
+    aws_lc_rs::rand::fill(&mut b).expect("the system random number generator");
+    max.mul_f64(f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX))
+}
+
+pub(crate) fn to_item<T: Serialize>(value: &T) -> Item {
+    serde_dynamo::to_item(value).expect("our items serialise")
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn key(pk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk))])
+}
+
+pub(crate) fn key2(pk: impl Into<String>, sk: impl Into<String>) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+pub(crate) fn value<T: Serialize>(v: &T) -> AttributeValue {
+    serde_dynamo::to_attribute_value(v).expect("our values serialise")
+}
+
+/// A time as a sort key: UTC with millisecond precision and a fixed width,
+/// so that string order is time order.
+pub fn sort_time(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// Parses a time written by [`sort_time`] or any RFC 3339 time.
+pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn sort_times_order_as_times_do() {
+        let a = sort_time(datetime!(2026-11-26 07:59:59.5 +8));
+        let b = sort_time(datetime!(2026-11-26 00:00:00 UTC));
+        assert_eq!(a, "2026-11-25T23:59:59.500Z");
+        assert!(a < b);
+        assert_eq!(parse_time(&a), Some(datetime!(2026-11-25 23:59:59.5 UTC)));
+    }
+}

@@ -1,0 +1,174 @@
+//! The one definition of the tables. `hcctl tables create` builds the local
+//! tables from it, and a test checks that `template.yaml` declares the same
+//! tables, keys, indexes, streams and TTL attributes.
+
+/// How a global secondary index projects attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Projection {
+    KeysOnly,
+    Include(&'static [&'static str]),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Index {
+    pub name: &'static str,
+    pub pk: &'static str,
+    pub sk: &'static str,
+    pub projection: Projection,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamView {
+    NewImage,
+    NewAndOldImages,
+}
+
+impl StreamView {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StreamView::NewImage => "NEW_IMAGE",
+            StreamView::NewAndOldImages => "NEW_AND_OLD_IMAGES",
+        }
+    }
+}
+
+/// A table. Every key attribute is a string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableDef {
+    /// The name after the deployment's prefix: `hc-` + `accounts`.
+    pub suffix: &'static str,
+    /// The resource name in `template.yaml`.
+    pub logical_id: &'static str,
+    pub pk: &'static str,
+    pub sk: Option<&'static str>,
+    pub indexes: &'static [Index],
+    pub ttl: Option<&'static str>,
+    pub stream: Option<StreamView>,
+}
+
+/// WeChat accounts: roles, the bound subject, dependents.
+pub const ACCOUNTS: TableDef = TableDef {
+    suffix: "accounts",
+    logical_id: "AccountsTable",
+    pk: "pk",
+    sk: None,
+    indexes: &[],
+    ttl: None,
+    stream: None,
+};
+
+/// Persons: subject profiles with their status facts, declarations, the
+/// ID-hash index and risk records. Its stream feeds the count of codes claimed.
+pub const SUBJECTS: TableDef = TableDef {
+    suffix: "subjects",
+    logical_id: "SubjectsTable",
+    pk: "pk",
+    sk: Some("sk"),
+    indexes: &[],
+    ttl: Some("expires"),
+    stream: Some(StreamView::NewAndOldImages),
+};
+
+/// Venue codes and the one-venue-per-applicant markers.
+pub const VENUES: TableDef = TableDef {
+    suffix: "venues",
+    logical_id: "VenuesTable",
+    pk: "pk",
+    sk: None,
+    indexes: &[],
+    ttl: None,
+    stream: None,
+};
+
+/// The scan and check-in log: by subject in the table, by venue in the index.
+/// Its stream feeds the rankings.
+pub const LOG: TableDef = TableDef {
+    suffix: "log",
+    logical_id: "LogTable",
+    pk: "pk",
+    sk: Some("sk"),
+    indexes: &[Index {
+        name: "by-venue",
+        pk: "gpk",
+        sk: "gsk",
+        projection: Projection::Include(&["at", "color", "name_masked", "subject_id"]),
+    }],
+    ttl: Some("expires"),
+    stream: Some(StreamView::NewImage),
+};
+
+/// Ranking counters and the aggregator's stream checkpoints.
+pub const STATS: TableDef = TableDef {
+    suffix: "stats",
+    logical_id: "StatsTable",
+    pk: "pk",
+    sk: Some("sk"),
+    indexes: &[],
+    ttl: None,
+    stream: None,
+};
+
+/// Append-only audit of the authority's reads of personal data.
+pub const AUDIT: TableDef = TableDef {
+    suffix: "audit",
+    logical_id: "AuditTable",
+    pk: "pk",
+    sk: Some("sk"),
+    indexes: &[],
+    ttl: None,
+    stream: None,
+};
+
+/// Province-wide settings such as the risk-area list.
+pub const SETTINGS: TableDef = TableDef {
+    suffix: "settings",
+    logical_id: "SettingsTable",
+    pk: "pk",
+    sk: None,
+    indexes: &[],
+    ttl: None,
+    stream: None,
+};
+
+pub const ALL: [&TableDef; 7] = [&ACCOUNTS, &SUBJECTS, &VENUES, &LOG, &STATS, &AUDIT, &SETTINGS];
+
+/// The deployed names of the tables, from one prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tables {
+    pub prefix: String,
+    pub accounts: String,
+    pub subjects: String,
+    pub venues: String,
+    pub log: String,
+    pub stats: String,
+    pub audit: String,
+    pub settings: String,
+}
+
+/// The prefix of the local stack and of `hcctl` when nothing else is set.
+pub const DEFAULT_PREFIX: &str = "hc-";
+
+impl Tables {
+    pub fn with_prefix(prefix: &str) -> Self {
+        let name = |t: &TableDef| format!("{prefix}{}", t.suffix);
+        Self {
+            prefix: prefix.to_owned(),
+            accounts: name(&ACCOUNTS),
+            subjects: name(&SUBJECTS),
+            venues: name(&VENUES),
+            log: name(&LOG),
+            stats: name(&STATS),
+            audit: name(&AUDIT),
+            settings: name(&SETTINGS),
+        }
+    }
+
+    /// From `HC_TABLE_PREFIX`, `hc-` by default.
+    pub fn from_env() -> Self {
+        Self::with_prefix(&crate::config::optional("HC_TABLE_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.to_owned()))
+    }
+
+    pub fn name_of(&self, def: &TableDef) -> String {
+        format!("{}{}", self.prefix, def.suffix)
+    }
+}
