@@ -77,6 +77,14 @@ impl SessionKeys {
         }
     }
 
+    /// From `HC_SESSION_SECRET` (base64, at least 32 bytes) and
+    /// `HC_SESSION_TTL_SECONDS` (default 7200).
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let secret = crate::config::key("HC_SESSION_SECRET", 32)?;
+        let ttl = crate::config::parse_or("HC_SESSION_TTL_SECONDS", 7200i64)?;
+        Ok(Self::new(&secret, Duration::seconds(ttl)))
+    }
+
     pub fn lifetime(&self) -> Duration {
         self.lifetime
     }

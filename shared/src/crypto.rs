@@ -58,6 +58,15 @@ impl PiiKeys {
         }
     }
 
+    /// From `HC_PII_HASH_KEY` (at least 32 bytes), `HC_PII_ENC_KEY` (32 bytes)
+    /// and, during a rotation, `HC_PII_ENC_KEY_PREVIOUS`; all base64.
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        let hash = crate::config::key("HC_PII_HASH_KEY", 32)?;
+        let enc = crate::config::key32("HC_PII_ENC_KEY")?;
+        let previous = crate::config::optional_key32("HC_PII_ENC_KEY_PREVIOUS")?;
+        Ok(Self::new(&hash, &enc, previous.as_ref()))
+    }
+
     /// The keyed hash of an ID number: the only form in which the number is
     /// ever compared or used as a key.
     pub fn id_hash(&self, id: &IdNumber) -> String {

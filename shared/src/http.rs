@@ -133,6 +133,45 @@ impl Problem {
     }
 }
 
+/// Runs a route handler for one request inside a span that carries the
+/// Lambda request id, turns a [`Problem`] into its response, and logs the
+/// outcome: method, route shape, status and duration, never a body, a query
+/// or an identifier.
+pub async fn serve<'r, F, Fut>(req: &'r Request, handler: F) -> Response<Body>
+where
+    F: FnOnce(&'r Request) -> Fut,
+    Fut: std::future::Future<Output = HttpResult>,
+{
+    use tracing::Instrument;
+    let started = std::time::Instant::now();
+    let route = route_shape(req);
+    let span = tracing::info_span!("request", request_id = %request_id(req), method = %req.method(), route = %route);
+    async move {
+        let response = handler(req).await.unwrap_or_else(Problem::into_response);
+        let status = response.status().as_u16();
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if status >= 500 {
+            tracing::warn!(status, elapsed_ms, "request failed");
+        } else {
+            tracing::info!(status, elapsed_ms, "request done");
+        }
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+/// The path with identifiers replaced by `{id}`, for logs.
+fn route_shape(req: &Request) -> String {
+    let mut shape = String::new();
+    for segment in req.uri().path().split('/').filter(|s| !s.is_empty()) {
+        shape.push('/');
+        let looks_like_id = segment.len() > 12 || segment.contains('_') || segment.chars().any(|c| c.is_ascii_digit());
+        shape.push_str(if looks_like_id && segment != ".well-known" { "{id}" } else { segment });
+    }
+    if shape.is_empty() { "/".to_owned() } else { shape }
+}
+
 /// A JSON response. Responses of this API carry personal or short-lived
 /// data, so none may be cached.
 pub fn json<T: Serialize>(status: StatusCode, value: &T) -> Response<Body> {

@@ -1,1 +1,135 @@
+//! The test harness: a fresh set of tables on the emulator per test, apps
+//! wired with test keys and a fixed clock, and request helpers.
 
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use lambda_http::{Body, Request, Response};
+use serde_json::Value;
+use shared::auth::SessionKeys;
+use shared::clock::Clock;
+use shared::crypto::{PiiKeys, random_id};
+use shared::store::{Store, Tables};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+pub mod fake_http;
+
+/// 10:00 in Shanghai on a Thursday: the default test clock.
+pub const NOW: OffsetDateTime = datetime!(2026-11-26 10:00 +8);
+
+pub const SESSION_SECRET: [u8; 32] = [11; 32];
+pub const PII_HASH_KEY: [u8; 32] = [12; 32];
+pub const PII_ENC_KEY: [u8; 32] = [13; 32];
+
+/// The emulator the tests use, from `HC_TEST_DYNAMODB_ENDPOINT`.
+pub fn endpoint() -> String {
+    std::env::var("HC_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!("HC_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts the DynamoDB emulator")
+    })
+}
+
+pub fn client() -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .timeout_config(
+            aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+/// A store on its own freshly created tables, so tests run in parallel
+/// without seeing each other's data.
+pub async fn store() -> Store {
+    let prefix = format!("{}-", random_id("t"));
+    let store = Store::new(client(), Tables::with_prefix(&prefix));
+    store.create_tables().await.expect("tables are created on the emulator");
+    store
+}
+
+pub fn sessions() -> SessionKeys {
+    SessionKeys::new(&SESSION_SECRET, time::Duration::hours(2))
+}
+
+pub fn pii() -> PiiKeys {
+    PiiKeys::new(&PII_HASH_KEY, &PII_ENC_KEY, None)
+}
+
+/// The login function with the development provider and the local verifier.
+pub fn login_app(store: &Store, clock: &Clock) -> login::App {
+    login::App {
+        store: store.clone(),
+        sessions: sessions(),
+        pii: pii(),
+        provider: Box::new(login::provider::Dev),
+        verifier: Box::new(login::verifier::LocalVerifier),
+        clock: clock.clone(),
+    }
+}
+
+/// Builds a request as API Gateway would hand it to a function.
+pub fn request(method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Request {
+    let mut builder = lambda_http::http::Request::builder().method(method).uri(path);
+    if body.is_some() {
+        builder = builder.header("content-type", "application/json");
+    }
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    let body = body.map(|b| Body::Text(b.to_string())).unwrap_or(Body::Empty);
+    builder.body(body).expect("valid request")
+}
+
+/// A request with a raw body and headers, for malformed input.
+pub fn raw_request(method: &str, path: &str, body: impl Into<Body>, headers: &[(&str, &str)]) -> Request {
+    let mut builder = lambda_http::http::Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder.body(body.into()).expect("valid request")
+}
+
+/// The status and JSON body of a response (`Null` for an empty body).
+pub fn parts(response: Response<Body>) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let value = match response.body() {
+        Body::Text(text) => serde_json::from_str(text).unwrap_or(Value::String(text.clone())),
+        Body::Binary(bytes) => serde_json::from_slice(bytes).unwrap_or(Value::Null),
+        _ => Value::Null,
+    };
+    (status, value)
+}
+
+/// A valid ID number: 17 digits and their GB 11643 check character.
+pub fn id_number(first17: &str) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first17.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
+    format!("{first17}{}", b"10X98765432"[(sum % 11) as usize] as char)
+}
+
+/// A distinct valid Hebei ID number for person `n`.
+pub fn person_id(n: u32) -> String {
+    id_number(&format!("13010219900101{:03}", n % 1000))
+}
+
+/// Logs in as `dev:<name>` and returns the token.
+pub async fn login(app: &login::App, name: &str) -> String {
+    let (status, body) = parts(login::handle(app, request("POST", "/v1/login", Some(serde_json::json!({"code": format!("dev:{name}")})), None)).await);
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().expect("token").to_owned()
+}
+
+/// Logs in and completes real-name authentication; returns the verified token.
+pub async fn verified(app: &login::App, name: &str, person: u32) -> String {
+    let token = login(app, name).await;
+    let body = serde_json::json!({"name": "张三丰", "id_number": person_id(person), "phone": "13812345678"});
+    let (status, body) = parts(login::handle(app, request("POST", "/v1/identity", Some(body), Some(&token))).await);
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().expect("token").to_owned()
+}

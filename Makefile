@@ -1,0 +1,21 @@
+# The two commands of the README, and the helpers behind them.
+
+.PHONY: dev test lint clean
+
+## make dev: start the whole local stack (DynamoDB emulator, every function); Ctrl-C stops it.
+dev:
+	@infra/dev.sh
+
+## make test: run every test (unit, integration against the emulator, template lint, end to end).
+test:
+	@infra/test.sh
+
+## make lint: rustfmt and clippy, as CI would want them.
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+## make clean: remove build output and local state (keys, logs); keeps .venv.
+clean:
+	cargo clean
+	rm -rf .local

@@ -1,0 +1,8 @@
+//! The `login` function: WeChat login, real-name authentication and
+//! dependents (监护人代领).
+
+pub mod handler;
+pub mod provider;
+pub mod verifier;
+
+pub use handler::{App, handle};

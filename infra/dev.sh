@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make dev`: the whole local stack in the foreground. Ctrl-C stops it all.
+#   DynamoDB emulator  http://127.0.0.1:8000   (data in memory)
+#   functions          http://127.0.0.1:9000/lambda-url/<function>/<route>
+source "$(dirname "$0")/lib.sh"
+
+DYNAMODB_PORT=8000
+FUNCTIONS_PORT=9000
+ENV_FILE="$LOCAL/dev.env"
+
+ensure_venv
+require_free_port "$DYNAMODB_PORT" "DynamoDB emulator"
+require_free_port "$FUNCTIONS_PORT" "functions"
+trap 'say "stopping"; stop_children' EXIT
+trap 'exit 130' INT TERM
+
+if [[ ! -f "$ENV_FILE" ]]; then
+    say "generating development keys into .local/dev.env"
+    write_env_file "$ENV_FILE" "$DYNAMODB_PORT" "$FUNCTIONS_PORT" "hc-"
+fi
+
+say "building the functions and hcctl"
+cargo build --workspace --bins
+
+say "starting the DynamoDB emulator on 127.0.0.1:$DYNAMODB_PORT"
+start_emulator "$DYNAMODB_PORT"
+AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" HC_TABLE_PREFIX=hc- "$ROOT/target/debug/hcctl" tables create
+
+say "serving every function on 127.0.0.1:$FUNCTIONS_PORT (logs: .local/logs/functions.log)"
+PATH="$VENV/bin:$PATH" background "$LOCAL/logs/functions.log" \
+    cargo lambda watch -A 127.0.0.1 -P "$FUNCTIONS_PORT" --env-file "$ENV_FILE" --concurrency 4
+wait_for_port "$FUNCTIONS_PORT" "cargo lambda watch" 120
+setsid tail -n +1 -F "$LOCAL/logs/functions.log" &
+CHILDREN+=($!)
+
+cat <<MSG
+
+The local stack is up. Try:
+  curl -s -X POST http://127.0.0.1:$FUNCTIONS_PORT/lambda-url/login/v1/login -H 'content-type: application/json' -d '{"code":"dev:alice"}'
+Operate it with:
+  AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT cargo run -q -p hcctl -- --help
+Press Ctrl-C to stop.
+
+MSG
+wait

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make test`: every test, with its own emulator and function server on other
+# ports than `make dev`, so both can run at once.
+source "$(dirname "$0")/lib.sh"
+
+DYNAMODB_PORT=8001
+FUNCTIONS_PORT=9001
+
+ensure_venv
+require_free_port "$DYNAMODB_PORT" "test DynamoDB emulator"
+require_free_port "$FUNCTIONS_PORT" "test functions"
+trap stop_children EXIT
+trap 'exit 130' INT TERM
+
+say "starting the test DynamoDB emulator on 127.0.0.1:$DYNAMODB_PORT"
+start_emulator "$DYNAMODB_PORT"
+
+say "cargo test"
+HC_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$DYNAMODB_PORT" cargo test --workspace
+
+say "cfn-lint template.yaml"
+"$VENV/bin/cfn-lint" template.yaml
+
+say "sam validate --lint"
+AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint --template template.yaml
+
+say "end-to-end smoke test through cargo lambda watch"
+"$ROOT/infra/e2e.sh" "$DYNAMODB_PORT" "$FUNCTIONS_PORT"
+
+say "all tests passed"
