@@ -1,4 +1,8 @@
-//! Pure logic, no I/O: functions that depend on time take `now`.
+//! Pure domain logic: no I/O and no clock. Whatever depends on time takes `now` as a parameter.
 
 pub mod day;
+pub mod declaration;
+pub mod divisions;
 pub mod identity;
+pub mod qr;
+pub mod rules;
