@@ -130,6 +130,13 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}{}", base32(&bytes))
 }
 
+/// A uniformly random `u32`, for jitter.
+pub fn random_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    aws_lc_rs::rand::fill(&mut bytes).expect("the system random number generator");
+    u32::from_le_bytes(bytes)
+}
+
 /// Lower-case RFC 4648 base32 without padding: short, case-insensitive and
 /// URL-safe identifiers.
 pub fn base32(bytes: &[u8]) -> String {

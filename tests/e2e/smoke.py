@@ -5,6 +5,7 @@ Each step prints one line; the first failure stops the run with exit code 1.
 """
 
 import argparse
+import base64
 import json
 import sys
 import urllib.error
@@ -85,7 +86,41 @@ def main():
     check(problem["code"] == "invalid-id-number", "a wrong check character is refused")
     step("a wrong check character → 422 invalid-id-number")
 
+    declared = call("declaration", "POST", "/v1/declarations",
+                    {"region": "130102", "temperature": 36.6, "symptoms": [], "close_contact": False,
+                     "visited_regions": ["130104"], "from_abroad": False}, token, expect=201)
+    check(declared["remaining_today"] == 2 and declared["status"]["color"] == "green", "a normal declaration is green")
+    listed = call("declaration", "GET", "/v1/declarations", token=token)
+    check(listed["declarations"][0]["id"] == declared["declaration"]["id"], "the declaration is listed")
+    step("declare → green, listed")
+
+    code = call("code", "GET", "/v1/code", token=token)
+    check(code["color"] == "green" and code["status_text"] == "未见异常" and code["qr"].startswith("HBHC:1:"),
+          "the code is green with a signed QR")
+    jwks = call("code", "GET", "/.well-known/jwks.json")
+    verify_code(code["qr"], jwks)
+    step("code → HBHC:1: JWS verified with the JWK Set")
+
     print("end-to-end smoke test passed")
+
+
+def b64url(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def verify_code(qr, jwks):
+    """Verifies the code's EdDSA signature with the published key, as an
+    offline verifier would (the `cryptography` package comes with moto)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    header_b64, payload_b64, signature_b64 = qr[len("HBHC:1:"):].split(".")
+    header = json.loads(b64url(header_b64))
+    keys = {k["kid"]: k for k in jwks["keys"]}
+    check(header["alg"] == "EdDSA" and header["kid"] in keys, "the code's kid is in the JWK Set")
+    public = Ed25519PublicKey.from_public_bytes(b64url(keys[header["kid"]]["x"]))
+    public.verify(b64url(signature_b64), f"{header_b64}.{payload_b64}".encode())
+    claims = json.loads(b64url(payload_b64))
+    check(set(claims) == {"iss", "sub", "col", "iat", "exp"} and claims["col"] == "green", "the claims are as specified")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,14 @@ use serde_json::Value;
 use shared::auth::SessionKeys;
 use shared::clock::Clock;
 use shared::crypto::{PiiKeys, random_id};
+use shared::domain::token::CodeKeys;
+use shared::store::settings::RiskAreaCache;
 use shared::store::{Store, Tables};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
 pub mod fake_http;
+pub mod qr;
 
 /// 10:00 in Shanghai on a Thursday: the default test clock.
 pub const NOW: OffsetDateTime = datetime!(2026-11-26 10:00 +8);
@@ -21,6 +24,8 @@ pub const NOW: OffsetDateTime = datetime!(2026-11-26 10:00 +8);
 pub const SESSION_SECRET: [u8; 32] = [11; 32];
 pub const PII_HASH_KEY: [u8; 32] = [12; 32];
 pub const PII_ENC_KEY: [u8; 32] = [13; 32];
+pub const CODE_SEED: [u8; 32] = [14; 32];
+pub const CODE_ISSUER: &str = "https://hc.test";
 
 /// The emulator the tests use, from `HC_TEST_DYNAMODB_ENDPOINT`.
 pub fn endpoint() -> String {
@@ -71,6 +76,45 @@ pub fn login_app(store: &Store, clock: &Clock) -> login::App {
         verifier: Box::new(login::verifier::LocalVerifier),
         clock: clock.clone(),
     }
+}
+
+/// The login function issuing sessions that outlive the weeks a test
+/// travels through with its clock.
+pub fn long_login_app(store: &Store, clock: &Clock) -> login::App {
+    login::App { sessions: SessionKeys::new(&SESSION_SECRET, time::Duration::days(60)), ..login_app(store, clock) }
+}
+
+/// The declaration function; the risk-area list is read afresh every time.
+pub fn declaration_app(store: &Store, clock: &Clock) -> declaration::App {
+    declaration::App {
+        store: store.clone(),
+        sessions: sessions(),
+        rules: shared::domain::rules::RuleSet::embedded(),
+        areas: RiskAreaCache::new(Duration::ZERO),
+        clock: clock.clone(),
+        retention: time::Duration::days(30),
+    }
+}
+
+pub fn code_keys() -> CodeKeys {
+    CodeKeys::new(&CODE_SEED, None, CODE_ISSUER, time::Duration::minutes(5))
+}
+
+/// The code function, with the test signing key.
+pub fn code_app(store: &Store, clock: &Clock) -> code::App {
+    code::App::new(store.clone(), sessions(), RiskAreaCache::new(Duration::ZERO), code_keys(), clock.clone())
+}
+
+/// A normal declaration body, in Shijiazhuang's Chang'an district.
+pub fn normal_declaration() -> Value {
+    serde_json::json!({
+        "region": "130102",
+        "temperature": 36.5,
+        "symptoms": [],
+        "close_contact": false,
+        "visited_regions": [],
+        "from_abroad": false
+    })
 }
 
 /// Builds a request as API Gateway would hand it to a function.

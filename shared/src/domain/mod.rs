@@ -6,3 +6,4 @@ pub mod divisions;
 pub mod identity;
 pub mod qr;
 pub mod rules;
+pub mod token;

@@ -7,6 +7,8 @@
 
 pub mod accounts;
 pub mod schema;
+pub mod settings;
+pub mod subjects;
 pub mod tables;
 
 use std::collections::HashMap;
@@ -219,9 +221,7 @@ fn cancellation_reasons<R>(
 
 /// Full jitter: a uniformly random wait up to `max`.
 fn jitter(max: Duration) -> Duration {
-    let mut b = [0u8; 2];
-    aws_lc_rs::rand::fill(&mut b).expect("the system random number generator");
-    max.mul_f64(f64::from(u16::from_le_bytes(b)) / f64::from(u16::MAX))
+    max.mul_f64(f64::from(crate::crypto::random_u32()) / f64::from(u32::MAX))
 }
 
 pub(crate) fn to_item<T: Serialize>(value: &T) -> Item {

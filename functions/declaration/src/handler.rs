@@ -1,0 +1,183 @@
+//! Routes of the declaration function.
+
+use std::time::Duration as StdDuration;
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde::Serialize;
+use shared::access;
+use shared::auth::SessionKeys;
+use shared::clock::Clock;
+use shared::config::ConfigError;
+use shared::crypto::{random_id, random_u32};
+use shared::domain::day::{iso_date, rfc3339, shanghai_day, start_of_day_utc};
+use shared::domain::declaration::{self, DeclarationRequest};
+use shared::domain::rules::{Color, RuleSet};
+use shared::http::{self, HttpResult, Problem};
+use shared::store::Store;
+use shared::store::settings::RiskAreaCache;
+use shared::store::subjects::{DeclarationRecord, DeclarationWrite};
+use time::Duration;
+
+/// Declarations a subject may file per Shanghai day (to correct a wrong one).
+pub const DAILY_LIMIT: u32 = 3;
+
+/// How often a declaration that lost a race with another write retries.
+const ATTEMPTS: usize = 20;
+
+pub struct App {
+    pub store: Store,
+    pub sessions: SessionKeys,
+    pub rules: &'static RuleSet,
+    pub areas: RiskAreaCache,
+    pub clock: Clock,
+    /// How long declarations are kept (TTL).
+    pub retention: Duration,
+}
+
+impl App {
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let days: i64 = shared::config::parse_or("HC_DECLARATION_RETENTION_DAYS", 30)?;
+        Ok(Self {
+            sessions: SessionKeys::from_env()?,
+            rules: RuleSet::embedded(),
+            areas: RiskAreaCache::from_env()?,
+            clock: Clock::system(),
+            retention: Duration::days(days),
+            store: Store::from_env().await,
+        })
+    }
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    http::serve(&req, |req| route(app, req)).await
+}
+
+async fn route(app: &App, req: &Request) -> HttpResult {
+    let segments = http::segments(req);
+    let path: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (path.as_slice(), req.method()) {
+        (["v1", "declarations"], &Method::POST) => declare(app, req).await,
+        (["v1", "declarations"], &Method::GET) => list(app, req).await,
+        (["v1", "declarations"], _) => Err(Problem::method_not_allowed("GET, POST")),
+        _ => Err(Problem::not_found()),
+    }
+}
+
+#[derive(Serialize)]
+struct DeclareResponse {
+    declaration: DeclarationRef,
+    remaining_today: u32,
+    status: StatusView,
+}
+
+#[derive(Serialize)]
+struct DeclarationRef {
+    id: String,
+    declared_at: String,
+}
+
+#[derive(Serialize)]
+struct StatusView {
+    color: Color,
+    status_text: &'static str,
+    hints: Vec<String>,
+}
+
+async fn declare(app: &App, req: &Request) -> HttpResult {
+    let now = app.clock.now();
+    let session = app.sessions.authenticate(req, now)?;
+    let body: DeclarationRequest = http::parse_json(req, Some("invalid-declaration"))?;
+    let requested = body.subject_id.clone();
+    let decl = declaration::validate(body).map_err(|e| Problem::invalid("invalid-declaration", e.to_string()))?;
+    let day = iso_date::format(shanghai_day(now));
+
+    for _ in 0..ATTEMPTS {
+        let subject = access::subject_for(&app.store, &session, requested.as_deref(), true).await?;
+        let count = subject.declarations_on(&day);
+        if count >= DAILY_LIMIT {
+            return Err(Problem::too_many("declaration-limit", "Declaration limit reached")
+                .detail(format!("at most {DAILY_LIMIT} declarations per subject per day")));
+        }
+        let mut facts = subject.facts.clone();
+        app.rules.record(&mut facts, &decl, now);
+        let areas = app.areas.get(&app.store).await?;
+        let status = app.rules.evaluate(&facts, &areas, now);
+        let record = DeclarationRecord {
+            id: random_id("d_"),
+            subject_id: subject.identity.subject_id.clone(),
+            declared_at: now,
+            day: day.clone(),
+            region: decl.region().to_owned(),
+            temperature: decl.temperature(),
+            symptoms: decl.symptoms().to_vec(),
+            close_contact: decl.close_contact(),
+            visited_regions: decl.visited_regions().to_vec(),
+            from_abroad: decl.from_abroad(),
+            by: session.account_id.clone(),
+            color: status.color,
+            rules_version: status.rules_version.clone(),
+        };
+        let write = DeclarationWrite {
+            subject_id: &subject.identity.subject_id,
+            read_ver: subject.ver,
+            facts: &facts,
+            status: &status,
+            day: &day,
+            count: count + 1,
+            region: decl.region(),
+            record: &record,
+            expires: now + app.retention,
+        };
+        if app.store.record_declaration(&write).await? {
+            tracing::info!(color = ?status.color, rules_version = %status.rules_version, "declaration recorded");
+            return http::created(&DeclareResponse {
+                declaration: DeclarationRef { id: record.id, declared_at: rfc3339(now) },
+                remaining_today: DAILY_LIMIT - (count + 1),
+                status: StatusView { color: status.color, status_text: status.status_text(), hints: status.hints.clone() },
+            });
+        }
+        // Another write to this subject came first: read again and retry.
+        tokio::time::sleep(StdDuration::from_millis(5 + u64::from(random_u32() % 20))).await;
+    }
+    Err(Problem::unavailable())
+}
+
+#[derive(Serialize)]
+struct DeclarationView {
+    id: String,
+    declared_at: String,
+    region: String,
+    temperature: f64,
+    symptoms: Vec<shared::domain::declaration::Symptom>,
+    close_contact: bool,
+    visited_regions: Vec<String>,
+    from_abroad: bool,
+    color: Color,
+}
+
+/// The subject's declarations of the last 14 Shanghai days (today and the
+/// 13 before), newest first.
+async fn list(app: &App, req: &Request) -> HttpResult {
+    let now = app.clock.now();
+    let session = app.sessions.authenticate(req, now)?;
+    let requested = http::query(req, "subject_id");
+    let subject = access::subject_for(&app.store, &session, requested.as_deref(), false).await?;
+    let from = start_of_day_utc(shanghai_day(now) - Duration::days(13));
+    let records = app.store.declarations_since(&subject.identity.subject_id, from).await?;
+    let declarations: Vec<_> = records
+        .into_iter()
+        .map(|r| DeclarationView {
+            id: r.id,
+            declared_at: rfc3339(r.declared_at),
+            region: r.region,
+            temperature: r.temperature,
+            symptoms: r.symptoms,
+            close_contact: r.close_contact,
+            visited_regions: r.visited_regions,
+            from_abroad: r.from_abroad,
+            color: r.color,
+        })
+        .collect();
+    http::ok(&serde_json::json!({ "declarations": declarations }))
+}

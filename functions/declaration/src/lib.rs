@@ -1,0 +1,6 @@
+//! The `declaration` function: daily health declarations (打卡), at most
+//! three per subject per Shanghai day, each re-evaluating the colour.
+
+pub mod handler;
+
+pub use handler::{App, handle};
