@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 pub use qrcode::EcLevel;
-use qrcode::QrCode;
+use qrcode::canvas::{Canvas, MaskPattern};
 use qrcode::types::QrError as EncodeError;
 
 /// Light modules on each side of the symbol, the minimum ISO/IEC 18004 asks for.
@@ -72,19 +72,97 @@ impl Modules {
 
 /// Encodes `content` at error-correction level `level`, letting the encoder pick the
 /// smallest version and the segment modes (byte mode for tokens and URLs).
+///
+/// The `qrcode` crate encodes, adds error correction, draws and masks; the choice among the
+/// eight masks is made here, by the crate's own scoring: the crate takes about 0.8 ms to
+/// score one mask of a health code (6.4 ms a symbol, docs/benchmarks.md), [`penalty`] a
+/// few tens of microseconds on a flat bitmap.
 pub fn modules(content: &str, level: EcLevel) -> Result<Modules, QrError> {
-    let code = QrCode::with_error_correction_level(content, level).map_err(|e| match e {
+    let encode_error = |e| match e {
         EncodeError::DataTooLong => QrError::TooLong(content.len()),
         other => QrError::Encode(other),
-    })?;
-    Ok(Modules {
-        width: code.width(),
-        dark: code
-            .into_colors()
-            .into_iter()
-            .map(|c| c == qrcode::Color::Dark)
-            .collect(),
-    })
+    };
+    let bits = qrcode::bits::encode_auto(content.as_bytes(), level).map_err(encode_error)?;
+    let version = bits.version();
+    let (data, ec) = qrcode::ec::construct_codewords(&bits.into_bytes(), version, level).map_err(encode_error)?;
+    let mut canvas = Canvas::new(version, level);
+    canvas.draw_all_functional_patterns();
+    canvas.draw_data(&data, &ec);
+    let width = usize::try_from(version.width()).expect("a symbol's width is positive");
+    let best = MASKS
+        .iter()
+        .map(|&mask| {
+            let mut masked = canvas.clone();
+            masked.apply_mask(mask);
+            let dark: Vec<bool> = masked.into_colors().into_iter().map(|c| c == qrcode::Color::Dark).collect();
+            (penalty(width, &dark), dark)
+        })
+        .min_by_key(|(score, _)| *score)
+        .map(|(_, dark)| dark)
+        .expect("eight masks");
+    Ok(Modules { width, dark: best })
+}
+
+const MASKS: [MaskPattern; 8] = [
+    MaskPattern::Checkerboard,
+    MaskPattern::HorizontalLines,
+    MaskPattern::VerticalLines,
+    MaskPattern::DiagonalLines,
+    MaskPattern::LargeCheckerboard,
+    MaskPattern::Fields,
+    MaskPattern::Diamonds,
+    MaskPattern::Meadow,
+];
+
+/// The mask penalty exactly as the `qrcode` crate scores it, so that the symbol is the one
+/// the crate itself would draw: the rules of ISO/IEC 18004 §7.8.3 for runs of five or more
+/// modules of one colour (N1: length − 2), 2×2 blocks of one colour (N2: 3 each),
+/// finder-like 1:1:3:1:1 patterns with four light modules on either side, the outside
+/// counting as light (N3: 40 each), and the distance of the dark share from half (N4: one
+/// point per half percent). Computed on a flat bitmap instead of the crate's canvas.
+fn penalty(width: usize, dark: &[bool]) -> u32 {
+    // Bits 10..4 of the 15-module window: the 1:1:3:1:1 core; bits 14..11 and 3..0: the
+    // four modules on either side (zero beyond the symbol's edge, which counts as light).
+    const CORE: u16 = 0b101_1101;
+    let mut score = 0;
+    for index in 0..width {
+        for column_wise in [false, true] {
+            let (start, step) = if column_wise { (index, width) } else { (index * width, 1) };
+            let mut run = 0;
+            let mut previous = false;
+            let mut window: u16 = 0;
+            for i in 0..width + 4 {
+                let module = i < width && dark[start + i * step];
+                if i < width {
+                    if i > 0 && module == previous {
+                        run += 1;
+                    } else {
+                        if run >= 5 {
+                            score += run - 2;
+                        }
+                        run = 1;
+                        previous = module;
+                    }
+                }
+                window = ((window << 1) | u16::from(module)) & 0x7FFF;
+                if (window >> 4) & 0x7F == CORE && (window >> 11 == 0 || window & 0xF == 0) {
+                    score += 40;
+                }
+            }
+            if run >= 5 {
+                score += run - 2;
+            }
+        }
+    }
+    for (row, below) in dark.chunks_exact(width).zip(dark.chunks_exact(width).skip(1)) {
+        for (top, bottom) in row.windows(2).zip(below.windows(2)) {
+            if top[0] == top[1] && top[0] == bottom[0] && top[0] == bottom[1] {
+                score += 3;
+            }
+        }
+    }
+    let ratio = dark.iter().filter(|d| **d).count() * 200 / dark.len();
+    score + ratio.abs_diff(100) as u32
 }
 
 /// A standalone SVG document of the QR symbol for `content` at error-correction level M,
@@ -113,6 +191,25 @@ mod tests {
     use super::*;
     use resvg::tiny_skia::{Pixmap, Transform};
     use resvg::usvg::{Options, Tree};
+
+    #[test]
+    fn the_penalty_of_a_blank_symbol_follows_the_four_rules() {
+        // 42 lines each one run of 21 (21 − 2), 400 blocks (3 each), no finder-like
+        // pattern, 0 % dark (100 half-percents from half).
+        assert_eq!(penalty(21, &[false; 21 * 21]), 42 * 19 + 400 * 3 + 100);
+    }
+
+    #[test]
+    fn the_mask_chosen_is_the_one_the_qrcode_crate_chooses() {
+        // The same scoring, so the same symbol; only the speed differs.
+        for len in [100, 120, 200, 300, 420, 600, 900] {
+            let content = jws_like(len);
+            let ours = modules(&content, EcLevel::M).unwrap();
+            let theirs = qrcode::QrCode::with_error_correction_level(&content, EcLevel::M).unwrap();
+            let theirs: Vec<bool> = theirs.into_colors().into_iter().map(|c| c == qrcode::Color::Dark).collect();
+            assert!(ours.dark == theirs, "content of {len} characters");
+        }
+    }
 
     /// A string shaped like a compact JWS (base64url header, claims and signature) of
     /// `len` characters, with deterministic pseudo-random characters.
