@@ -27,7 +27,7 @@ pub async fn own_subject(store: &Store, session: &Session) -> Result<String, Pro
 /// verified either way.
 pub async fn subject_for(store: &Store, session: &Session, requested: Option<&str>, consistent: bool) -> Result<Subject, Problem> {
     let own = own_subject(store, session).await?;
-    let subject_id = requested.unwrap_or(&own);
+    let subject_id = requested.filter(|r| !r.is_empty()).unwrap_or(&own);
     if !is_subject_id(subject_id) {
         return Err(forbidden());
     }

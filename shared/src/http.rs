@@ -219,18 +219,17 @@ pub fn parse_json<T: DeserializeOwned>(req: &Request, invalid_code: Option<&'sta
     if bytes.is_empty() {
         return Err(Problem::bad_request("a JSON body is required"));
     }
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed: T = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+    // Syntax first, then shape: serde_json reports some shape errors (a number
+    // where an enum's name belongs) as syntax errors when parsing straight into `T`.
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| Problem::bad_request("the body is not valid JSON"))?;
+    serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
-        match (inner.classify(), invalid_code) {
-            (serde_json::error::Category::Data, Some(code)) => Problem::invalid(code, data_error_detail(&inner, &path)),
-            (serde_json::error::Category::Data, None) => Problem::bad_request(data_error_detail(&inner, &path)),
-            _ => Problem::bad_request("the body is not valid JSON"),
+        let detail = data_error_detail(err.inner(), &path);
+        match invalid_code {
+            Some(code) => Problem::invalid(code, detail),
+            None => Problem::bad_request(detail),
         }
-    })?;
-    de.end().map_err(|_| Problem::bad_request("the body is not valid JSON"))?;
-    Ok(parsed)
+    })
 }
 
 /// Describes a schema mismatch by field path only: serde's own messages can
@@ -353,16 +352,30 @@ mod tests {
     }
 
     #[test]
-    fn deep_nesting_is_refused_or_skipped_without_recursion() {
-        // Where a field is expected, nesting is a schema mismatch.
+    fn nesting_beyond_128_levels_is_a_bad_request() {
+        // serde_json stops at 128 levels instead of recursing on.
         let deep = format!("{}{}", "[".repeat(8000), "]".repeat(8000));
-        assert_eq!(parse_json::<Body1>(&request(&deep, None), Some("invalid-x")).unwrap_err().code, "invalid-x");
-        // serde_json skips an unknown member's value without recursing.
-        let ignored = format!(r#"{{"name":"a","age":1,"extra":{}{}}}"#, "[".repeat(8000), "]".repeat(8000));
-        assert!(parse_json::<Body1>(&request(&ignored, None), Some("invalid-x")).is_ok());
-        // Unbalanced nesting is malformed.
-        let unbalanced = format!(r#"{{"name":"a","age":1,"extra":{}}}"#, "[".repeat(8000));
-        assert_eq!(parse_json::<Body1>(&request(&unbalanced, None), Some("invalid-x")).unwrap_err().code, "bad-request");
+        assert_eq!(parse_json::<Body1>(&request(&deep, None), Some("invalid-x")).unwrap_err().code, "bad-request");
+        let hidden = format!(r#"{{"name":"a","age":1,"extra":{}{}}}"#, "[".repeat(200), "]".repeat(200));
+        assert_eq!(parse_json::<Body1>(&request(&hidden, None), Some("invalid-x")).unwrap_err().code, "bad-request");
+        let shallow = format!(r#"{{"name":"a","age":1,"extra":{}{}}}"#, "[".repeat(100), "]".repeat(100));
+        assert!(parse_json::<Body1>(&request(&shallow, None), Some("invalid-x")).is_ok());
+    }
+
+    #[test]
+    fn a_number_where_a_name_belongs_is_a_shape_error() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        enum Kind {
+            A,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct WithKind {
+            kind: Kind,
+        }
+        let err = parse_json::<WithKind>(&request(r#"{"kind": 3}"#, None), Some("invalid-x")).unwrap_err();
+        assert_eq!((err.status.as_u16(), err.code), (422, "invalid-x"));
     }
 
     #[test]

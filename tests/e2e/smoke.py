@@ -14,7 +14,7 @@ import urllib.request
 BASE = ""
 
 
-def call(function, method, route, body=None, token=None, expect=200, raw=False):
+def call(function, method, route, body=None, token=None, expect=200, raw=False, headers=None):
     url = f"{BASE}/lambda-url/{function}{route}"
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
@@ -22,6 +22,8 @@ def call(function, method, route, body=None, token=None, expect=200, raw=False):
         request.add_header("content-type", "application/json")
     if token:
         request.add_header("authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
     try:
         with urllib.request.urlopen(request, timeout=300) as response:
             status, payload, headers = response.status, response.read(), response.headers
@@ -100,6 +102,39 @@ def main():
     jwks = call("code", "GET", "/.well-known/jwks.json")
     verify_code(code["qr"], jwks)
     step("code → HBHC:1: JWS verified with the JWK Set")
+
+    venue = call("venue", "POST", "/v1/venues",
+                 {"name": "长安区建设北大街社区服务中心", "address": "石家庄市长安区建设北大街66号",
+                  "region": "130102", "category": "public-service"}, token, expect=201)
+    check(venue["venue"]["id"] and "?c=" in venue["qr"], "the venue has a signed code")
+    svg, headers = call("venue", "GET", "/v1/venues/mine/poster", token=token, raw=True)
+    check(headers["content-type"] == "image/svg+xml" and b"<svg" in svg, "the poster is an SVG")
+    png, headers = call("venue", "GET", "/v1/venues/mine/poster?format=png", token=token, raw=True)
+    check(headers["content-type"] == "image/png" and png.startswith(b"\x89PNG"), "the poster is a PNG")
+    step("venue → created, poster as SVG and PNG")
+
+    visitor = call("login", "POST", "/v1/login", {"code": "dev:visitor"})["token"]
+    visitor = call("login", "POST", "/v1/identity",
+                   {"name": "李四", "id_number": "130104198807070015", "phone": "13900000001"}, visitor)["token"]
+    call("declaration", "POST", "/v1/declarations",
+         {"region": "130104", "temperature": 36.4, "symptoms": [], "close_contact": False,
+          "visited_regions": [], "from_abroad": False}, visitor, expect=201)
+    entered = call("scan", "POST", "/v1/checkins", {"venue_code": venue["qr"]}, visitor, expect=201,
+                   headers={"idempotency-key": "smoke-1"})
+    check(entered["venue"]["id"] == venue["venue"]["id"] and entered["code"]["qr"].startswith("HBHC:1:"),
+          "the check-in shows the visitor's code")
+    again = call("scan", "POST", "/v1/checkins", {"venue_code": venue["qr"]}, visitor, expect=201,
+                 headers={"idempotency-key": "smoke-1"})
+    check(again["entered_at"] == entered["entered_at"], "a retried check-in answers with the first entry")
+    step("check in → logged once, visitor's code shown")
+
+    scanned = call("scan", "POST", "/v1/scans", {"code": entered["code"]["qr"], "region": "130102"}, token)
+    check(scanned["result"] == "pass" and scanned["name_masked"] == "李*", "a green code passes at a checkpoint")
+    step("scan someone's code → pass")
+
+    entries = call("venue", "GET", "/v1/venues/mine/checkins", token=token)
+    check(len(entries["entries"]) == 1 and entries["entries"][0]["name_masked"] == "李*", "the venue lists one masked entry")
+    step("venue entries → one, masked")
 
     print("end-to-end smoke test passed")
 

@@ -9,12 +9,13 @@ use serde_json::Value;
 use shared::auth::SessionKeys;
 use shared::clock::Clock;
 use shared::crypto::{PiiKeys, random_id};
-use shared::domain::token::CodeKeys;
+use shared::domain::token::{CodeKeys, VenueKeys};
 use shared::store::settings::RiskAreaCache;
 use shared::store::{Store, Tables};
 use time::OffsetDateTime;
 use time::macros::datetime;
 
+pub mod capacity;
 pub mod fake_http;
 pub mod qr;
 
@@ -26,6 +27,8 @@ pub const PII_HASH_KEY: [u8; 32] = [12; 32];
 pub const PII_ENC_KEY: [u8; 32] = [13; 32];
 pub const CODE_SEED: [u8; 32] = [14; 32];
 pub const CODE_ISSUER: &str = "https://hc.test";
+pub const VENUE_KEY: [u8; 32] = [15; 32];
+pub const VENUE_URL_BASE: &str = "https://hc.test/v";
 
 /// The emulator the tests use, from `HC_TEST_DYNAMODB_ENDPOINT`.
 pub fn endpoint() -> String {
@@ -103,6 +106,39 @@ pub fn code_keys() -> CodeKeys {
 /// The code function, with the test signing key.
 pub fn code_app(store: &Store, clock: &Clock) -> code::App {
     code::App::new(store.clone(), sessions(), RiskAreaCache::new(Duration::ZERO), code_keys(), clock.clone())
+}
+
+pub fn venue_keys() -> VenueKeys {
+    VenueKeys::new(VENUE_URL_BASE, &VENUE_KEY, None)
+}
+
+/// The venue function, spreading each venue's entries over 4 index shards.
+pub fn venue_app(store: &Store, clock: &Clock) -> venue::App {
+    venue::App { store: store.clone(), sessions: sessions(), keys: venue_keys(), clock: clock.clone(), shards: 4 }
+}
+
+/// The scan function, with the test keys.
+pub fn scan_app(store: &Store, clock: &Clock) -> scan::App {
+    scan::App {
+        store: store.clone(),
+        sessions: sessions(),
+        rules: shared::domain::rules::RuleSet::embedded(),
+        areas: RiskAreaCache::new(Duration::ZERO),
+        codes: code_keys(),
+        venues: venue_keys(),
+        clock: clock.clone(),
+        retention: time::Duration::days(28),
+    }
+}
+
+/// A venue application body in Shijiazhuang's Chang'an district.
+pub fn venue_body() -> Value {
+    serde_json::json!({
+        "name": "石家庄市长安区建设北大街社区卫生服务中心",
+        "address": "河北省石家庄市长安区建设北大街66号",
+        "region": "130102",
+        "category": "medical"
+    })
 }
 
 /// A normal declaration body, in Shijiazhuang's Chang'an district.

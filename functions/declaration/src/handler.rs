@@ -38,6 +38,10 @@ pub struct App {
 impl App {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let days: i64 = shared::config::parse_or("HC_DECLARATION_RETENTION_DAYS", 30)?;
+        if days < 14 {
+            // The rules and the person's own list look 14 days back.
+            return Err(ConfigError::new("HC_DECLARATION_RETENTION_DAYS", "must be at least 14"));
+        }
         Ok(Self {
             sessions: SessionKeys::from_env()?,
             rules: RuleSet::embedded(),
@@ -87,6 +91,7 @@ struct StatusView {
 async fn declare(app: &App, req: &Request) -> HttpResult {
     let now = app.clock.now();
     let session = app.sessions.authenticate(req, now)?;
+    access::own_subject(&app.store, &session).await?;
     let body: DeclarationRequest = http::parse_json(req, Some("invalid-declaration"))?;
     let requested = body.subject_id.clone();
     let decl = declaration::validate(body).map_err(|e| Problem::invalid("invalid-declaration", e.to_string()))?;

@@ -119,8 +119,10 @@ impl CodeKeys {
         let previous = crate::config::optional_key32("HC_CODE_PREVIOUS_PUBLIC_KEY")?;
         let issuer = crate::config::required("HC_CODE_ISSUER")?;
         let ttl: i64 = crate::config::parse_or("HC_CODE_TTL_SECONDS", 300)?;
-        if !(30..=3600).contains(&ttl) {
-            return Err(crate::config::ConfigError::new("HC_CODE_TTL_SECONDS", "must be between 30 and 3600"));
+        // A code on a screen is good for a few minutes: long enough to be
+        // scanned, short enough that a screenshot is soon worthless.
+        if !(60..=900).contains(&ttl) {
+            return Err(crate::config::ConfigError::new("HC_CODE_TTL_SECONDS", "must be between 60 and 900"));
         }
         Ok(Self::new(&seed, previous.as_ref(), &issuer, Duration::seconds(ttl)))
     }

@@ -6,9 +6,11 @@
 //! store become [`StoreError::Unavailable`] (503 with `Retry-After`).
 
 pub mod accounts;
+pub mod log;
 pub mod schema;
 pub mod settings;
 pub mod subjects;
+pub mod venues;
 pub mod tables;
 
 use std::collections::HashMap;
@@ -228,8 +230,9 @@ pub(crate) fn to_item<T: Serialize>(value: &T) -> Item {
     serde_dynamo::to_item(value).expect("our items serialise")
 }
 
+/// The error names the type, not serde's message, which can quote a stored value.
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
-    serde_dynamo::from_item(item).map_err(|e| StoreError::Corrupt(e.to_string()))
+    serde_dynamo::from_item(item).map_err(|_| StoreError::Corrupt(format!("not a {}", std::any::type_name::<T>())))
 }
 
 pub(crate) fn s(value: impl Into<String>) -> AttributeValue {

@@ -1,0 +1,265 @@
+//! Routes of the scan function: the per-scan hot path. A checkpoint scan
+//! reads one profile and writes one log entry; a check-in reads the venue
+//! and the profile in one batch and writes one entry (and its index entry).
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde::{Deserialize, Serialize};
+use shared::access;
+use shared::auth::{Session, SessionKeys};
+use shared::clock::Clock;
+use shared::config::ConfigError;
+use shared::crypto::{base32, random_id, sha256};
+use shared::domain::day::{iso_date, rfc3339, shanghai_day};
+use shared::domain::divisions::{self, Level};
+use shared::domain::rules::{Color, RuleSet};
+use shared::domain::token::{CodeError, CodeKeys, VenueKeys};
+use shared::health_code::{self, CodeView};
+use shared::http::{self, HttpResult, Problem};
+use shared::store::log::{Entry, EntryKind, Logged};
+use shared::store::settings::RiskAreaCache;
+use shared::store::{Store, parse_time, sort_time};
+use shared::store::venues::Category;
+use time::Duration;
+
+pub struct App {
+    pub store: Store,
+    pub sessions: SessionKeys,
+    pub rules: &'static RuleSet,
+    pub areas: RiskAreaCache,
+    pub codes: CodeKeys,
+    pub venues: VenueKeys,
+    pub clock: Clock,
+    /// How long log entries are kept (TTL).
+    pub retention: Duration,
+}
+
+impl App {
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let days: i64 = shared::config::parse_or("HC_LOG_RETENTION_DAYS", 28)?;
+        if days < 14 {
+            // Tracing looks back 14 days at least.
+            return Err(ConfigError::new("HC_LOG_RETENTION_DAYS", "must be at least 14"));
+        }
+        Ok(Self {
+            sessions: SessionKeys::from_env()?,
+            rules: RuleSet::embedded(),
+            areas: RiskAreaCache::from_env()?,
+            codes: CodeKeys::from_env()?,
+            venues: VenueKeys::from_env()?,
+            clock: Clock::system(),
+            retention: Duration::days(days),
+            store: Store::from_env().await,
+        })
+    }
+}
+
+pub async fn handle(app: &App, req: Request) -> Response<Body> {
+    http::serve(&req, |req| route(app, req)).await
+}
+
+async fn route(app: &App, req: &Request) -> HttpResult {
+    let segments = http::segments(req);
+    let path: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (path.as_slice(), req.method()) {
+        (["v1", "scans"], &Method::POST) => scan(app, req).await,
+        (["v1", "checkins"], &Method::POST) => checkin(app, req).await,
+        (["v1", "scans" | "checkins"], _) => Err(Problem::method_not_allowed("POST")),
+        _ => Err(Problem::not_found()),
+    }
+}
+
+#[derive(Deserialize)]
+struct ScanRequest {
+    code: String,
+    #[serde(default)]
+    region: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ScanResponse {
+    result: &'static str,
+    color: Color,
+    status_text: &'static str,
+    hints: Vec<String>,
+    name_masked: String,
+    id_masked: String,
+    scanned_at: String,
+}
+
+fn invalid_code() -> Problem {
+    Problem::invalid("invalid-code", "the code is not a valid health code of this system")
+}
+
+/// A guard scans the code a person shows: the token must be ours and
+/// current; the answer is the person's live status, not the token's colour.
+async fn scan(app: &App, req: &Request) -> HttpResult {
+    let now = app.clock.now();
+    let session = app.sessions.authenticate(req, now)?;
+    access::own_subject(&app.store, &session).await?;
+    let body: ScanRequest = http::parse_json(req, None)?;
+    let region = match body.region {
+        Some(code) if is_hebei_county(&code) => Some(code),
+        Some(_) => return Err(Problem::bad_request("`region` must be a county-level division code of Hebei")),
+        None => None,
+    };
+    let claims = app.codes.verify(&body.code, now).map_err(|err| match err {
+        CodeError::Invalid => invalid_code(),
+        CodeError::Expired => Problem::invalid("expired-code", "the code has expired: ask for a fresh one"),
+    })?;
+    let subject = app.store.get_subject(&claims.subject_id, false).await?.ok_or_else(invalid_code)?;
+    let areas = app.areas.get(&app.store).await?;
+    let status = health_code::live_status(app.rules, &subject, &areas, now);
+    let entry = Entry {
+        id: random_id("e_"),
+        kind: EntryKind::Scan,
+        subject_id: claims.subject_id,
+        account: session.account_id,
+        at: sort_time(now),
+        day: iso_date::format(shanghai_day(now)),
+        // Where the scan happened; else where the person declared to be.
+        region: region.or_else(|| subject.region.clone()),
+        venue_id: None,
+        color: status.color,
+        name_masked: subject.identity.name_masked.clone(),
+    };
+    app.store.log_entry(&entry, None, now + app.retention).await?;
+    let pass = status.color == Color::Green && status.hints.is_empty();
+    tracing::info!(color = ?status.color, pass, "code scanned");
+    http::ok(&ScanResponse {
+        result: if pass { "pass" } else { "verify" },
+        color: status.color,
+        status_text: status.status_text(),
+        hints: status.hints.clone(),
+        name_masked: subject.identity.name_masked.clone(),
+        id_masked: subject.identity.id_masked.clone(),
+        scanned_at: rfc3339(now),
+    })
+}
+
+fn is_hebei_county(code: &str) -> bool {
+    divisions::lookup(code).is_some_and(|d| d.level == Level::County && divisions::is_hebei(d.code))
+}
+
+#[derive(Deserialize)]
+struct CheckinRequest {
+    venue_code: String,
+    #[serde(default)]
+    subject_id: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CheckinResponse {
+    venue: VenueView,
+    entered_at: String,
+    code: VisitorCode,
+}
+
+#[derive(Serialize)]
+struct VenueView {
+    id: String,
+    name: String,
+    address: String,
+    category: Category,
+}
+
+/// The visitor's code as the staff at the door see it.
+#[derive(Serialize)]
+struct VisitorCode {
+    color: Color,
+    status_text: &'static str,
+    hints: Vec<String>,
+    name_masked: String,
+    qr: String,
+    qr_svg: String,
+    expires_at: String,
+}
+
+impl From<CodeView> for VisitorCode {
+    fn from(v: CodeView) -> Self {
+        Self {
+            color: v.color,
+            status_text: v.status_text,
+            hints: v.hints,
+            name_masked: v.name_masked,
+            qr: v.qr,
+            qr_svg: v.qr_svg,
+            expires_at: v.expires_at,
+        }
+    }
+}
+
+fn invalid_venue_code() -> Problem {
+    Problem::invalid("invalid-venue-code", "the venue code is forged or malformed")
+}
+
+/// The entry id: derived from the caller and their `Idempotency-Key`, so
+/// that a retry finds the entry the first attempt wrote; random otherwise.
+fn entry_id(session: &Session, idempotency_key: Option<&str>) -> Result<String, Problem> {
+    match idempotency_key {
+        None => Ok(random_id("e_")),
+        Some(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            let digest = sha256(format!("checkin\0{}\0{key}", session.account_id).as_bytes());
+            Ok(format!("e_{}", base32(&digest[..16])))
+        }
+        Some(_) => Err(Problem::bad_request("`Idempotency-Key` is 1 to 255 visible ASCII characters")),
+    }
+}
+
+/// A visitor scans a venue's code: the entry is logged and the visitor's own
+/// code is returned for the staff at the door to check.
+async fn checkin(app: &App, req: &Request) -> HttpResult {
+    let now = app.clock.now();
+    let session = app.sessions.authenticate(req, now)?;
+    let own = access::own_subject(&app.store, &session).await?;
+    let entry_id = entry_id(&session, http::header(req, "idempotency-key"))?;
+    let body: CheckinRequest = http::parse_json(req, None)?;
+    let venue_id = app.venues.verify(&body.venue_code).map_err(|_| invalid_venue_code())?;
+    let subject_id = body.subject_id.filter(|s| !s.is_empty()).unwrap_or_else(|| own.clone());
+    if !access::is_subject_id(&subject_id) {
+        return Err(Problem::forbidden());
+    }
+
+    let reads = app.store.checkin_reads(&venue_id, &subject_id).await?;
+    let venue = reads.venue.ok_or_else(invalid_venue_code)?;
+    if venue.revoked_at.is_some() {
+        return Err(Problem::new(lambda_http::http::StatusCode::GONE, "venue-revoked", "Venue revoked")
+            .detail("this venue code has been revoked by its applicant"));
+    }
+    let subject = reads
+        .subject
+        .filter(|s| subject_id == own || s.identity.may_act(&session.account_id))
+        .ok_or_else(|| Problem::forbidden().detail("the caller is neither this subject nor its guardian"))?;
+    let areas = app.areas.get(&app.store).await?;
+    let status = health_code::live_status(app.rules, &subject, &areas, now);
+    let code = health_code::show(&app.codes, &subject, &status, now)?;
+
+    let entry = Entry {
+        id: entry_id,
+        kind: EntryKind::Checkin,
+        subject_id: subject_id.clone(),
+        account: session.account_id.clone(),
+        at: sort_time(now),
+        day: iso_date::format(shanghai_day(now)),
+        region: Some(venue.region.clone()),
+        venue_id: Some(venue.id.clone()),
+        color: status.color,
+        name_masked: subject.identity.name_masked.clone(),
+    };
+    let entered_at = match app.store.log_entry(&entry, Some(venue.shards), now + app.retention).await? {
+        Logged::Written => now,
+        Logged::Exists(first) if first.venue_id == entry.venue_id && first.subject_id == entry.subject_id => {
+            parse_time(&first.at).unwrap_or(now)
+        }
+        Logged::Exists(_) => {
+            return Err(Problem::conflict("idempotency-key-reused", "Idempotency key reused")
+                .detail("this Idempotency-Key was used for another check-in"));
+        }
+    };
+    tracing::info!(color = ?status.color, "checked in");
+    http::created(&CheckinResponse {
+        venue: VenueView { id: venue.id, name: venue.name, address: venue.address, category: venue.category },
+        entered_at: rfc3339(entered_at),
+        code: code.into(),
+    })
+}

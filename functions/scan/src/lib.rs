@@ -1,0 +1,6 @@
+//! The `scan` function: checkpoint scans of personal codes (扫描码) and
+//! check-ins at venues, both logged for tracing (有迹可循).
+
+pub mod handler;
+
+pub use handler::{App, handle};

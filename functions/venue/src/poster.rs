@@ -1,0 +1,662 @@
+//! The printable venue poster (场所码): the venue's name, its QR code and how to use it.
+//!
+//! The poster is laid out once, as an A4 SVG in millimetres, and the PNG is that SVG
+//! rendered by resvg with the embedded font only, so Lambda draws exactly what the tests
+//! see here. Text is measured with the same font's advance widths to pick the size and
+//! the line breaks, so a long name shrinks and wraps instead of running off the page.
+
+use std::fmt::Write;
+use std::sync::{Arc, LazyLock};
+
+use resvg::tiny_skia::{Pixmap, Transform};
+use resvg::usvg::{self, fontdb};
+use skrifa::instance::{LocationRef, Size};
+use skrifa::metrics::GlyphMetrics;
+use shared::domain::qr;
+use skrifa::{FontRef, MetadataProvider, charmap::Charmap};
+
+/// Noto Sans CJK SC Bold cut down to GB 2312 and punctuation (see assets/fonts/README.md).
+/// Bold, and only one weight: the poster is read from a distance and often photocopied.
+static FONT: &[u8] = include_bytes!("../assets/fonts/NotoSansCJKsc-Bold-subset.otf");
+const FONT_FAMILY: &str = "Noto Sans CJK SC";
+/// The embedded font first, then the usual Chinese system fonts for SVG viewers.
+const FONT_FAMILIES: &str =
+    "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif";
+
+/// The fonts resvg may use: the embedded one and nothing from the system.
+static FONTS: LazyLock<Arc<fontdb::Database>> = LazyLock::new(|| {
+    let mut db = fontdb::Database::new();
+    db.load_font_source(fontdb::Source::Binary(Arc::new(FONT)));
+    db.set_sans_serif_family(FONT_FAMILY);
+    Arc::new(db)
+});
+
+/// Print resolution. The PNG exists to be printed, so it is drawn at 300 dpi in black and
+/// white, as a laser printer would: 1 bit per pixel at 300 dpi is a smaller file than 8-bit
+/// grey at 150 dpi, with sharper text, and a QR module of a venue URL is about 27 px.
+const PNG_DPI: f32 = 300.0;
+
+// Page geometry, in millimetres (the SVG's user unit).
+const PAGE_W: f32 = 210.0;
+const PAGE_H: f32 = 297.0;
+const MARGIN: f32 = 15.0;
+const TEXT_W: f32 = PAGE_W - 2.0 * MARGIN;
+const CENTRE_X: f32 = PAGE_W / 2.0;
+/// The QR symbol with its quiet zone, centred horizontally.
+const QR_SIDE: f32 = 140.0;
+const QR_TOP: f32 = 92.0;
+/// Horizontal rules under the title and above the footer.
+const TOP_RULE_Y: f32 = 36.0;
+const FOOTER_RULE_Y: f32 = 283.0;
+/// Line pitch as a multiple of the font size.
+const LINE_HEIGHT: f32 = 1.3;
+/// Noto CJK's ideographs span 0.88 em above the baseline and 0.12 em below, so the
+/// baseline sits this far below the middle of a line.
+const BASELINE_BELOW_MIDDLE: f32 = 0.38;
+
+/// Where the venue's own text goes: the name between the title and the QR code, the
+/// category and address between the instruction and the footer.
+const NAME_BAND: Band = Band {
+    top: 42.0,
+    height: 46.0,
+    largest: 16.0,
+    smallest: 8.0,
+};
+const CATEGORY_BAND: Band = Band {
+    top: 254.0,
+    height: 7.0,
+    largest: 5.0,
+    smallest: 3.0,
+};
+const ADDRESS_BAND: Band = Band {
+    top: 262.0,
+    height: 17.0,
+    largest: 5.0,
+    smallest: 3.0,
+};
+
+/// No spaces around the middle dot: in a CJK font it is already a full-width character.
+const TITLE: &str = "河北健康码·场所码";
+const INSTRUCTION: &str = "请使用微信扫一扫，扫码登记后出示健康码";
+const FOOTER: &str = "本场所码仅签发给本场所使用，伪造的场所码无法完成登记";
+
+/// The venue's own words on the poster, in Chinese.
+#[derive(Debug, Clone, Copy)]
+pub struct PosterText<'a> {
+    pub name: &'a str,
+    pub address: &'a str,
+    pub category_label: &'a str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PosterError {
+    #[error("the venue {0} is too long to fit on the poster")]
+    TooLong(&'static str),
+    #[error("the venue code cannot be drawn")]
+    Qr(#[from] qr::QrError),
+    #[error("the embedded font cannot be read")]
+    Font(#[source] skrifa::raw::ReadError),
+    #[error("the poster SVG cannot be rendered")]
+    Render(#[from] usvg::Error),
+    #[error("the poster bitmap cannot be allocated")]
+    Bitmap,
+    #[error("the poster PNG cannot be encoded")]
+    Png(#[from] png::EncodingError),
+}
+
+/// The poster as a standalone A4 SVG document (sized in millimetres, so it prints at A4).
+pub fn poster_svg(text: &PosterText, qr_content: &str) -> Result<String, PosterError> {
+    let font = Metrics::new()?;
+    // Printed codes get scuffed, creased and photographed at an angle: level Q survives
+    // about a quarter of the codewords damaged, and a 120-character venue URL still fits
+    // in version 9 (53 modules, 2.3 mm each on the page).
+    let symbol = qr::modules(qr_content, qr::EcLevel::Q)?;
+
+    let name =
+        Block::fit(&font, &clean(text.name), &NAME_BAND).ok_or(PosterError::TooLong("name"))?;
+    let category = format!("场所类型：{}", clean(text.category_label));
+    let category =
+        Block::fit(&font, &category, &CATEGORY_BAND).ok_or(PosterError::TooLong("category"))?;
+    let address = format!("地址：{}", clean(text.address));
+    let address =
+        Block::fit(&font, &address, &ADDRESS_BAND).ok_or(PosterError::TooLong("address"))?;
+
+    let module = QR_SIDE / (symbol.width() + 2 * qr::QUIET_ZONE) as f32;
+    let qr_left = (PAGE_W - QR_SIDE) / 2.0 + module * qr::QUIET_ZONE as f32;
+    let qr_top = QR_TOP + module * qr::QUIET_ZONE as f32;
+
+    let mut svg = String::with_capacity(16 * 1024);
+    // Writing to a String cannot fail.
+    let _ = write!(
+        svg,
+        concat!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}mm" height="{h}mm" "#,
+            r#"viewBox="0 0 {w} {h}" font-family="{families}" font-weight="bold" "#,
+            r##"text-anchor="middle" fill="#000">"##,
+            r##"<rect width="{w}" height="{h}" fill="#fff"/>"##,
+            r#"<text x="{cx}" y="28" font-size="12">{title}</text>"#,
+            r##"<path d="M{m} {top_rule}H{r}M{m} {footer_rule}H{r}" stroke="#000" "##,
+            r#"stroke-width="0.5"/>"#,
+            r##"<path transform="translate({qx} {qy}) scale({module})" "##,
+            r##"shape-rendering="crispEdges" fill="none" stroke="#000" d="{qr}"/>"##,
+            r#"<text x="{cx}" y="247" font-size="8">{instruction}</text>"#,
+            r#"<text x="{cx}" y="290" font-size="3.6">{footer}</text>"#,
+        ),
+        w = PAGE_W,
+        h = PAGE_H,
+        families = FONT_FAMILIES,
+        cx = CENTRE_X,
+        title = TITLE,
+        m = MARGIN,
+        top_rule = TOP_RULE_Y,
+        footer_rule = FOOTER_RULE_Y,
+        r = PAGE_W - MARGIN,
+        qx = qr_left,
+        qy = qr_top,
+        module = module,
+        qr = symbol.path_data(),
+        instruction = INSTRUCTION,
+        footer = FOOTER,
+    );
+    name.write_svg(&mut svg, "name");
+    category.write_svg(&mut svg, "category");
+    address.write_svg(&mut svg, "address");
+    svg.push_str("</svg>");
+    Ok(svg)
+}
+
+/// The poster as a black-and-white PNG at [`PNG_DPI`] (2480 × 3508 px for A4).
+pub fn poster_png(text: &PosterText, qr_content: &str) -> Result<Vec<u8>, PosterError> {
+    let svg = poster_svg(text, qr_content)?;
+    let tree = usvg::Tree::from_str(&svg, &render_options())?;
+    let width = (PAGE_W / 25.4 * PNG_DPI).round();
+    let height = (PAGE_H / 25.4 * PNG_DPI).round();
+    let mut pixmap = Pixmap::new(width as u32, height as u32).ok_or(PosterError::Bitmap)?;
+    let scale = width / tree.size().width();
+    resvg::render(
+        &tree,
+        Transform::from_scale(scale, scale),
+        &mut pixmap.as_mut(),
+    );
+
+    let mut png = Vec::new();
+    let mut encoder = png::Encoder::new(&mut png, pixmap.width(), pixmap.height());
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(png::BitDepth::One);
+    // High compresses this 1-bit page about 10% better than Balanced but takes 40% longer.
+    encoder.set_compression(png::Compression::Balanced);
+    // Recorded resolution, so that printing the PNG as it is gives an A4 page.
+    let per_metre = (PNG_DPI / 0.0254).round() as u32;
+    encoder.set_pixel_dims(Some(png::PixelDimensions {
+        xppu: per_metre,
+        yppu: per_metre,
+        unit: png::Unit::Meter,
+    }));
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(&one_bit(&pixmap))?;
+    writer.finish()?;
+    Ok(png)
+}
+
+/// Parsing options that give resvg the embedded font and nothing from the system.
+fn render_options() -> usvg::Options<'static> {
+    usvg::Options {
+        fontdb: Arc::clone(&FONTS),
+        ..usvg::Options::default()
+    }
+}
+
+/// PNG rows of 1-bit grey (1 is white), 8 pixels a byte, most significant bit first.
+/// The page is opaque and colourless, so the green channel is the grey level; the
+/// anti-aliased edges are thresholded at half grey.
+fn one_bit(pixmap: &Pixmap) -> Vec<u8> {
+    let width = pixmap.width() as usize;
+    let mut rows = Vec::with_capacity(width.div_ceil(8) * pixmap.height() as usize);
+    for row in pixmap.pixels().chunks(width) {
+        for eight in row.chunks(8) {
+            let byte = eight
+                .iter()
+                .enumerate()
+                .filter(|(_, pixel)| pixel.green() >= 128)
+                .fold(0u8, |byte, (i, _)| byte | 0x80 >> i);
+            rows.push(byte);
+        }
+    }
+    rows
+}
+
+/// One line of text, without surrounding whitespace; control characters, which XML
+/// cannot carry, become spaces.
+fn clean(text: &str) -> String {
+    let spaced: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    spaced.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Escapes text for SVG character data and attribute values.
+fn escape(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Horizontal advances of the embedded font, in ems.
+struct Metrics<'a> {
+    charmap: Charmap<'a>,
+    glyphs: GlyphMetrics<'a>,
+    units_per_em: f32,
+}
+
+impl Metrics<'static> {
+    fn new() -> Result<Self, PosterError> {
+        let font = FontRef::new(FONT).map_err(PosterError::Font)?;
+        Ok(Self {
+            charmap: font.charmap(),
+            glyphs: font.glyph_metrics(Size::unscaled(), LocationRef::default()),
+            units_per_em: f32::from(
+                font.metrics(Size::unscaled(), LocationRef::default())
+                    .units_per_em,
+            ),
+        })
+    }
+}
+
+impl Metrics<'_> {
+    /// A character the font lacks is drawn as the 1 em wide "missing glyph" box.
+    fn advance(&self, c: char) -> f32 {
+        self.charmap
+            .map(c)
+            .and_then(|glyph| self.glyphs.advance_width(glyph))
+            .map_or(1.0, |width| width / self.units_per_em)
+    }
+}
+
+/// Characters that must not begin a line: they stay with the character before them.
+const NO_LINE_START: &str = "，。、；：？！）》」』】〕〉”’…·,.;:?!)]}%";
+/// Characters that must not end a line: they go with the character after them.
+const NO_LINE_END: &str = "（《「『【〔〈“‘([{";
+
+/// Characters with their advances in ems.
+type Run = Vec<(char, f32)>;
+
+/// Runs kept on one line: a CJK character with its punctuation, or a Latin word.
+fn units(text: &str, font: &Metrics) -> Vec<Run> {
+    let mut units: Vec<Run> = Vec::new();
+    for c in text.chars() {
+        let advance = font.advance(c);
+        match units.last_mut() {
+            Some(unit) if joins(unit, c) => unit.push((c, advance)),
+            _ => units.push(vec![(c, advance)]),
+        }
+    }
+    units
+}
+
+fn joins(unit: &Run, next: char) -> bool {
+    unit.last().is_some_and(|&(prev, _)| {
+        (prev.is_ascii_alphanumeric() && next.is_ascii_alphanumeric())
+            || NO_LINE_START.contains(next)
+            || NO_LINE_END.contains(prev)
+    })
+}
+
+fn width(chars: &[(char, f32)]) -> f32 {
+    chars.iter().map(|&(_, advance)| advance).sum()
+}
+
+/// Breaks units into lines at most `max` ems wide; a unit wider than a line (a long
+/// Latin word) is broken between its characters.
+fn wrap(units: &[Run], max: f32) -> Vec<Run> {
+    let mut lines = Vec::new();
+    let mut line = Run::new();
+    for unit in units {
+        let pieces: Vec<&[(char, f32)]> = if width(unit) > max {
+            unit.chunks(1).collect()
+        } else {
+            vec![unit]
+        };
+        for piece in pieces {
+            if !line.is_empty() && width(&line) + width(piece) > max {
+                lines.push(trim_end(std::mem::take(&mut line)));
+            }
+            if line.is_empty() && piece.iter().all(|&(c, _)| c == ' ') {
+                continue;
+            }
+            line.extend_from_slice(piece);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(trim_end(line));
+    }
+    lines
+}
+
+fn trim_end(mut line: Run) -> Run {
+    while line.last().is_some_and(|&(c, _)| c == ' ') {
+        line.pop();
+    }
+    line
+}
+
+/// A horizontal band of the page for a text, and the range of font sizes it may take.
+struct Band {
+    top: f32,
+    height: f32,
+    largest: f32,
+    smallest: f32,
+}
+
+/// Centred lines of one size, filling a band of the page.
+struct Block {
+    size: f32,
+    /// Baseline of the first line.
+    top_baseline: f32,
+    lines: Vec<String>,
+}
+
+impl Block {
+    /// The text at the largest size of the band, in 0.5 mm steps, at which it wraps into
+    /// the text width and the band's height, centred vertically in the band, with lines
+    /// of even length; `None` if it does not fit even at the band's smallest size.
+    fn fit(font: &Metrics, text: &str, band: &Band) -> Option<Self> {
+        let units = units(text, font);
+        let mut size = band.largest;
+        while size >= band.smallest {
+            let max = TEXT_W / size;
+            let lines = wrap(&units, max);
+            let pitch = LINE_HEIGHT * size;
+            if lines.len() as f32 * pitch <= band.height {
+                let lines = balance(&units, lines, max);
+                let used = lines.len() as f32 * pitch;
+                let first_middle = band.top + (band.height - used) / 2.0 + pitch / 2.0;
+                return Some(Self {
+                    size,
+                    top_baseline: first_middle + BASELINE_BELOW_MIDDLE * size,
+                    lines: lines
+                        .iter()
+                        .map(|line| line.iter().map(|&(c, _)| c).collect())
+                        .collect(),
+                });
+            }
+            size -= 0.5;
+        }
+        None
+    }
+
+    fn write_svg(&self, svg: &mut String, id: &str) {
+        let _ = write!(svg, r#"<text id="{id}" font-size="{}">"#, self.size);
+        for (i, line) in self.lines.iter().enumerate() {
+            let y = self.top_baseline + i as f32 * LINE_HEIGHT * self.size;
+            let _ = write!(svg, r#"<tspan x="{CENTRE_X}" y="{y:.2}">"#);
+            escape(line, svg);
+            svg.push_str("</tspan>");
+        }
+        svg.push_str("</text>");
+    }
+}
+
+/// Rewraps `lines` to the narrowest width that keeps their number, so that a name on two
+/// lines is split near its middle rather than leaving a short last line.
+fn balance(units: &[Run], lines: Vec<Run>, max: f32) -> Vec<Run> {
+    if lines.len() < 2 {
+        return lines;
+    }
+    let total: f32 = lines.iter().map(|line| width(line)).sum();
+    let mut target = total / lines.len() as f32;
+    while target < max {
+        let candidate = wrap(units, target);
+        if candidate.len() == lines.len() {
+            return candidate;
+        }
+        target += 0.25;
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    use usvg::{Node, Rect, Tree};
+
+    const VENUE_URL: &str = "https://hc.example.gov.cn/v?c=\
+        AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4_QA";
+    const NAME: &str = "石家庄市长安区建设北大街社区卫生服务中心";
+
+    fn text(name: &str) -> PosterText<'_> {
+        PosterText {
+            name,
+            address: "河北省石家庄市长安区建设北大街66号",
+            category_label: "医疗卫生机构",
+        }
+    }
+
+    fn qr_texts(width: u32, height: u32, grey: impl Fn(u32, u32) -> u8) -> Vec<String> {
+        let mut image =
+            rqrr::PreparedImage::prepare_from_greyscale(width as usize, height as usize, |x, y| {
+                grey(x as u32, y as u32)
+            });
+        image
+            .detect_grids()
+            .iter()
+            .map(|grid| grid.decode().expect("the QR decodes").1)
+            .collect()
+    }
+
+    /// A PNG made by `poster_png`, as 8-bit grey pixels.
+    fn decode_png(png: &[u8]) -> (u32, u32, Vec<u8>) {
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(png));
+        decoder.set_transformations(png::Transformations::EXPAND);
+        let mut reader = decoder.read_info().unwrap();
+        let source = reader.info();
+        assert_eq!(
+            (source.color_type, source.bit_depth),
+            (png::ColorType::Grayscale, png::BitDepth::One)
+        );
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut buf).unwrap();
+        assert_eq!(info.bit_depth, png::BitDepth::Eight);
+        buf.truncate(info.buffer_size());
+        (info.width, info.height, buf)
+    }
+
+    fn dark_pixels(png: &[u8], top_mm: f32, bottom_mm: f32) -> usize {
+        let (width, height, grey) = decode_png(png);
+        let px_per_mm = height as f32 / PAGE_H;
+        let rows = (top_mm * px_per_mm) as usize..(bottom_mm * px_per_mm) as usize;
+        grey[rows.start * width as usize..rows.end * width as usize]
+            .iter()
+            .filter(|&&g| g < 128)
+            .count()
+    }
+
+    /// The drawn extent of a text element, in millimetres on the page.
+    fn text_box(tree: &Tree, id: &str) -> Rect {
+        let px_per_mm = tree.size().width() / PAGE_W;
+        match tree.node_by_id(id) {
+            Some(Node::Text(text)) => text
+                .abs_bounding_box()
+                .transform(Transform::from_scale(1.0 / px_per_mm, 1.0 / px_per_mm))
+                .unwrap(),
+            _ => panic!("no text {id}"),
+        }
+    }
+
+    #[test]
+    fn svg_poster_qr_decodes_to_the_venue_code() {
+        let started = Instant::now();
+        let svg = poster_svg(&text(NAME), VENUE_URL).unwrap();
+        println!("poster SVG: {} bytes in {:?}", svg.len(), started.elapsed());
+
+        let tree = Tree::from_str(&svg, &render_options()).unwrap();
+        let scale = 1.5;
+        let size = tree.size().to_int_size().scale_by(scale).unwrap();
+        let mut pixmap = Pixmap::new(size.width(), size.height()).unwrap();
+        resvg::render(
+            &tree,
+            Transform::from_scale(scale, scale),
+            &mut pixmap.as_mut(),
+        );
+        let decoded = qr_texts(pixmap.width(), pixmap.height(), |x, y| {
+            pixmap.pixel(x, y).map_or(255, |p| p.green())
+        });
+        assert_eq!(decoded, [VENUE_URL]);
+    }
+
+    #[test]
+    fn png_poster_qr_decodes_to_the_venue_code() {
+        let started = Instant::now();
+        let png = poster_png(&text(NAME), VENUE_URL).unwrap();
+        println!("poster PNG: {} bytes in {:?}", png.len(), started.elapsed());
+
+        let (width, height, grey) = decode_png(&png);
+        assert_eq!((width, height), (2480, 3508));
+        let decoded = qr_texts(width, height, |x, y| grey[(y * width + x) as usize]);
+        assert_eq!(decoded, [VENUE_URL]);
+    }
+
+    #[test]
+    fn png_poster_draws_the_name() {
+        let with_name = poster_png(&text(NAME), VENUE_URL).unwrap();
+        let without_name = poster_png(&text(""), VENUE_URL).unwrap();
+        let (top, bottom) = (NAME_BAND.top, NAME_BAND.top + NAME_BAND.height);
+        assert_eq!(dark_pixels(&without_name, top, bottom), 0);
+        // Twenty bold ideographs 16 mm high cover well over a hundred thousand pixels.
+        assert!(dark_pixels(&with_name, top, bottom) > 100_000);
+    }
+
+    #[test]
+    fn the_font_has_every_character_the_poster_needs() {
+        let font = FontRef::new(FONT).unwrap();
+        let charmap = font.charmap();
+        let fixed = [TITLE, INSTRUCTION, FOOTER, "场所类型：地址：", NAME];
+        let categories =
+            "居民小区 单位办公 检查站点 公共服务 交通场站 商超市场 学校 医疗卫生机构 其他";
+        for c in fixed
+            .concat()
+            .chars()
+            .chain(categories.chars())
+            .filter(|c| *c != ' ')
+        {
+            assert!(charmap.map(c).is_some(), "no glyph for {c}");
+        }
+    }
+
+    #[test]
+    fn the_renderer_sees_only_the_embedded_font() {
+        let families: Vec<_> = FONTS
+            .faces()
+            .map(|face| face.families[0].0.clone())
+            .collect();
+        assert_eq!(families, [FONT_FAMILY]);
+    }
+
+    #[test]
+    fn long_texts_stay_inside_the_page_and_off_the_qr_code() {
+        let name = "中国石油天然气股份有限公司河北石家庄销售分公司长安区建设北大街加油站便利店A";
+        let name = format!("{name}{}", "东".repeat(50 - name.chars().count()));
+        assert_eq!(name.chars().count(), 50);
+        let address =
+            "河北省石家庄市长安区建设北大街与和平东路交叉口东北角中国石油加油站院内便利店二层东侧"
+                .repeat(2);
+        let poster = PosterText {
+            name: &name,
+            address: &address,
+            category_label: "商超市场",
+        };
+        let tree =
+            Tree::from_str(&poster_svg(&poster, VENUE_URL).unwrap(), &render_options()).unwrap();
+
+        for id in ["name", "category", "address"] {
+            let bounds = text_box(&tree, id);
+            assert!(
+                bounds.left() >= MARGIN && bounds.right() <= PAGE_W - MARGIN,
+                "{id}: {bounds:?}"
+            );
+            let clear_of_qr = bounds.bottom() < QR_TOP || bounds.top() > QR_TOP + QR_SIDE;
+            assert!(clear_of_qr, "{id}: {bounds:?}");
+        }
+        assert!(text_box(&tree, "name").bottom() < QR_TOP);
+        assert!(text_box(&tree, "address").bottom() < FOOTER_RULE_Y);
+    }
+
+    #[test]
+    fn user_text_is_escaped() {
+        let name = r#"<b>&"乐'园"</b>"#;
+        let poster = PosterText {
+            name,
+            address: "A & B <路>",
+            category_label: "其他",
+        };
+        let svg = poster_svg(&poster, VENUE_URL).unwrap();
+        assert!(!svg.contains("<b>"));
+        let tree = Tree::from_str(&svg, &render_options()).unwrap();
+        match tree.node_by_id("name") {
+            Some(Node::Text(text)) => {
+                let drawn: String = text.chunks().iter().map(|chunk| chunk.text()).collect();
+                assert_eq!(drawn, name);
+            }
+            _ => panic!("no name text"),
+        }
+        assert!(poster_png(&poster, VENUE_URL).is_ok());
+    }
+
+    #[test]
+    fn control_characters_do_not_break_the_svg() {
+        let poster = PosterText {
+            name: "社区\u{0}服务\n中心",
+            ..text(NAME)
+        };
+        let svg = poster_svg(&poster, VENUE_URL).unwrap();
+        assert!(svg.contains("社区 服务 中心"));
+        assert!(Tree::from_str(&svg, &render_options()).is_ok());
+    }
+
+    #[test]
+    fn a_short_name_is_one_large_line_and_a_longer_one_is_balanced() {
+        let font = Metrics::new().unwrap();
+        let short = Block::fit(&font, "和平社区", &NAME_BAND).unwrap();
+        assert_eq!((short.size, short.lines.len()), (16.0, 1));
+        let long = Block::fit(&font, NAME, &NAME_BAND).unwrap();
+        assert_eq!((long.size, long.lines.len()), (16.0, 2));
+        assert_eq!(long.lines, ["石家庄市长安区建设北", "大街社区卫生服务中心"]);
+    }
+
+    fn wrapped(text: &str, max: f32) -> Vec<String> {
+        let font = Metrics::new().unwrap();
+        wrap(&units(text, &font), max)
+            .iter()
+            .map(|line| line.iter().map(|&(c, _)| c).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_line_does_not_start_with_closing_punctuation() {
+        assert_eq!(wrapped("一二三，四", 3.0), ["一二", "三，四"]);
+    }
+
+    #[test]
+    fn a_latin_word_is_not_split_unless_wider_than_a_line() {
+        assert_eq!(wrapped("和平 Starbucks", 6.0), ["和平", "Starbucks"]);
+        assert_eq!(wrapped("Starbucks", 3.0).concat(), "Starbucks");
+    }
+
+    #[test]
+    fn a_name_that_cannot_fit_is_an_error() {
+        let name = "很".repeat(200);
+        assert!(matches!(
+            poster_svg(&text(&name), VENUE_URL),
+            Err(PosterError::TooLong("name"))
+        ));
+    }
+}

@@ -1,0 +1,197 @@
+//! Venue codes (场所码): the venue item `V#<venue>` and the marker
+//! `O#<account>` that holds an applicant to one venue. Both are written in
+//! one transaction, so two applications at once leave exactly one venue.
+
+use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::accounts::{PROFILE, subject_pk};
+use super::subjects::Subject;
+use super::{Item, Store, StoreError, from_item, key, key2, s, sort_time, to_item};
+
+/// The kinds of place a venue code is issued for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    Residential,
+    Workplace,
+    Checkpoint,
+    PublicService,
+    Transport,
+    Commerce,
+    School,
+    Medical,
+    Other,
+}
+
+impl Category {
+    /// The Chinese label printed on the poster.
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::Residential => "居民小区",
+            Category::Workplace => "工作单位",
+            Category::Checkpoint => "交通卡口",
+            Category::PublicService => "公共管理和服务机构",
+            Category::Transport => "公共交通",
+            Category::Commerce => "商业场所",
+            Category::School => "学校",
+            Category::Medical => "医疗机构",
+            Category::Other => "其他场所",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Venue {
+    pub id: String,
+    /// The applicant's account, who answers for the venue's details.
+    pub owner: String,
+    pub name: String,
+    pub address: String,
+    /// County-level Hebei division code.
+    pub region: String,
+    pub category: Category,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// How many index partitions its check-ins are spread over (see the log).
+    pub shards: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct VenueItem {
+    pk: String,
+    #[serde(flatten)]
+    venue: Venue,
+}
+
+#[derive(Serialize, Deserialize)]
+struct OwnerItem {
+    pk: String,
+    venue_id: String,
+}
+
+fn venue_pk(id: &str) -> String {
+    format!("V#{id}")
+}
+
+fn owner_pk(account: &str) -> String {
+    format!("O#{account}")
+}
+
+/// What a check-in reads: the venue and the visitor's profile, in one call.
+pub struct CheckinReads {
+    pub venue: Option<Venue>,
+    pub subject: Option<Subject>,
+}
+
+impl Store {
+    /// Creates a venue; `false` when the applicant already holds one.
+    pub async fn create_venue(&self, venue: &Venue) -> Result<bool, StoreError> {
+        let venue_item = to_item(&VenueItem { pk: venue_pk(&venue.id), venue: venue.clone() });
+        let owner_item = to_item(&OwnerItem { pk: owner_pk(&venue.owner), venue_id: venue.id.clone() });
+        let put = |item: Item| {
+            let put = Put::builder()
+                .table_name(&self.tables.venues)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("complete put");
+            TransactWriteItem::builder().put(put).build()
+        };
+        match self.transact(vec![put(owner_item), put(venue_item)]).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.failed_at(0) => Ok(false),
+            Err(e) => Err(e.into_store()),
+        }
+    }
+
+    /// The applicant's venue, if they hold one.
+    pub async fn venue_of(&self, account: &str) -> Result<Option<Venue>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.venues)
+            .set_key(Some(key(owner_pk(account))))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let Some(item) = out.item else { return Ok(None) };
+        let owner: OwnerItem = from_item(item)?;
+        self.get_venue(&owner.venue_id).await
+    }
+
+    pub async fn get_venue(&self, id: &str) -> Result<Option<Venue>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.venues)
+            .set_key(Some(key(venue_pk(id))))
+            .consistent_read(true)
+            .send()
+            .await?;
+        out.item.map(|item| from_item::<VenueItem>(item).map(|v| v.venue)).transpose()
+    }
+
+    /// Revokes a venue: its printed code stops working, and its applicant may
+    /// apply again. `false` when it was revoked already.
+    pub async fn revoke_venue(&self, venue: &Venue, at: OffsetDateTime) -> Result<bool, StoreError> {
+        let revoke = Update::builder()
+            .table_name(&self.tables.venues)
+            .set_key(Some(key(venue_pk(&venue.id))))
+            .update_expression("SET revoked_at = :at")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked_at)")
+            .expression_attribute_values(":at", s(sort_time(at)))
+            .build()
+            .expect("complete update");
+        let release = Delete::builder()
+            .table_name(&self.tables.venues)
+            .set_key(Some(key(owner_pk(&venue.owner))))
+            .condition_expression("venue_id = :venue")
+            .expression_attribute_values(":venue", s(&venue.id))
+            .build()
+            .expect("complete delete");
+        let items = vec![TransactWriteItem::builder().update(revoke).build(), TransactWriteItem::builder().delete(release).build()];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.failed_at(0) || e.failed_at(1) => Ok(false),
+            Err(e) => Err(e.into_store()),
+        }
+    }
+
+    /// The venue and the subject's profile in one eventually consistent
+    /// BatchGetItem: half a read unit each for items up to 4 KB.
+    pub async fn checkin_reads(&self, venue_id: &str, subject_id: &str) -> Result<CheckinReads, StoreError> {
+        let venue_key = key(venue_pk(venue_id));
+        let subject_key = key2(subject_pk(subject_id), PROFILE);
+        let mut request = self
+            .client
+            .batch_get_item()
+            .request_items(&self.tables.venues, KeysAndAttributes::builder().keys(venue_key).build().expect("keys"))
+            .request_items(&self.tables.subjects, KeysAndAttributes::builder().keys(subject_key).build().expect("keys"));
+        let mut reads = CheckinReads { venue: None, subject: None };
+        // BatchGetItem may return some keys as unprocessed under load: ask again for those.
+        for _ in 0..5 {
+            let out = request.send().await?;
+            for (table, items) in out.responses.unwrap_or_default() {
+                for item in items {
+                    if table == self.tables.venues {
+                        reads.venue = Some(from_item::<VenueItem>(item)?.venue);
+                    } else {
+                        reads.subject = Some(from_item(item)?);
+                    }
+                }
+            }
+            match out.unprocessed_keys.filter(|k| !k.is_empty()) {
+                None => return Ok(reads),
+                Some(rest) => {
+                    request = self.client.batch_get_item().set_request_items(Some(rest));
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        }
+        Err(StoreError::Unavailable("batch read left keys unprocessed".into()))
+    }
+}
