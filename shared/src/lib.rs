@@ -9,4 +9,5 @@ pub mod crypto;
 pub mod domain;
 pub mod health_code;
 pub mod http;
+pub mod risk_import;
 pub mod store;

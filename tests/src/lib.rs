@@ -131,6 +131,19 @@ pub fn scan_app(store: &Store, clock: &Clock) -> scan::App {
     }
 }
 
+/// The admin function.
+pub fn admin_app(store: &Store, clock: &Clock) -> admin::App {
+    admin::App { store: store.clone(), sessions: sessions(), pii: pii(), rules: shared::domain::rules::RuleSet::embedded(), clock: clock.clone() }
+}
+
+/// A verified user granted the `authority` role; returns a token.
+pub async fn officer(app: &login::App, name: &str, person: u32) -> String {
+    let token = verified(app, name, person).await;
+    let account = sessions().verify(&token, NOW).expect("a valid token").account_id;
+    assert!(app.store.set_role(&account, shared::auth::Role::Authority, Some(NOW)).await.expect("the store"));
+    token
+}
+
 /// A venue application body in Shijiazhuang's Chang'an district.
 pub fn venue_body() -> Value {
     serde_json::json!({

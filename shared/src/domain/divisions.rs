@@ -12,7 +12,7 @@ const CSV: &str = include_str!(concat!(
 /// The province code of Hebei.
 pub const HEBEI: &str = "130000";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
     Province,
     City,

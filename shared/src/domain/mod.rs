@@ -5,5 +5,6 @@ pub mod declaration;
 pub mod divisions;
 pub mod identity;
 pub mod qr;
+pub mod ranking;
 pub mod rules;
 pub mod token;

@@ -15,10 +15,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{Item, Store, StoreError, TxError, from_item, key, key2, s, to_item, value};
+use crate::domain::rules::{Facts, RiskRecord};
 
 pub(crate) const PROFILE: &str = "PROFILE";
-const PERSON: &str = "PERSON";
-const RISK: &str = "RISK";
+pub(crate) const PERSON: &str = "PERSON";
+pub(crate) const RISK: &str = "RISK";
 
 pub(crate) fn account_pk(id: &str) -> String {
     format!("A#{id}")
@@ -28,7 +29,7 @@ pub(crate) fn subject_pk(id: &str) -> String {
     format!("S#{id}")
 }
 
-fn person_pk(id_hash: &str) -> String {
+pub(crate) fn person_pk(id_hash: &str) -> String {
     format!("P#{id_hash}")
 }
 
@@ -125,7 +126,31 @@ pub struct Identity {
     pub created_at: OffsetDateTime,
 }
 
+/// A subject's identity in clear, for the health authority only.
+#[derive(Clone, PartialEq, Eq, Serialize)]
+pub struct Revealed {
+    pub name: String,
+    pub id_number: String,
+    pub phone: Option<String>,
+}
+
+impl std::fmt::Debug for Revealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Revealed(..)")
+    }
+}
+
 impl Identity {
+    /// Opens the sealed identity.
+    pub fn reveal(&self, pii: &crate::crypto::PiiKeys) -> Result<Revealed, crate::crypto::CryptoError> {
+        let open = |sealed: &str, field: &str| pii.open(sealed, &format!("{}/{field}", self.subject_id));
+        Ok(Revealed {
+            name: open(&self.name_sealed, "name")?,
+            id_number: open(&self.id_sealed, "id")?,
+            phone: self.phone_sealed.as_deref().map(|p| open(p, "phone")).transpose()?,
+        })
+    }
+
     /// Whether `account` may act for this subject: it is the owner or a guardian.
     pub fn may_act(&self, account: &str) -> bool {
         self.owner.as_deref() == Some(account) || self.guardians.contains_key(account)
@@ -139,6 +164,7 @@ struct NewProfileItem<'a> {
     #[serde(flatten)]
     identity: &'a Identity,
     ver: u64,
+    facts: Facts,
 }
 
 /// The `P#<hash>` items of one ID number.
@@ -146,7 +172,9 @@ struct NewProfileItem<'a> {
 pub struct PersonState {
     /// The subject holding the number, and its owner account.
     pub person: Option<Person>,
-    /// `updated_at` of the risk record, used to detect a concurrent import.
+    /// The authority's record for the number, kept until the person registers.
+    pub risk: Option<RiskRecord>,
+    /// `updated_at` of the risk item, used to detect a concurrent import.
     pub risk_version: Option<String>,
 }
 
@@ -172,6 +200,8 @@ struct PersonProbe {
     subject_id: Option<String>,
     #[serde(default)]
     owner: Option<String>,
+    #[serde(default)]
+    record: Option<RiskRecord>,
     #[serde(default)]
     updated_at: Option<String>,
 }
@@ -275,7 +305,10 @@ impl Store {
                     let subject_id = probe.subject_id.ok_or_else(|| StoreError::Corrupt("person without subject".into()))?;
                     state.person = Some(Person { subject_id, owner: probe.owner });
                 }
-                RISK => state.risk_version = probe.updated_at,
+                RISK => {
+                    state.risk = probe.record;
+                    state.risk_version = probe.updated_at;
+                }
                 _ => {}
             }
         }
@@ -300,7 +333,7 @@ impl Store {
         let person = Person { subject_id: identity.subject_id.clone(), owner: Some(account_id.to_owned()) };
         let items = vec![
             self.put_person(&identity.id_hash, &person),
-            self.put_profile(identity),
+            self.put_profile(identity, seen),
             self.set_own_subject(account_id, identity),
             self.risk_unchanged(&identity.id_hash, seen),
         ];
@@ -366,7 +399,7 @@ impl Store {
         let person = Person { subject_id: identity.subject_id.clone(), owner: None };
         let items = vec![
             self.put_person(&identity.id_hash, &person),
-            self.put_profile(identity),
+            self.put_profile(identity, seen),
             self.add_dependent_link(guardian, &identity.subject_id, link, max),
             self.risk_unchanged(&identity.id_hash, seen),
         ];
@@ -456,8 +489,11 @@ impl Store {
         put(&self.tables.subjects, item, "attribute_not_exists(pk)")
     }
 
-    fn put_profile(&self, identity: &Identity) -> TransactWriteItem {
-        let item = to_item(&NewProfileItem { pk: subject_pk(&identity.subject_id), sk: PROFILE, identity, ver: 0 });
+    /// A new profile, carrying the risk record the authority filed for the
+    /// number before the person registered.
+    fn put_profile(&self, identity: &Identity, seen: &PersonState) -> TransactWriteItem {
+        let facts = Facts { risk: seen.risk.clone(), ..Facts::default() };
+        let item = to_item(&NewProfileItem { pk: subject_pk(&identity.subject_id), sk: PROFILE, identity, ver: 0, facts });
         put(&self.tables.subjects, item, "attribute_not_exists(pk)")
     }
 

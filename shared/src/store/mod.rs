@@ -6,9 +6,12 @@
 //! store become [`StoreError::Unavailable`] (503 with `Retry-After`).
 
 pub mod accounts;
+pub mod audit;
 pub mod log;
+pub mod risk;
 pub mod schema;
 pub mod settings;
+pub mod stats;
 pub mod subjects;
 pub mod venues;
 pub mod tables;
@@ -179,6 +182,35 @@ impl Store {
             }
         }
         unreachable!("the loop returns")
+    }
+}
+
+impl Store {
+    /// Reads items of one table by key, 100 keys a call, several calls in
+    /// flight, asking again for the keys DynamoDB leaves unprocessed.
+    pub(crate) async fn batch_get(&self, table: &str, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        use futures::stream::{self, StreamExt, TryStreamExt};
+        let chunks: Vec<Vec<Item>> = keys.chunks(100).map(<[Item]>::to_vec).collect();
+        let pages = stream::iter(chunks)
+            .map(|chunk| async move {
+                let mut found = Vec::new();
+                let mut pending = KeysAndAttributes::builder().set_keys(Some(chunk)).consistent_read(consistent).build().expect("keys");
+                for round in 0..8u32 {
+                    let out = self.client.batch_get_item().request_items(table, pending).send().await?;
+                    found.extend(out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default());
+                    match out.unprocessed_keys.and_then(|mut u| u.remove(table)) {
+                        Some(rest) if !rest.keys().is_empty() => pending = rest,
+                        _ => return Ok(found),
+                    }
+                    tokio::time::sleep(Duration::from_millis(25 << round)).await;
+                }
+                Err(StoreError::Unavailable("batch read left keys unprocessed".into()))
+            })
+            .buffer_unordered(8)
+            .try_collect::<Vec<Vec<Item>>>()
+            .await?;
+        Ok(pages.into_iter().flatten().collect())
     }
 }
 

@@ -117,6 +117,38 @@ impl Store {
         out.item.map(from_item).transpose()
     }
 
+    /// Several subjects' profiles, by id; missing ones are left out.
+    pub async fn get_subjects(&self, ids: &[String]) -> Result<std::collections::HashMap<String, Subject>, StoreError> {
+        let keys = ids.iter().map(|id| key2(subject_pk(id), PROFILE)).collect();
+        let items = self.batch_get(&self.tables.subjects, keys, false).await?;
+        items
+            .into_iter()
+            .map(|item| from_item::<Subject>(item).map(|s| (s.identity.subject_id.clone(), s)))
+            .collect()
+    }
+
+    /// Records the outcome of a health-status check on a subject; `false`
+    /// when the subject does not exist.
+    pub async fn set_override(&self, subject_id: &str, verdict: &crate::domain::rules::Override) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.subjects)
+            .set_key(Some(key2(subject_pk(subject_id), PROFILE)))
+            .update_expression("SET facts.#override = :verdict ADD ver :one")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#override", "override")
+            .expression_attribute_values(":verdict", value(verdict))
+            .expression_attribute_values(":one", n(1))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
+    }
+
     /// Writes a declaration and the profile's new facts, count and status
     /// together; `false` when the profile changed since it was read.
     pub async fn record_declaration(&self, w: &DeclarationWrite<'_>) -> Result<bool, StoreError> {

@@ -97,14 +97,15 @@ pub const LOG: TableDef = TableDef {
     stream: Some(StreamView::NewImage),
 };
 
-/// Ranking counters and the aggregator's stream checkpoints.
+/// Ranking counters, and the aggregator's markers of counted stream batches
+/// (which expire).
 pub const STATS: TableDef = TableDef {
     suffix: "stats",
     logical_id: "StatsTable",
     pk: "pk",
     sk: Some("sk"),
     indexes: &[],
-    ttl: None,
+    ttl: Some("expires"),
     stream: None,
 };
 

@@ -135,6 +135,13 @@ impl Store {
         out.item.map(|item| from_item::<VenueItem>(item).map(|v| v.venue)).transpose()
     }
 
+    /// Several venues, by id; missing ones are left out.
+    pub async fn get_venues(&self, ids: &[String]) -> Result<std::collections::HashMap<String, Venue>, StoreError> {
+        let keys = ids.iter().map(|id| key(venue_pk(id))).collect();
+        let items = self.batch_get(&self.tables.venues, keys, false).await?;
+        items.into_iter().map(|item| from_item::<VenueItem>(item).map(|v| (v.venue.id.clone(), v.venue))).collect()
+    }
+
     /// Revokes a venue: its printed code stops working, and its applicant may
     /// apply again. `false` when it was revoked already.
     pub async fn revoke_venue(&self, venue: &Venue, at: OffsetDateTime) -> Result<bool, StoreError> {

@@ -1,0 +1,7 @@
+//! The `admin` function: the health authority's routes under `/v1/admin/`:
+//! risk areas and risk persons, verification outcomes, traces with full
+//! identities (every one audited), and the rankings of localities.
+
+pub mod handler;
+
+pub use handler::{App, handle};

@@ -1,0 +1,9 @@
+use lambda_runtime::{Error, run, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let store = shared::store::Store::from_env().await;
+    let store = &store;
+    run(service_fn(move |event| aggregator::handle(store, event))).await
+}
