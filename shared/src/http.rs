@@ -14,7 +14,7 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 pub type HttpResult = Result<Response<Body>, Problem>;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
     pub status: StatusCode,
     pub code: &'static str,
@@ -22,6 +22,8 @@ pub struct Problem {
     pub detail: Option<String>,
     retry_after: Option<u32>,
     allow: Option<&'static str>,
+    /// RFC 9457 extension members, such as the rows an import refused.
+    extensions: Vec<(&'static str, serde_json::Value)>,
 }
 
 #[derive(Serialize)]
@@ -33,11 +35,19 @@ struct ProblemBody<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<&'a str>,
+    #[serde(flatten)]
+    extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
     pub fn new(status: StatusCode, code: &'static str, title: &'static str) -> Self {
-        Self { status, code, title, detail: None, retry_after: None, allow: None }
+        Self { status, code, title, detail: None, retry_after: None, allow: None, extensions: Vec::new() }
+    }
+
+    /// Adds an extension member to the problem document.
+    pub fn extension(mut self, name: &'static str, value: serde_json::Value) -> Self {
+        self.extensions.push((name, value));
+        self
     }
 
     pub fn detail(mut self, detail: impl Into<String>) -> Self {
@@ -116,6 +126,7 @@ impl Problem {
             status: self.status.as_u16(),
             code: self.code,
             detail: self.detail.as_deref(),
+            extensions: self.extensions.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
         };
         let mut response = Response::builder()
             .status(self.status)

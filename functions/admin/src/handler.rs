@@ -151,12 +151,21 @@ struct RiskPersonsRequest {
 async fn risk_persons(app: &App, req: &Request, officer: &str) -> HttpResult {
     let body: RiskPersonsRequest = http::parse_json(req, None)?;
     let now = app.clock.now();
-    let count = body.records.len();
-    audit(app, officer, "risk-persons", &format!("{count} records"), String::new(), count).await?;
+    let refused: Vec<serde_json::Value> = body
+        .records
+        .iter()
+        .enumerate()
+        .filter_map(|(index, row)| risk_import::validate(row, now).err().map(|code| serde_json::json!({"index": index, "code": code})))
+        .collect();
+    if !body.records.is_empty() && refused.len() == body.records.len() {
+        // Nothing to apply: the request as a whole does not fit the route.
+        return Err(Problem::bad_request("no record is valid").extension("errors", serde_json::Value::Array(refused)));
+    }
+    let valid = body.records.len() - refused.len();
+    audit(app, officer, "risk-persons", &format!("{valid} records"), String::new(), valid).await?;
     let report = risk_import::import(&app.store, &app.pii, body.records.into_iter().enumerate(), now).await?;
-    tracing::info!(applied = report.applied, unmatched = report.unmatched, refused = report.errors.len(), "risk persons imported");
-    let errors: Vec<_> = report.errors.iter().map(|e| serde_json::json!({"index": e.position, "code": e.code})).collect();
-    http::ok(&serde_json::json!({ "applied": report.applied, "unmatched": report.unmatched, "errors": errors }))
+    tracing::info!(applied = report.applied, unmatched = report.unmatched, refused = refused.len(), "risk persons imported");
+    http::ok(&serde_json::json!({ "applied": report.applied, "unmatched": report.unmatched, "errors": refused }))
 }
 
 #[derive(Deserialize)]
@@ -170,10 +179,8 @@ struct VerificationRequest {
 async fn verification(app: &App, req: &Request, officer: &str, subject_id: &str) -> HttpResult {
     let body: VerificationRequest = http::parse_json(req, None)?;
     let now = app.clock.now();
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 200 || reason.chars().any(char::is_control) {
-        return Err(Problem::bad_request("`reason` is 1 to 200 characters"));
-    }
+    let reason = shared::domain::text::plain_text(&body.reason, 1, 200)
+        .ok_or_else(|| Problem::bad_request("`reason` is 1 to 200 letters, digits, spaces and common punctuation"))?;
     let valid_until = match body.valid_until {
         None => now + DEFAULT_VERIFICATION,
         Some(text) => parse_time(&text)
@@ -185,7 +192,7 @@ async fn verification(app: &App, req: &Request, officer: &str, subject_id: &str)
     }
     let verdict = Override {
         color: body.color,
-        reason: reason.to_owned(),
+        reason,
         valid_until,
         set_at: now,
         officer: officer.to_owned(),
@@ -240,7 +247,7 @@ fn cursor(req: &Request) -> Result<Option<String>, Problem> {
             B64.decode(c.as_bytes())
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .filter(|c| c.len() < 100 && c.is_ascii())
+                .filter(|c| shared::store::log::is_position(c))
                 .ok_or_else(|| Problem::bad_request("`next` is not a cursor this route returned"))
         })
         .transpose()

@@ -13,6 +13,7 @@ use shared::crypto::random_id;
 use shared::domain::day::rfc3339;
 use shared::domain::divisions::{self, Level};
 use shared::domain::rules::Color;
+use shared::domain::text::plain_text;
 use shared::domain::token::VenueKeys;
 use shared::http::{self, HttpResult, Problem};
 use shared::store::{Store, parse_time};
@@ -105,15 +106,11 @@ fn invalid(detail: &str) -> Problem {
     Problem::invalid("invalid-venue", detail)
 }
 
-/// Free text printed on a poster: trimmed, within `min..=max` characters, and
-/// without control characters.
+/// Free text printed on a poster (see `shared::domain::text`).
 fn text(value: &str, field: &str, min: usize, max: usize) -> Result<String, Problem> {
-    let value = value.trim();
-    let count = value.chars().count();
-    if count < min || count > max || value.chars().any(char::is_control) {
-        return Err(invalid(&format!("`{field}` must be {min} to {max} characters without control characters")));
-    }
-    Ok(value.to_owned())
+    plain_text(value, min, max).ok_or_else(|| {
+        invalid(&format!("`{field}` must be {min} to {max} letters, digits, spaces and common punctuation"))
+    })
 }
 
 /// The caller, who must have passed real-name authentication.
@@ -225,7 +222,7 @@ async fn checkins(app: &App, req: &Request) -> HttpResult {
             B64.decode(cursor.as_bytes())
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
-                .filter(|c| c.len() < 80 && c.is_ascii())
+                .filter(|c| shared::store::log::is_position(c))
                 .ok_or_else(|| Problem::bad_request("`next` is not a cursor this route returned"))?,
         ),
     };

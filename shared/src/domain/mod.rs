@@ -7,4 +7,5 @@ pub mod identity;
 pub mod qr;
 pub mod ranking;
 pub mod rules;
+pub mod text;
 pub mod token;

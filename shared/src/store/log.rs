@@ -95,6 +95,18 @@ fn shard_of(entry_id: &str, shards: u32) -> u32 {
     u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]]) % shards.max(1)
 }
 
+/// Whether `cursor` is an index position `<time>#<entry id>` as
+/// [`Store::venue_entries`] returns them, so that a client cannot steer a
+/// query with a made-up bound.
+pub fn is_position(cursor: &str) -> bool {
+    match cursor.split_once('#') {
+        Some((at, id)) => {
+            at.len() == 24 && super::parse_time(at).is_some() && (3..=40).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        }
+        None => false,
+    }
+}
+
 /// The outcome of writing an entry.
 pub enum Logged {
     Written,
