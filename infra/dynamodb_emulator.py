@@ -9,10 +9,18 @@ one venue per applicant, ...) need DynamoDB's guarantee, so this wrapper
 serialises request handling behind one lock, while connections stay
 concurrent and keep-alive.
 
-Usage: python infra/dynamodb_emulator.py --host 127.0.0.1 --port 8000
+With --state FILE the tables survive a restart: the state is loaded from
+FILE at start and written to it on SIGTERM or SIGINT, between requests. The
+fault-injection tests stop and start the emulator this way in the middle of
+a run of writes. (A SIGKILL loses what was not saved, as moto keeps data in
+memory only.)
+
+Usage: python infra/dynamodb_emulator.py --host 127.0.0.1 --port 8000 [--state FILE]
 """
 
 import argparse
+import os
+import pickle
 import signal
 import sys
 import threading
@@ -26,24 +34,52 @@ from moto.moto_server.werkzeug_app import (
 )
 
 
-def serialised(app):
-    lock = threading.Lock()
+LOCK = threading.Lock()
 
+
+def serialised(app):
     def handle(environ, start_response):
-        with lock:
+        with LOCK:
             # Consume the whole response while holding the lock.
             return list(app(environ, start_response))
 
     return handle
 
 
+def load_state(path):
+    from moto.dynamodb.models import dynamodb_backends
+
+    if path and os.path.exists(path):
+        with open(path, "rb") as f:
+            saved = pickle.load(f)
+        dynamodb_backends.clear()
+        dynamodb_backends.update(saved)
+
+
+def save_state_and_exit(path):
+    def handler(*_):
+        from moto.dynamodb.models import dynamodb_backends
+
+        if path:
+            # Between requests: no write is half applied in what is saved.
+            with LOCK:
+                with open(path + ".tmp", "wb") as f:
+                    pickle.dump(dynamodb_backends, f)
+                os.replace(path + ".tmp", path)
+        sys.exit(0)
+
+    return handler
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state", help="file to load the tables from and save them to on exit")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+    load_state(args.state)
+    signal.signal(signal.SIGTERM, save_state_and_exit(args.state))
+    signal.signal(signal.SIGINT, save_state_and_exit(args.state))
     app = DomainDispatcherApplication(create_backend_app)
     run_simple(
         args.host,

@@ -105,15 +105,7 @@ impl<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug> From<SdkErro
 /// credentials or region in the environment, dummy ones are used, so that
 /// `hcctl` and the functions reach the local stack with no other setting.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_millis(500))
-                .operation_attempt_timeout(Duration::from_millis(1500))
-                .operation_timeout(Duration::from_secs(4))
-                .build(),
-        )
-        .retry_config(RetryConfig::standard().with_max_attempts(3));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts()).retry_config(retries());
     if local_endpoint() {
         if crate::config::optional("AWS_ACCESS_KEY_ID").is_none() && crate::config::optional("AWS_PROFILE").is_none() {
             loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
@@ -125,6 +117,20 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         }
     }
     loader.load().await
+}
+
+/// Connect within 0.5 s, answer within 1.5 s an attempt and 4 s in all.
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .operation_attempt_timeout(Duration::from_millis(1500))
+        .operation_timeout(Duration::from_secs(4))
+        .build()
+}
+
+/// Three attempts, with the SDK's standard exponential backoff and jitter.
+pub fn retries() -> RetryConfig {
+    RetryConfig::standard().with_max_attempts(3)
 }
 
 /// Whether the DynamoDB endpoint is an emulator on this machine.
