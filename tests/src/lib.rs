@@ -126,6 +126,7 @@ pub fn scan_app(store: &Store, clock: &Clock) -> scan::App {
         areas: RiskAreaCache::new(Duration::ZERO),
         codes: code_keys(),
         venues: venue_keys(),
+        venue_cache: shared::store::venues::VenueCache::new(Duration::ZERO),
         clock: clock.clone(),
         retention: time::Duration::days(28),
     }

@@ -288,11 +288,18 @@ async fn one_scan_and_one_check_in_cost_what_the_design_says() {
     let (status, _) = parts(scan::handle(&warm, request("POST", "/v1/checkins", Some(json!({"venue_code": venue_code})), Some(&visitor))).await);
     assert_eq!(status, 201);
     let checkin_calls = meter.take();
+    // An instance that has read the venue in the last 30 s reads only the profile.
+    warm.venue_cache = shared::store::venues::VenueCache::new(std::time::Duration::from_secs(3600));
+    let _ = parts(scan::handle(&warm, request("POST", "/v1/checkins", Some(json!({"venue_code": venue_code})), Some(&visitor))).await);
+    meter.take();
+    let (status, _) = parts(scan::handle(&warm, request("POST", "/v1/checkins", Some(json!({"venue_code": venue_code})), Some(&visitor))).await);
+    assert_eq!(status, 201);
+    let cached_calls = meter.take();
 
     let total = |calls: &[integration_tests::capacity::Call]| {
         (calls.iter().map(|c| c.read_units).sum::<f64>(), calls.iter().map(|c| c.write_units).sum::<f64>())
     };
-    for (name, calls) in [("checkpoint scan", &scan_calls), ("check-in", &checkin_calls)] {
+    for (name, calls) in [("checkpoint scan", &scan_calls), ("check-in", &checkin_calls), ("check-in, venue cached", &cached_calls)] {
         println!("{name}:");
         for c in calls.iter() {
             println!("  {:<14} {:>4} RRU {:>4} WRU   (emulator reported {})", c.operation, c.read_units, c.write_units, c.reported);
@@ -303,6 +310,8 @@ async fn one_scan_and_one_check_in_cost_what_the_design_says() {
     let ops = |calls: &[integration_tests::capacity::Call]| calls.iter().map(|c| c.operation.clone()).collect::<Vec<_>>();
     assert_eq!(ops(&scan_calls), ["GetItem", "PutItem"]);
     assert_eq!(ops(&checkin_calls), ["BatchGetItem", "PutItem"]);
+    assert_eq!(ops(&cached_calls), ["GetItem", "PutItem"]);
+    assert_eq!(total(&cached_calls), (0.5, 2.0));
     let (scan_reads, scan_writes) = total(&scan_calls);
     let (checkin_reads, checkin_writes) = total(&checkin_calls);
     assert!(scan_reads <= 1.0 && scan_writes <= 1.0, "a checkpoint scan costs at most 1 RRU and 1 WRU");

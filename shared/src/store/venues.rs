@@ -2,6 +2,10 @@
 //! `O#<account>` that holds an applicant to one venue. Both are written in
 //! one transaction, so two applications at once leave exactly one venue.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -81,6 +85,45 @@ fn owner_pk(account: &str) -> String {
     format!("O#{account}")
 }
 
+/// Venues as a function instance last read them. A venue changes only when
+/// it is revoked, so check-ins at a busy venue read it once per TTL
+/// (`HC_VENUE_CACHE_SECONDS`, 30 s by default) instead of at every entry: a
+/// revocation reaches every instance within that time.
+pub struct VenueCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Instant, Venue)>>,
+}
+
+/// Venues one instance keeps at most; beyond it the cache starts over.
+const VENUE_CACHE_CAPACITY: usize = 50_000;
+
+impl VenueCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, entries: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(Duration::from_secs(crate::config::parse_or("HC_VENUE_CACHE_SECONDS", 30)?)))
+    }
+
+    /// The venue, if read less than the TTL ago.
+    pub fn get(&self, id: &str) -> Option<Venue> {
+        let entries = self.entries.lock().expect("venue cache lock");
+        entries.get(id).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
+    }
+
+    pub fn put(&self, venue: &Venue) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().expect("venue cache lock");
+        if entries.len() >= VENUE_CACHE_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(venue.id.clone(), (Instant::now(), venue.clone()));
+    }
+}
+
 /// What a check-in reads: the venue and the visitor's profile, in one call.
 pub struct CheckinReads {
     pub venue: Option<Venue>,
@@ -136,7 +179,7 @@ impl Store {
     }
 
     /// Several venues, by id; missing ones are left out.
-    pub async fn get_venues(&self, ids: &[String]) -> Result<std::collections::HashMap<String, Venue>, StoreError> {
+    pub async fn get_venues(&self, ids: &[String]) -> Result<HashMap<String, Venue>, StoreError> {
         let keys = ids.iter().map(|id| key(venue_pk(id))).collect();
         let items = self.batch_get(&self.tables.venues, keys, false).await?;
         items.into_iter().map(|item| from_item::<VenueItem>(item).map(|v| (v.venue.id.clone(), v.venue))).collect()
@@ -195,7 +238,7 @@ impl Store {
                 None => return Ok(reads),
                 Some(rest) => {
                     request = self.client.batch_get_item().set_request_items(Some(rest));
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
         }
