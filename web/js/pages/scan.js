@@ -1,0 +1,114 @@
+// scan.html: a guard scans the code a person shows (验码), with the camera or
+// from an image, and sees pass or verify with the masked name and ID.
+import { api } from '../api.js';
+import { HEBEI, loadDivisions, regionPicker } from '../divisions.js';
+import { COLORS } from '../labels.js';
+import { cameraError, decodeImageFile, isHealthCode, startCamera, venueToken } from '../qr.js';
+import { requireSession } from '../session.js';
+import { $, el, formatTime, frame, message } from '../ui.js';
+
+await requireSession({ verified: true });
+frame('scan');
+const divisions = await loadDivisions();
+
+const box = $('#msg');
+const result = $('#result');
+const video = $('#video');
+const cameraButton = $('#camera');
+const stopButton = $('#stop');
+let camera = null;
+let scanning = false;
+
+// Where the scans happen: remembered on this device.
+const REGION = 'hc.scan.region';
+const region = regionPicker(divisions, { levels: ['city', 'county'], root: HEBEI, name: 'scan-region', value: localStorage.getItem(REGION) || '' });
+$('#region').append(region.element);
+region.element.addEventListener('change', () => {
+  if (divisions.get(region.value)?.level === 'county') localStorage.setItem(REGION, region.value);
+  else localStorage.removeItem(REGION);
+});
+
+function stopCamera() {
+  camera?.stop();
+  camera = null;
+  video.hidden = true;
+  stopButton.hidden = true;
+  cameraButton.hidden = false;
+}
+
+function verdict(answer) {
+  const pass = answer.result === 'pass';
+  return el('section', { class: `verdict ${pass ? 'pass' : 'verify'} ${answer.color}`, dataset: { result: answer.result } },
+    el('p', { class: 'big' }, pass ? '通行' : '请核验'),
+    el('dl', {},
+      el('dt', {}, '姓名'), el('dd', { class: 'name' }, answer.name_masked),
+      el('dt', {}, '身份证号'), el('dd', { class: 'id' }, answer.id_masked),
+      el('dt', {}, '健康码'), el('dd', {}, COLORS[answer.color]),
+      el('dt', {}, '状态'), el('dd', {}, answer.status_text),
+      el('dt', {}, '验码时间'), el('dd', {}, formatTime(answer.scanned_at))),
+    answer.hints.length ? el('ul', { class: 'hints-list' }, answer.hints.map((h) => el('li', {}, h))) : null);
+}
+
+/** Sends a scanned code; true when it was a health code (even an invalid one). */
+async function handle(content) {
+  if (!isHealthCode(content)) {
+    message(box, venueToken(content) ? '这是场所码，不是个人健康码；场所登记请使用“扫码登记”。' : '不是河北健康码');
+    return false;
+  }
+  if (scanning) return true;
+  scanning = true;
+  message(box, '正在查验…', 'info');
+  try {
+    const body = { code: content.trim() };
+    if (divisions.get(region.value)?.level === 'county') body.region = region.value;
+    const answer = await api('POST', '/v1/scans', { body });
+    message(box, null);
+    result.replaceChildren(
+      verdict(answer),
+      el('button', { type: 'button', class: 'block', onclick: () => { result.hidden = true; $('#scanner').hidden = false; } }, '继续验码'),
+    );
+    result.hidden = false;
+    $('#scanner').hidden = true;
+  } catch (err) {
+    message(box, err);
+  } finally {
+    scanning = false;
+  }
+  return true;
+}
+
+cameraButton.addEventListener('click', async () => {
+  message(box, null);
+  try {
+    video.hidden = false;
+    camera = await startCamera(video, async (content) => {
+      const done = await handle(content);
+      if (done) stopCamera();
+      return done;
+    });
+    cameraButton.hidden = true;
+    stopButton.hidden = false;
+  } catch (err) {
+    stopCamera();
+    message(box, cameraError(err));
+  }
+});
+stopButton.addEventListener('click', stopCamera);
+
+$('#upload').addEventListener('change', async (event) => {
+  const file = event.target.files[0];
+  event.target.value = '';
+  if (!file) return;
+  message(box, '正在识别…', 'info');
+  let content = null;
+  try {
+    content = await decodeImageFile(file);
+  } catch {
+    content = null;
+  }
+  if (!content) {
+    message(box, '未能识别图片中的二维码');
+    return;
+  }
+  await handle(content);
+});
