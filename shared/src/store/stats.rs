@@ -23,6 +23,10 @@ use crate::domain::ranking::{self, Counts, Row, Tally};
 
 /// Updates per transaction, leaving one item of the 100 for the marker.
 const CHUNK: usize = 99;
+/// Records of a page counted with its position in one transaction: each
+/// record touches at most four counters (its county's and city's day, and
+/// their totals for a claim).
+pub const PAGE_RECORDS: usize = 24;
 /// Markers outlive DynamoDB Streams' 24-hour retention with room to spare.
 const MARKER_LIFETIME: Duration = Duration::days(3);
 
@@ -72,20 +76,41 @@ pub fn tally(changes: &[Change]) -> Tally {
         let Some(new) = &change.new_image else { continue };
         match change.source {
             Source::Log if change.old_image.is_none() => {
-                let Ok(entry) = serde_dynamo::from_item::<_, LogImage>(new.clone()) else { continue };
+                let Ok(entry) = serde_dynamo::from_item::<_, LogImage>(new.clone()) else {
+                    continue;
+                };
                 let Some(region) = entry.region else { continue };
                 let counts = match entry.kind {
-                    EntryKind::Scan => Counts { scans: 1, ..Counts::default() },
-                    EntryKind::Checkin => Counts { checkins: 1, ..Counts::default() },
+                    EntryKind::Scan => Counts {
+                        scans: 1,
+                        ..Counts::default()
+                    },
+                    EntryKind::Checkin => Counts {
+                        checkins: 1,
+                        ..Counts::default()
+                    },
                 };
                 tally.add(&entry.day, &region, counts);
             }
             Source::Subjects => {
-                let Ok(after) = serde_dynamo::from_item::<_, ProfileImage>(new.clone()) else { continue };
-                let before = change.old_image.clone().and_then(|old| serde_dynamo::from_item::<_, ProfileImage>(old).ok());
-                let claimed_now = after.sk == PROFILE && after.first_day.is_some() && before.is_none_or(|b| b.first_day.is_none());
+                let Ok(after) = serde_dynamo::from_item::<_, ProfileImage>(new.clone()) else {
+                    continue;
+                };
+                let before = change
+                    .old_image
+                    .clone()
+                    .and_then(|old| serde_dynamo::from_item::<_, ProfileImage>(old).ok());
+                let claimed_now =
+                    after.sk == PROFILE && after.first_day.is_some() && before.is_none_or(|b| b.first_day.is_none());
                 if let (true, Some(day), Some(region)) = (claimed_now, after.first_day, after.first_region) {
-                    tally.add(&day, &region, Counts { claimed: 1, ..Counts::default() });
+                    tally.add(
+                        &day,
+                        &region,
+                        Counts {
+                            claimed: 1,
+                            ..Counts::default()
+                        },
+                    );
                 }
             }
             Source::Log => {}
@@ -120,9 +145,42 @@ impl Store {
     /// the same name); a chunk already applied under that name is skipped.
     /// Returns how many chunks were applied now.
     pub async fn apply_tally(&self, batch: &str, tally: &Tally, now: OffsetDateTime) -> Result<usize, StoreError> {
+        let updates = self.counter_updates(tally);
+        let mut applied = 0;
+        for (index, chunk) in updates.chunks(CHUNK).enumerate() {
+            let marker = to_item(&serde_json::json!({
+                "pk": format!("BATCH#{batch}"),
+                "sk": index.to_string(),
+                "expires": (now + MARKER_LIFETIME).unix_timestamp(),
+            }));
+            let marker = Put::builder()
+                .table_name(&self.tables.stats)
+                .set_item(Some(marker))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("complete put");
+            let mut items: Vec<TransactWriteItem> = chunk
+                .iter()
+                .map(|u| TransactWriteItem::builder().update(u.clone()).build())
+                .collect();
+            items.push(TransactWriteItem::builder().put(marker).build());
+            let marker_index = items.len() - 1;
+            match self.transact(items).await {
+                Ok(()) => applied += 1,
+                Err(e) if e.failed_at(marker_index) => {
+                    tracing::info!(chunk = index, "stream batch chunk counted before; skipped")
+                }
+                Err(e) => return Err(e.into_store()),
+            }
+        }
+        Ok(applied)
+    }
+
+    /// One update per counter item a tally touches: a transaction may not
+    /// touch an item twice, so a region's claims of several days go into
+    /// one update of its total.
+    fn counter_updates(&self, tally: &Tally) -> Vec<Update> {
         let mut updates = Vec::new();
-        // One update per item: a transaction may not touch an item twice, so
-        // a region's claims of several days go into one update of its total.
         let mut totals: BTreeMap<(Level, &str), Vec<(&str, u64)>> = BTreeMap::new();
         for ((level, day, region), counts) in &tally.0 {
             updates.push(
@@ -150,33 +208,69 @@ impl Store {
             let mut expression = "ADD #total :total".to_owned();
             for (i, (day, claimed)) in days.iter().enumerate() {
                 expression.push_str(&format!(", #d{i} :d{i}"));
-                update = update.expression_attribute_names(format!("#d{i}"), day_attribute(day)).expression_attribute_values(format!(":d{i}"), n(claimed));
+                update = update
+                    .expression_attribute_names(format!("#d{i}"), day_attribute(day))
+                    .expression_attribute_values(format!(":d{i}"), n(claimed));
             }
             updates.push(update.update_expression(expression).build().expect("complete update"));
         }
-        let mut applied = 0;
-        for (index, chunk) in updates.chunks(CHUNK).enumerate() {
-            let marker = to_item(&serde_json::json!({
-                "pk": format!("BATCH#{batch}"),
-                "sk": index.to_string(),
-                "expires": (now + MARKER_LIFETIME).unix_timestamp(),
-            }));
-            let marker = Put::builder()
-                .table_name(&self.tables.stats)
-                .set_item(Some(marker))
-                .condition_expression("attribute_not_exists(pk)")
-                .build()
-                .expect("complete put");
-            let mut items: Vec<TransactWriteItem> = chunk.iter().map(|u| TransactWriteItem::builder().update(u.clone()).build()).collect();
-            items.push(TransactWriteItem::builder().put(marker).build());
-            let marker_index = items.len() - 1;
-            match self.transact(items).await {
-                Ok(()) => applied += 1,
-                Err(e) if e.failed_at(marker_index) => tracing::info!(chunk = index, "stream batch chunk counted before; skipped"),
-                Err(e) => return Err(e.into_store()),
-            }
+        updates
+    }
+
+    /// Where a reader of the streams left each shard of `stream` (an ARN):
+    /// the sequence number of the last record it counted.
+    pub async fn stream_positions(&self, stream: &str) -> Result<HashMap<String, String>, StoreError> {
+        let items = self.query_all(&format!("STREAM#{stream}")).await?;
+        Ok(items
+            .iter()
+            .map(|item| (string(item, "sk"), string(item, "seq")))
+            .collect())
+    }
+
+    /// Counts one page of a shard and moves the shard's saved position from
+    /// `previous` to `next` in the same transaction, so that a page counts
+    /// once however often it is read, even when the shard grew between two
+    /// reads. A page must fit one transaction: at most [`PAGE_RECORDS`]
+    /// records. `false` when the position had moved already (the page was
+    /// counted before).
+    pub async fn count_page(
+        &self,
+        changes: &[Change],
+        position: (&str, &str),
+        previous: Option<&str>,
+        next: &str,
+    ) -> Result<bool, StoreError> {
+        let (stream, shard) = position;
+        let updates = self.counter_updates(&tally(changes));
+        if updates.len() > CHUNK {
+            return Err(StoreError::Rejected(format!(
+                "a page of {} records touches too many counters",
+                changes.len()
+            )));
         }
-        Ok(applied)
+        let saved = to_item(&serde_json::json!({"pk": format!("STREAM#{stream}"), "sk": shard, "seq": next}));
+        let saved = Put::builder().table_name(&self.tables.stats).set_item(Some(saved));
+        let saved = match previous {
+            Some(previous) => saved
+                .condition_expression("seq = :previous")
+                .expression_attribute_values(":previous", s(previous)),
+            None => saved.condition_expression("attribute_not_exists(pk)"),
+        };
+        let mut items: Vec<TransactWriteItem> = updates
+            .into_iter()
+            .map(|u| TransactWriteItem::builder().update(u).build())
+            .collect();
+        items.push(
+            TransactWriteItem::builder()
+                .put(saved.build().expect("complete put"))
+                .build(),
+        );
+        let position_index = items.len() - 1;
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(e) if e.failed_at(position_index) => Ok(false),
+            Err(e) => Err(e.into_store()),
+        }
     }
 
     /// Counts a batch of stream records. The batch is named by its records'
@@ -196,7 +290,14 @@ impl Store {
         let mut counts = HashMap::new();
         for item in self.query_all(&day_pk(level, day)).await? {
             let region = string(&item, "sk");
-            counts.insert(region, Counts { claimed: number(&item, "claimed"), scans: number(&item, "scans"), checkins: number(&item, "checkins") });
+            counts.insert(
+                region,
+                Counts {
+                    claimed: number(&item, "claimed"),
+                    scans: number(&item, "scans"),
+                    checkins: number(&item, "checkins"),
+                },
+            );
         }
         Ok(counts)
     }

@@ -1,0 +1,172 @@
+//! The command line: every subcommand and flag, parsed with clap. Values
+//! that can be checked without the store (days, times, levels) are checked
+//! here, so that a typo fails before anything is read or written.
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use shared::domain::day::iso_date;
+use shared::domain::divisions::Level;
+use time::{Date, OffsetDateTime};
+
+#[derive(Parser)]
+#[command(name = "hcctl", version, about = "Operate the Hebei health-code backend")]
+pub struct Cli {
+    /// Prefix of the table names.
+    #[arg(long, global = true, env = "HC_TABLE_PREFIX", default_value = shared::store::tables::DEFAULT_PREFIX)]
+    pub prefix: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Manage the tables.
+    Tables {
+        #[command(subcommand)]
+        action: TablesAction,
+    },
+    /// Grant, revoke or list roles.
+    Roles {
+        #[command(subcommand)]
+        action: RolesAction,
+    },
+    /// The health authority's list of risk persons (needs HC_PII_HASH_KEY and HC_PII_ENC_KEY).
+    RiskPersons {
+        #[command(subcommand)]
+        action: RiskPersonsAction,
+    },
+    /// Localities ranked by health codes claimed and used on a day.
+    Rankings {
+        /// The Asia/Shanghai day, YYYY-MM-DD [default: today in Shanghai]
+        #[arg(long, value_parser = parse_day)]
+        date: Option<Date>,
+        /// Cities or counties.
+        #[arg(long, value_enum, default_value_t = LevelArg::City)]
+        level: LevelArg,
+        /// Print the JSON of `GET /v1/admin/rankings` instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Contact tracing with full identities (needs HC_PII_HASH_KEY and HC_PII_ENC_KEY).
+    Traces {
+        #[command(subcommand)]
+        action: TracesAction,
+    },
+    /// Count the rankings from the tables' DynamoDB Streams: the local stand-in for the aggregator Lambda.
+    Aggregate {
+        /// Keep polling every second, until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+        /// With --follow, count the streams' whole history first rather than only new records
+        /// (without --follow the history is always read).
+        #[arg(long)]
+        from_start: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TablesAction {
+    /// Create the tables on a local emulator (in AWS, `template.yaml` creates them).
+    Create,
+}
+
+#[derive(Subcommand)]
+pub enum RolesAction {
+    /// Grant a role to a user (an account id from `GET /v1/me`).
+    Grant {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// Revoke a role.
+    Revoke {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        role: String,
+    },
+    /// List a user's roles.
+    List {
+        #[arg(long)]
+        user: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RiskPersonsAction {
+    /// Import a CSV file with the header `id_number,status,since`.
+    Import {
+        /// UTF-8, with or without BOM, CRLF or LF line ends.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TracesAction {
+    /// Write the trace of a venue or a subject to a CSV file (mode 0600).
+    Export(ExportArgs),
+}
+
+#[derive(Args)]
+#[command(group(ArgGroup::new("target").required(true).args(["venue", "subject"])))]
+pub struct ExportArgs {
+    /// Everyone who entered this venue.
+    #[arg(long)]
+    pub venue: Option<String>,
+    /// Every venue this subject entered and every scan of their code.
+    #[arg(long)]
+    pub subject: Option<String>,
+    /// Start of the window, RFC 3339 [default: 14 days before --to]
+    #[arg(long, value_parser = parse_time)]
+    pub from: Option<OffsetDateTime>,
+    /// End of the window, RFC 3339 [default: now]
+    #[arg(long, value_parser = parse_time)]
+    pub to: Option<OffsetDateTime>,
+    /// The CSV file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Overwrite the file if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum LevelArg {
+    City,
+    County,
+}
+
+impl From<LevelArg> for Level {
+    fn from(level: LevelArg) -> Level {
+        match level {
+            LevelArg::City => Level::City,
+            LevelArg::County => Level::County,
+        }
+    }
+}
+
+fn parse_day(text: &str) -> Result<Date, String> {
+    iso_date::parse(text).ok_or_else(|| "a day is YYYY-MM-DD, such as 2026-11-26".to_owned())
+}
+
+fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
+    shared::store::parse_time(text).ok_or_else(|| "a time is RFC 3339, such as 2026-11-26T08:00:00+08:00".to_owned())
+}
+
+/// A clap error as one line: its message without the usage that follows.
+pub fn one_line(err: &clap::Error) -> String {
+    let rendered = err.render().to_string();
+    let message: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("Usage:") && !line.starts_with("For more information"))
+        .filter(|line| !line.is_empty())
+        .collect();
+    let message = message.join(" ");
+    format!(
+        "{} (see `hcctl --help`)",
+        message.strip_prefix("error: ").unwrap_or(&message)
+    )
+}

@@ -1,0 +1,42 @@
+//! `hcctl roles grant|revoke|list`: the roles of an account.
+
+use shared::auth::Role;
+use shared::store::Store;
+
+use crate::Failure;
+use crate::cli::RolesAction;
+
+pub async fn run(store: &Store, action: RolesAction) -> Result<(), Failure> {
+    let (user, role, grant) = match action {
+        RolesAction::Grant { user, role } => (user, role, true),
+        RolesAction::Revoke { user, role } => (user, role, false),
+        RolesAction::List { user } => return list(store, &user).await,
+    };
+    let role = Role::parse(&role).ok_or_else(|| Failure::new(format!("unknown role `{role}` (known: authority)")))?;
+    let at = grant.then(time::OffsetDateTime::now_utc);
+    if !store.set_role(&user, role, at).await? {
+        return Err(no_account(store, &user));
+    }
+    println!(
+        "{} {} {} {user}",
+        if grant { "granted" } else { "revoked" },
+        role.as_str(),
+        if grant { "to" } else { "from" }
+    );
+    Ok(())
+}
+
+async fn list(store: &Store, user: &str) -> Result<(), Failure> {
+    let account = store.get_account(user).await?.ok_or_else(|| no_account(store, user))?;
+    if account.roles.is_empty() {
+        println!("{user} has no roles");
+    }
+    for (role, granted) in &account.roles {
+        println!("{role}  granted {granted}");
+    }
+    Ok(())
+}
+
+fn no_account(store: &Store, user: &str) -> Failure {
+    Failure::new(format!("no account `{user}` in table {}", store.tables.accounts))
+}

@@ -1,0 +1,888 @@
+//! `hcctl` as an operator runs it: the real binary against the DynamoDB
+//! emulator of `HC_TEST_DYNAMODB_ENDPOINT` (`make test` starts one), each
+//! test on tables of its own prefix. Test data is written with the store
+//! API of `shared`, the personal data is made up, and none of it is printed.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use shared::crypto::{PiiKeys, random_id};
+use shared::domain::day::{iso_date, shanghai_day};
+use shared::domain::identity::{IdNumber, mask_name};
+use shared::domain::rules::Color;
+use shared::store::accounts::{Account, BindResult, Identity, PersonState};
+use shared::store::audit::AuditEntry;
+use shared::store::log::{Entry, EntryKind};
+use shared::store::venues::{Category, Venue};
+use shared::store::{Store, Tables, sort_time};
+use time::OffsetDateTime;
+
+const HASH_KEY: [u8; 32] = [21; 32];
+const ENC_KEY: [u8; 32] = [22; 32];
+const OPERATOR: &str = "tester";
+
+fn endpoint() -> String {
+    std::env::var("HC_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
+        panic!(
+            "HC_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts the DynamoDB emulator"
+        )
+    })
+}
+
+fn pii() -> PiiKeys {
+    PiiKeys::new(&HASH_KEY, &ENC_KEY, None)
+}
+
+/// What a run of the binary did.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "hcctl failed: {}", self.stderr);
+        self
+    }
+
+    /// A failure: exit code 1 and one line on stderr, `hcctl: ...`.
+    fn failed(self) -> Run {
+        assert_eq!(self.code, 1, "hcctl should have failed; stdout: {}", self.stdout);
+        assert!(self.stderr.starts_with("hcctl: "), "{}", self.stderr);
+        assert_eq!(self.stderr.lines().count(), 1, "{}", self.stderr);
+        self
+    }
+}
+
+/// hcctl on tables of its own, and a folder for its files.
+struct Hcctl {
+    prefix: String,
+    dir: PathBuf,
+}
+
+impl Hcctl {
+    fn new() -> Self {
+        let prefix = format!("{}-", random_id("c"));
+        let dir = std::env::temp_dir().join(format!("hcctl-test-{prefix}"));
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let hcctl = Hcctl { prefix, dir };
+        hcctl.run(&["tables", "create"]).ok();
+        hcctl
+    }
+
+    /// The command with nothing of the environment but what it needs.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_hcctl"));
+        command
+            .env_clear()
+            .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint())
+            .env("HC_PII_HASH_KEY", B64.encode(HASH_KEY))
+            .env("HC_PII_ENC_KEY", B64.encode(ENC_KEY))
+            .env("USER", OPERATOR)
+            .args(["--prefix", &self.prefix])
+            .args(args);
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        output(self.command(args))
+    }
+
+    fn store(&self) -> Store {
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .endpoint_url(endpoint())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "test", "test", None, None, "tests",
+            ))
+            .build();
+        Store::new(
+            aws_sdk_dynamodb::Client::from_conf(config),
+            Tables::with_prefix(&self.prefix),
+        )
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    fn write(&self, name: &str, content: &[u8]) -> String {
+        let path = self.path(name);
+        std::fs::write(&path, content).expect("a test file");
+        path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for Hcctl {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn output(mut command: Command) -> Run {
+    let out = command.output().expect("hcctl runs");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).expect("UTF-8 output"),
+        stderr: String::from_utf8(out.stderr).expect("UTF-8 output"),
+    }
+}
+
+/// A valid resident ID number from its first 17 digits.
+fn id_number(first17: &str) -> String {
+    const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let sum: u32 = first17.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
+    format!("{first17}{}", b"10X98765432"[(sum % 11) as usize] as char)
+}
+
+/// A registered person: an account and its own subject, as real-name
+/// authentication leaves them. Returns the subject id.
+async fn person(store: &Store, name: &str, id: &str, phone: &str) -> String {
+    let now = OffsetDateTime::now_utc();
+    let account = random_id("u_");
+    store
+        .create_account(Account::new(account.clone(), "dev", now))
+        .await
+        .expect("the store");
+    let id = IdNumber::parse(id, shanghai_day(now)).expect("a valid ID number");
+    let subject_id = random_id("s_");
+    let keys = pii();
+    let seal = |value: &str, field: &str| keys.seal(value, &format!("{subject_id}/{field}")).expect("sealing");
+    let identity = Identity {
+        subject_id: subject_id.clone(),
+        id_hash: keys.id_hash(&id),
+        id_sealed: seal(id.as_str(), "id"),
+        name_sealed: seal(name, "name"),
+        phone_sealed: Some(seal(phone, "phone")),
+        name_masked: mask_name(name),
+        id_masked: id.masked(),
+        owner: Some(account.clone()),
+        guardians: BTreeMap::new(),
+        created_at: now,
+    };
+    let bound = store
+        .bind_new_subject(&account, &identity, &PersonState::default())
+        .await
+        .expect("the store");
+    assert_eq!(bound, BindResult::Bound);
+    subject_id
+}
+
+async fn venue(store: &Store, name: &str) -> Venue {
+    let venue = Venue {
+        id: random_id("v_"),
+        owner: random_id("u_"),
+        name: name.to_owned(),
+        address: "河北省石家庄市长安区建设北大街66号".to_owned(),
+        region: "130102".to_owned(),
+        category: Category::Medical,
+        created_at: OffsetDateTime::now_utc(),
+        revoked_at: None,
+        shards: 4,
+    };
+    assert!(store.create_venue(&venue).await.expect("the store"));
+    venue
+}
+
+/// Logs a check-in (at `venue`) or a scan (in `region`) on `day`.
+async fn log(
+    store: &Store,
+    kind: EntryKind,
+    subject: &str,
+    venue: Option<&Venue>,
+    region: &str,
+    day: &str,
+    at: OffsetDateTime,
+) {
+    let entry = Entry {
+        id: random_id("e_"),
+        kind,
+        subject_id: subject.to_owned(),
+        account: random_id("u_"),
+        at: sort_time(at),
+        day: day.to_owned(),
+        region: Some(region.to_owned()),
+        venue_id: venue.map(|v| v.id.clone()),
+        color: Color::Green,
+        name_masked: "张*".to_owned(),
+    };
+    let shards = venue.map(|v| v.shards);
+    store
+        .log_entry(&entry, shards, at + time::Duration::days(28))
+        .await
+        .expect("the store");
+}
+
+async fn audit_entries(store: &Store, since: OffsetDateTime) -> Vec<AuditEntry> {
+    let mut days = vec![iso_date::format(shanghai_day(since))];
+    let today = iso_date::format(shanghai_day(OffsetDateTime::now_utc()));
+    if days[0] != today {
+        days.push(today);
+    }
+    let mut entries = Vec::new();
+    for day in days {
+        entries.extend(store.audit_of_day(&day).await.expect("the store"));
+    }
+    entries
+}
+
+async fn risk_item_exists(store: &Store, id: &str) -> bool {
+    let id = IdNumber::parse(id, shanghai_day(OffsetDateTime::now_utc())).expect("a valid ID number");
+    let out = store
+        .client()
+        .get_item()
+        .table_name(&store.tables.subjects)
+        .key("pk", AttributeValue::S(format!("P#{}", pii().id_hash(&id))))
+        .key("sk", AttributeValue::S("RISK".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("the store");
+    out.item.is_some()
+}
+
+// --- tables and roles ---
+
+#[test]
+fn creating_the_tables_twice_is_harmless() {
+    let hcctl = Hcctl::new();
+    let again = hcctl.run(&["tables", "create"]).ok();
+    assert_eq!(
+        again.stdout.lines().filter(|l| l.starts_with("exists  ")).count(),
+        7,
+        "{}",
+        again.stdout
+    );
+    assert!(again.stdout.contains(&format!("exists  {}accounts", hcctl.prefix)));
+}
+
+#[test]
+fn granting_a_role_to_a_missing_account_names_the_account() {
+    let hcctl = Hcctl::new();
+    let run = hcctl
+        .run(&["roles", "grant", "--user", "u_nobody", "--role", "authority"])
+        .failed();
+    assert!(run.stderr.contains("no account `u_nobody`"), "{}", run.stderr);
+}
+
+#[test]
+fn an_unknown_role_is_refused() {
+    let hcctl = Hcctl::new();
+    let run = hcctl
+        .run(&["roles", "grant", "--user", "u_nobody", "--role", "mayor"])
+        .failed();
+    assert!(run.stderr.contains("unknown role `mayor`"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn a_granted_role_is_listed_until_it_is_revoked() {
+    let hcctl = Hcctl::new();
+    let account = random_id("u_");
+    hcctl
+        .store()
+        .create_account(Account::new(account.clone(), "dev", OffsetDateTime::now_utc()))
+        .await
+        .unwrap();
+    hcctl
+        .run(&["roles", "grant", "--user", &account, "--role", "authority"])
+        .ok();
+    assert!(
+        hcctl
+            .run(&["roles", "list", "--user", &account])
+            .ok()
+            .stdout
+            .starts_with("authority  granted ")
+    );
+    hcctl
+        .run(&["roles", "revoke", "--user", &account, "--role", "authority"])
+        .ok();
+    assert!(
+        hcctl
+            .run(&["roles", "list", "--user", &account])
+            .ok()
+            .stdout
+            .contains("has no roles")
+    );
+}
+
+#[test]
+fn an_unreachable_endpoint_fails_within_seconds() {
+    let hcctl = Hcctl::new();
+    let started = Instant::now();
+    let mut command = hcctl.command(&["roles", "list", "--user", "u_nobody"]);
+    command.env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:9");
+    let run = output(command).failed();
+    assert!(run.stderr.contains("cannot reach DynamoDB"), "{}", run.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn tables_of_another_prefix_are_missing_tables() {
+    let hcctl = Hcctl::new();
+    let mut command = hcctl.command(&["rankings"]);
+    command.args(["--prefix", "absent-"]);
+    let run = output(command).failed();
+    assert!(run.stderr.contains("the tables do not exist"), "{}", run.stderr);
+}
+
+// --- risk-persons import ---
+
+#[test]
+fn importing_a_missing_file_fails() {
+    let hcctl = Hcctl::new();
+    let missing = hcctl.path("absent.csv");
+    let run = hcctl
+        .run(&["risk-persons", "import", &missing.to_string_lossy()])
+        .failed();
+    assert!(run.stderr.contains("no such file"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn a_file_with_another_header_is_refused_naming_the_expected_one() {
+    let hcctl = Hcctl::new();
+    let started = OffsetDateTime::now_utc();
+    let file = hcctl.write(
+        "header.csv",
+        b"id,status,since\n11010519491231002X,confirmed,2026-11-20\n",
+    );
+    let run = hcctl.run(&["risk-persons", "import", &file]).failed();
+    assert!(run.stderr.contains("`id_number,status,since`"), "{}", run.stderr);
+    assert!(
+        audit_entries(&hcctl.store(), started).await.is_empty(),
+        "nothing was done, so nothing is audited"
+    );
+}
+
+#[test]
+fn an_import_without_the_personal_data_keys_names_them() {
+    let hcctl = Hcctl::new();
+    let file = hcctl.write("rows.csv", b"id_number,status,since\n");
+    let mut command = hcctl.command(&["risk-persons", "import", &file]);
+    command.env_remove("HC_PII_ENC_KEY");
+    let run = output(command).failed();
+    assert!(run.stderr.contains("HC_PII_ENC_KEY is not set"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn valid_rows_are_stored_and_invalid_ones_reported_by_line() {
+    let hcctl = Hcctl::new();
+    let store = hcctl.store();
+    let started = OffsetDateTime::now_utc();
+    let registered = id_number("13010219800101001");
+    let unregistered = id_number("13010219800101002");
+    let subject = person(&store, "张三丰", &registered, "13812345678").await;
+    let today = iso_date::format(shanghai_day(started));
+    let text = format!(
+        "\u{feff}id_number,status,since\r\n{registered},confirmed,{today}\r\n130102198013010010,confirmed,{today}\r\n\r\n{unregistered},close-contact,{today}\r\n{unregistered},recovered,{today}\r\nonly,two\r\n"
+    );
+    let file = hcctl.write("rows.csv", text.as_bytes());
+    let run = hcctl.run(&["risk-persons", "import", &file]).ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines[..4],
+        [
+            "line 3: invalid-id-number",
+            "line 6: invalid-status",
+            "line 7: malformed-row",
+            "applied 1, unmatched 1, refused 3"
+        ]
+    );
+    assert!(
+        lines[4].contains("refused rows changed nothing"),
+        "the operator is told rows were refused"
+    );
+    assert!(
+        !run.stdout.contains(&registered) && !run.stdout.contains(&unregistered),
+        "no ID number is printed"
+    );
+    assert!(risk_item_exists(&store, &registered).await && risk_item_exists(&store, &unregistered).await);
+    let profile = store.get_subject(&subject, true).await.unwrap().expect("the subject");
+    assert!(
+        profile.facts.risk.is_some(),
+        "the registered person's profile carries the record"
+    );
+    let audit = audit_entries(&store, started).await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(
+        (audit[0].officer.as_str(), audit[0].action.as_str(), audit[0].records),
+        ("hcctl:tester", "risk-persons", 5)
+    );
+}
+
+#[tokio::test]
+async fn ten_thousand_rows_import_in_one_run() {
+    let hcctl = Hcctl::new();
+    let since = iso_date::format(shanghai_day(OffsetDateTime::now_utc()));
+    let mut text = String::from("id_number,status,since\n");
+    let mut ids = Vec::new();
+    for day in 1..=10 {
+        for sequence in 0..1000 {
+            let id = id_number(&format!("130102199001{day:02}{sequence:03}"));
+            text.push_str(&format!("{id},close-contact,{since}\n"));
+            ids.push(id);
+        }
+    }
+    let file = hcctl.write("large.csv", text.as_bytes());
+    let started = Instant::now();
+    let run = hcctl.run(&["risk-persons", "import", &file]).ok();
+    println!("10,000 rows imported in {:.1} s", started.elapsed().as_secs_f64());
+    assert_eq!(run.stdout.trim(), "applied 0, unmatched 10000, refused 0");
+    let store = hcctl.store();
+    assert!(risk_item_exists(&store, &ids[0]).await && risk_item_exists(&store, &ids[9999]).await);
+}
+
+// --- rankings ---
+
+fn rankings_json(hcctl: &Hcctl, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["rankings", "--json"];
+    all.extend(args);
+    serde_json::from_str(&hcctl.run(&all).ok().stdout).expect("JSON")
+}
+
+#[test]
+fn rankings_of_an_empty_store_list_every_city_with_zeros() {
+    let hcctl = Hcctl::new();
+    let json = rankings_json(&hcctl, &["--date", "2026-11-26"]);
+    assert_eq!(
+        (json["date"].as_str(), json["level"].as_str()),
+        (Some("2026-11-26"), Some("city"))
+    );
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 11);
+    for row in rows {
+        for column in ["claimed", "claimed_total", "scans", "checkins"] {
+            assert_eq!(row[column], 0, "{row}");
+        }
+        assert_eq!(row["rank"], 1);
+    }
+    let table = hcctl.run(&["rankings", "--date", "2026-11-26"]).ok().stdout;
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2 + 11);
+    assert_eq!(
+        lines[1].split_whitespace().collect::<Vec<_>>(),
+        [
+            "rank",
+            "region",
+            "name",
+            "claimed",
+            "claimed_total",
+            "scans",
+            "checkins"
+        ]
+    );
+    assert_eq!(
+        lines[2].split_whitespace().collect::<Vec<_>>(),
+        ["1", "130100", "石家庄市", "0", "0", "0", "0"]
+    );
+}
+
+#[test]
+fn county_rankings_list_the_190_counties() {
+    let hcctl = Hcctl::new();
+    let json = rankings_json(&hcctl, &["--level", "county"]);
+    assert_eq!(json["rows"].as_array().unwrap().len(), 190);
+    assert_eq!(json["level"], "county");
+}
+
+#[test]
+fn a_malformed_date_is_refused() {
+    let hcctl = Hcctl::new();
+    for date in ["2026-02-30", "26-11-2026", "today"] {
+        let run = hcctl.run(&["rankings", "--date", date]).failed();
+        assert!(run.stderr.contains("YYYY-MM-DD"), "{}", run.stderr);
+    }
+}
+
+// --- traces export ---
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).expect("the export");
+    text.lines()
+        .map(|l| l.split(',').map(str::to_owned).collect())
+        .collect()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn a_venue_trace_lists_everyone_who_entered_with_full_identity() {
+    let hcctl = Hcctl::new();
+    let store = hcctl.store();
+    let started = OffsetDateTime::now_utc();
+    let (first, second) = (id_number("13010219800101003"), id_number("13010219800101004"));
+    let a = person(&store, "张三丰", &first, "13812345678").await;
+    let b = person(&store, "欧阳娜娜", &second, "13912345678").await;
+    let clinic = venue(&store, "长安区社区卫生服务中心").await;
+    let day = iso_date::format(shanghai_day(started));
+    log(
+        &store,
+        EntryKind::Checkin,
+        &a,
+        Some(&clinic),
+        "130102",
+        &day,
+        started - time::Duration::hours(2),
+    )
+    .await;
+    log(
+        &store,
+        EntryKind::Checkin,
+        &b,
+        Some(&clinic),
+        "130102",
+        &day,
+        started - time::Duration::hours(1),
+    )
+    .await;
+    log(
+        &store,
+        EntryKind::Checkin,
+        &b,
+        Some(&clinic),
+        "130102",
+        &day,
+        started - time::Duration::days(20),
+    )
+    .await;
+    let out = hcctl.path("venue.csv");
+    let run = hcctl
+        .run(&[
+            "traces",
+            "export",
+            "--venue",
+            &clinic.id,
+            "--out",
+            &out.to_string_lossy(),
+        ])
+        .ok();
+    assert!(
+        run.stdout.starts_with("wrote 2 entries"),
+        "the default window is 14 days: {}",
+        run.stdout
+    );
+    assert!(
+        !run.stdout.contains(&first) && !run.stdout.contains("张三丰"),
+        "nothing personal is printed"
+    );
+    let rows = csv_rows(&out);
+    assert_eq!(
+        rows[0],
+        ["entered_at", "subject_id", "name", "id_number", "phone", "color"]
+    );
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1][1], b, "newest first");
+    assert!(
+        rows[1][2] == "欧阳娜娜" && rows[1][3] == second && rows[1][4] == "13912345678",
+        "the full identity"
+    );
+    assert!(rows[2][1] == a && rows[2][3] == first && rows[2][5] == "green");
+    assert_eq!(mode(&out), 0o600);
+    let audit = audit_entries(&store, started).await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(
+        (
+            audit[0].action.as_str(),
+            audit[0].target.as_str(),
+            audit[0].officer.as_str()
+        ),
+        ("trace-venue", clinic.id.as_str(), "hcctl:tester")
+    );
+    assert_eq!(audit[0].records, 2);
+}
+
+#[tokio::test]
+async fn a_subject_trace_lists_visits_and_scans() {
+    let hcctl = Hcctl::new();
+    let store = hcctl.store();
+    let started = OffsetDateTime::now_utc();
+    let id = id_number("13010219800101005");
+    let subject = person(&store, "张三丰", &id, "13812345678").await;
+    let clinic = venue(&store, "长安区社区卫生服务中心").await;
+    let day = iso_date::format(shanghai_day(started));
+    log(
+        &store,
+        EntryKind::Checkin,
+        &subject,
+        Some(&clinic),
+        "130102",
+        &day,
+        started - time::Duration::hours(3),
+    )
+    .await;
+    log(
+        &store,
+        EntryKind::Scan,
+        &subject,
+        None,
+        "130104",
+        &day,
+        started - time::Duration::hours(1),
+    )
+    .await;
+    let out = hcctl.path("subject.csv");
+    let from = "2026-01-01T00:00:00+08:00";
+    let window = (started - time::Duration::days(30))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    hcctl
+        .run(&[
+            "traces",
+            "export",
+            "--subject",
+            &subject,
+            "--from",
+            &window,
+            "--out",
+            &out.to_string_lossy(),
+        ])
+        .ok();
+    let rows = csv_rows(&out);
+    assert_eq!(
+        rows[0][..8],
+        [
+            "time",
+            "kind",
+            "venue_id",
+            "venue_name",
+            "venue_address",
+            "region",
+            "color",
+            "scanner"
+        ]
+    );
+    assert_eq!(rows.len(), 3);
+    assert_eq!((rows[1][1].as_str(), rows[1][5].as_str()), ("scan", "130104"));
+    assert_eq!(
+        (rows[2][1].as_str(), rows[2][2].as_str(), rows[2][3].as_str()),
+        ("checkin", clinic.id.as_str(), "长安区社区卫生服务中心")
+    );
+    assert!(rows[2][4].starts_with("河北省石家庄市"));
+    assert!(rows[2][10] == id, "the subject's identity is on every row");
+    let audit = audit_entries(&store, started).await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(
+        (audit[0].action.as_str(), audit[0].target.as_str()),
+        ("trace-subject", subject.as_str())
+    );
+    let too_long = hcctl.run(&[
+        "traces",
+        "export",
+        "--subject",
+        &subject,
+        "--from",
+        from,
+        "--out",
+        &hcctl.path("long.csv").to_string_lossy(),
+    ]);
+    assert!(
+        too_long.failed().stderr.contains("60 days"),
+        "a window is at most 60 days"
+    );
+}
+
+#[tokio::test]
+async fn an_export_does_not_overwrite_a_file_without_force() {
+    let hcctl = Hcctl::new();
+    let store = hcctl.store();
+    let clinic = venue(&store, "长安区社区卫生服务中心").await;
+    let out = hcctl.write("existing.csv", b"keep me\n");
+    std::fs::set_permissions(&out, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let run = hcctl
+        .run(&["traces", "export", "--venue", &clinic.id, "--out", &out])
+        .failed();
+    assert!(run.stderr.contains("--force"), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me\n");
+    hcctl
+        .run(&["traces", "export", "--venue", &clinic.id, "--out", &out, "--force"])
+        .ok();
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "entered_at,subject_id,name,id_number,phone,color\n"
+    );
+    assert_eq!(mode(Path::new(&out)), 0o600, "a replaced file is private too");
+}
+
+#[test]
+fn an_unknown_venue_or_subject_is_named() {
+    let hcctl = Hcctl::new();
+    let out = hcctl.path("none.csv");
+    let out = out.to_string_lossy();
+    let run = hcctl
+        .run(&["traces", "export", "--venue", "v_unknown", "--out", &out])
+        .failed();
+    assert!(run.stderr.contains("no venue `v_unknown`"), "{}", run.stderr);
+    let run = hcctl
+        .run(&["traces", "export", "--subject", "s_unknown", "--out", &out])
+        .failed();
+    assert!(run.stderr.contains("no subject `s_unknown`"), "{}", run.stderr);
+    assert!(!Path::new(out.as_ref()).exists());
+}
+
+// --- aggregate ---
+
+const DAY: &str = "2026-11-26";
+
+/// Check-ins and scans of one day: Shijiazhuang's 长安区 and 桥西区 and Tangshan's 路北区.
+async fn day_of_entries(store: &Store) {
+    let at = OffsetDateTime::now_utc();
+    for (kind, region) in [
+        (EntryKind::Checkin, "130102"),
+        (EntryKind::Checkin, "130102"),
+        (EntryKind::Checkin, "130102"),
+        (EntryKind::Scan, "130104"),
+        (EntryKind::Scan, "130104"),
+        (EntryKind::Scan, "130203"),
+    ] {
+        log(store, kind, &random_id("s_"), None, region, DAY, at).await;
+    }
+}
+
+fn counts(json: &serde_json::Value, region: &str) -> (u64, u64) {
+    let row = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == region)
+        .expect("the region is ranked");
+    (row["checkins"].as_u64().unwrap(), row["scans"].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn each_run_of_aggregate_counts_only_what_the_last_left_unread() {
+    let hcctl = Hcctl::new();
+    day_of_entries(&hcctl.store()).await;
+    let first = hcctl.run(&["aggregate"]).ok();
+    assert_eq!(
+        first.stdout.trim(),
+        "read 6 stream records: 6 counted now, 0 counted before, 0 with nothing to count"
+    );
+    let second = hcctl.run(&["aggregate"]).ok();
+    assert_eq!(
+        second.stdout.trim(),
+        "read 0 stream records: 0 counted now, 0 counted before, 0 with nothing to count",
+        "the first run saved where it stopped"
+    );
+    // New entries between runs are counted, and the old ones not again.
+    let at = OffsetDateTime::now_utc();
+    log(
+        &hcctl.store(),
+        EntryKind::Checkin,
+        &random_id("s_"),
+        None,
+        "130102",
+        DAY,
+        at,
+    )
+    .await;
+    log(
+        &hcctl.store(),
+        EntryKind::Scan,
+        &random_id("s_"),
+        None,
+        "130203",
+        DAY,
+        at,
+    )
+    .await;
+    let third = hcctl.run(&["aggregate"]).ok();
+    assert_eq!(
+        third.stdout.trim(),
+        "read 2 stream records: 2 counted now, 0 counted before, 0 with nothing to count"
+    );
+    let cities = rankings_json(&hcctl, &["--date", DAY]);
+    assert_eq!(counts(&cities, "130100"), (4, 2));
+    assert_eq!(counts(&cities, "130200"), (0, 2));
+    assert_eq!(cities["rows"][0]["region"], "130100", "the busiest city ranks first");
+    let counties = rankings_json(&hcctl, &["--date", DAY, "--level", "county"]);
+    assert_eq!(
+        (
+            counts(&counties, "130102"),
+            counts(&counties, "130104"),
+            counts(&counties, "130203")
+        ),
+        ((4, 0), (0, 2), (0, 2))
+    );
+}
+
+#[test]
+fn aggregating_is_refused_outside_a_local_emulator() {
+    let hcctl = Hcctl::new();
+    let mut command = hcctl.command(&["aggregate"]);
+    command
+        .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
+        .env("AWS_REGION", "us-east-1");
+    let run = output(command).failed();
+    assert!(run.stderr.contains("local emulator"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn a_cursor_drains_only_what_is_new() {
+    let hcctl = Hcctl::new();
+    let store = hcctl.store();
+    let streams = hcctl::streams::emulator_streams_client(&endpoint());
+    let mut cursor = hcctl::streams::Cursor::default();
+    day_of_entries(&store).await;
+    assert_eq!(hcctl::streams::drain(&store, &streams, &mut cursor).await.unwrap(), 6);
+    assert_eq!(hcctl::streams::drain(&store, &streams, &mut cursor).await.unwrap(), 0);
+    day_of_entries(&store).await;
+    assert_eq!(hcctl::streams::drain(&store, &streams, &mut cursor).await.unwrap(), 6);
+    assert_eq!(cursor.totals().counted, 12);
+    assert_eq!(counts(&rankings_json(&hcctl, &["--date", DAY]), "130100"), (6, 4));
+}
+
+#[tokio::test]
+async fn a_cursor_that_starts_at_the_end_counts_only_later_records() {
+    let hcctl = Hcctl::new();
+    let store = hcctl.store();
+    let streams = hcctl::streams::emulator_streams_client(&endpoint());
+    let mut cursor = hcctl::streams::Cursor::new(hcctl::streams::Start::Latest);
+    day_of_entries(&store).await;
+    assert_eq!(hcctl::streams::drain(&store, &streams, &mut cursor).await.unwrap(), 0);
+    day_of_entries(&store).await;
+    assert_eq!(hcctl::streams::drain(&store, &streams, &mut cursor).await.unwrap(), 6);
+    assert_eq!(counts(&rankings_json(&hcctl, &["--date", DAY]), "130100"), (3, 2));
+}
+
+#[tokio::test]
+async fn following_counts_entries_written_after_it_started() {
+    let hcctl = Hcctl::new();
+    let store = hcctl.store();
+    day_of_entries(&store).await;
+    let mut child = hcctl
+        .command(&["aggregate", "--follow"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hcctl runs");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a line").expect("UTF-8");
+    assert!(first.starts_with("following the streams of"), "{first}");
+    day_of_entries(&store).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = (0, 0);
+    while Instant::now() < deadline && seen != (3, 2) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        seen = counts(&rankings_json(&hcctl, &["--date", DAY]), "130100");
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let settled = counts(&rankings_json(&hcctl, &["--date", DAY]), "130100");
+    child.kill().expect("the follower stops");
+    child.wait().unwrap();
+    assert_eq!(seen, (3, 2), "the follower counted the new entries");
+    assert_eq!(settled, (3, 2), "and neither the ones before it started nor any twice");
+}
