@@ -2,6 +2,7 @@
 //! dependents (监护人代领).
 
 pub mod handler;
+pub mod outbound;
 pub mod provider;
 pub mod verifier;
 

@@ -2,12 +2,12 @@
 //! development provider for `dev:<name>` codes that is on only when
 //! configured (`HC_LOGIN_PROVIDER=dev`), never in the template's defaults.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use serde::Deserialize;
 use shared::config::{self, ConfigError};
 use thiserror::Error;
+
+use crate::outbound::LazyClient;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum LoginError {
@@ -45,7 +45,7 @@ pub struct WeChat {
     base: String,
     app_id: String,
     secret: String,
-    http: reqwest::Client,
+    http: LazyClient,
 }
 
 #[derive(Deserialize)]
@@ -60,12 +60,13 @@ impl WeChat {
     pub const API_BASE: &'static str = "https://api.weixin.qq.com";
 
     pub fn new(base: String, app_id: String, secret: String) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .timeout(Duration::from_secs(3))
-            .build()
-            .expect("an HTTP client");
-        Self { base: base.trim_end_matches('/').to_owned(), app_id, secret, http }
+        let http = LazyClient::default();
+        Self {
+            base: base.trim_end_matches('/').to_owned(),
+            app_id,
+            secret,
+            http,
+        }
     }
 }
 
@@ -78,6 +79,7 @@ impl LoginProvider for WeChat {
     async fn exchange(&self, code: &str) -> Result<String, LoginError> {
         let response = self
             .http
+            .get()
             .get(format!("{}/sns/jscode2session", self.base))
             .query(&[
                 ("appid", self.app_id.as_str()),
@@ -87,12 +89,24 @@ impl LoginProvider for WeChat {
             ])
             .send()
             .await
-            .map_err(|e| LoginError::Unavailable(if e.is_timeout() { "timeout".into() } else { "unreachable".into() }))?;
+            .map_err(|e| {
+                LoginError::Unavailable(if e.is_timeout() {
+                    "timeout".into()
+                } else {
+                    "unreachable".into()
+                })
+            })?;
         if !response.status().is_success() {
-            return Err(LoginError::Unavailable(format!("status {}", response.status().as_u16())));
+            return Err(LoginError::Unavailable(format!(
+                "status {}",
+                response.status().as_u16()
+            )));
         }
         // WeChat answers JSON, sometimes labelled text/plain: parse the bytes.
-        let bytes = response.bytes().await.map_err(|_| LoginError::Unavailable("truncated answer".into()))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|_| LoginError::Unavailable("truncated answer".into()))?;
         let answer: Code2Session =
             serde_json::from_slice(&bytes).map_err(|_| LoginError::Unavailable("unreadable answer".into()))?;
         match (answer.errcode, answer.openid) {
@@ -117,8 +131,14 @@ impl LoginProvider for Dev {
     async fn exchange(&self, code: &str) -> Result<String, LoginError> {
         let name = code.strip_prefix("dev:").ok_or(LoginError::Refused)?;
         let valid = (1..=64).contains(&name.len())
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
-        if valid { Ok(name.to_owned()) } else { Err(LoginError::Refused) }
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+        if valid {
+            Ok(name.to_owned())
+        } else {
+            Err(LoginError::Refused)
+        }
     }
 }
 

@@ -2,13 +2,13 @@
 //! name (and phone)? Production asks an identity-verification service over
 //! HTTPS; the local stack checks the number's own validity only.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use shared::config::{self, ConfigError};
 use shared::domain::identity::{IdNumber, PersonName, Phone};
 use thiserror::Error;
+
+use crate::outbound::LazyClient;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -24,7 +24,12 @@ pub struct VerifierUnavailable(pub String);
 pub trait IdentityVerifier: Send + Sync {
     /// `phone` is checked as well when given (three-factor verification);
     /// dependents are verified by name and number only.
-    async fn verify(&self, name: &PersonName, id: &IdNumber, phone: Option<&Phone>) -> Result<Verdict, VerifierUnavailable>;
+    async fn verify(
+        &self,
+        name: &PersonName,
+        id: &IdNumber,
+        phone: Option<&Phone>,
+    ) -> Result<Verdict, VerifierUnavailable>;
 }
 
 /// The verifier selected by `HC_IDENTITY_VERIFIER` (`http`, the default, or `local`).
@@ -58,7 +63,7 @@ impl IdentityVerifier for LocalVerifier {
 pub struct HttpVerifier {
     url: String,
     api_key: String,
-    http: reqwest::Client,
+    http: LazyClient,
 }
 
 #[derive(Serialize)]
@@ -77,32 +82,50 @@ struct VerifyResponse {
 
 impl HttpVerifier {
     pub fn new(url: String, api_key: String) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .timeout(Duration::from_secs(3))
-            .build()
-            .expect("an HTTP client");
+        let http = LazyClient::default();
         Self { url, api_key, http }
     }
 }
 
 #[async_trait]
 impl IdentityVerifier for HttpVerifier {
-    async fn verify(&self, name: &PersonName, id: &IdNumber, phone: Option<&Phone>) -> Result<Verdict, VerifierUnavailable> {
-        let body = VerifyRequest { name: name.as_str(), id_number: id.as_str(), phone: phone.map(Phone::as_str) };
+    async fn verify(
+        &self,
+        name: &PersonName,
+        id: &IdNumber,
+        phone: Option<&Phone>,
+    ) -> Result<Verdict, VerifierUnavailable> {
+        let body = VerifyRequest {
+            name: name.as_str(),
+            id_number: id.as_str(),
+            phone: phone.map(Phone::as_str),
+        };
         let response = self
             .http
+            .get()
             .post(&self.url)
             .bearer_auth(&self.api_key)
             .json(&body)
             .send()
             .await
-            .map_err(|e| VerifierUnavailable(if e.is_timeout() { "timeout".into() } else { "unreachable".into() }))?;
+            .map_err(|e| {
+                VerifierUnavailable(if e.is_timeout() {
+                    "timeout".into()
+                } else {
+                    "unreachable".into()
+                })
+            })?;
         if !response.status().is_success() {
             return Err(VerifierUnavailable(format!("status {}", response.status().as_u16())));
         }
-        let answer: VerifyResponse =
-            response.json().await.map_err(|_| VerifierUnavailable("unreadable answer".into()))?;
-        Ok(if answer.matches { Verdict::Match } else { Verdict::Mismatch })
+        let answer: VerifyResponse = response
+            .json()
+            .await
+            .map_err(|_| VerifierUnavailable("unreadable answer".into()))?;
+        Ok(if answer.matches {
+            Verdict::Match
+        } else {
+            Verdict::Mismatch
+        })
     }
 }

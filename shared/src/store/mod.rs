@@ -13,8 +13,8 @@ pub mod schema;
 pub mod settings;
 pub mod stats;
 pub mod subjects;
-pub mod venues;
 pub mod tables;
+pub mod venues;
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -105,11 +105,18 @@ impl<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug> From<SdkErro
 /// credentials or region in the environment, dummy ones are used, so that
 /// `hcctl` and the functions reach the local stack with no other setting.
 pub async fn sdk_config() -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts()).retry_config(retries());
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(https_client())
+        .timeout_config(timeouts())
+        .retry_config(retries());
     if local_endpoint() {
         if crate::config::optional("AWS_ACCESS_KEY_ID").is_none() && crate::config::optional("AWS_PROFILE").is_none() {
             loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-                "local", "local", None, None, "local-emulator",
+                "local",
+                "local",
+                None,
+                None,
+                "local-emulator",
             ));
         }
         if crate::config::optional("AWS_REGION").is_none() && crate::config::optional("AWS_DEFAULT_REGION").is_none() {
@@ -117,6 +124,29 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
         }
     }
     loader.load().await
+}
+
+/// The SDK's HTTPS client, trusting the roots that sign AWS endpoints
+/// (shared/certs/README.md): the SDK's default client reads the system's
+/// whole certificate store at start-up, most of a cold start's time.
+/// `HC_TLS_NATIVE_ROOTS=1` trusts the system's roots instead.
+fn https_client() -> aws_sdk_dynamodb::config::SharedHttpClient {
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    let trust = if crate::config::optional("HC_TLS_NATIVE_ROOTS").is_some_and(|v| v == "1") {
+        TrustStore::empty().with_native_roots(true)
+    } else {
+        TrustStore::empty()
+            .with_native_roots(false)
+            .with_pem_certificate(&include_bytes!("../../certs/amazon-roots.pem")[..])
+    };
+    let context = TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .expect("a TLS context");
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+        .tls_context(context)
+        .build_https()
 }
 
 /// Connect within 0.5 s, answer within 1.5 s an attempt and 4 s in all.
@@ -169,14 +199,23 @@ impl Store {
     pub(crate) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<(), TxError> {
         let mut delay = Duration::from_millis(20);
         for attempt in 0.. {
-            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
             let err = match result {
                 Ok(_) => return Ok(()),
                 Err(err) => err,
             };
             let reasons = cancellation_reasons(&err);
             match reasons {
-                Some(reasons) if reasons.iter().all(|r| r.as_deref().is_none_or(|c| c == "TransactionConflict")) => {
+                Some(reasons)
+                    if reasons
+                        .iter()
+                        .all(|r| r.as_deref().is_none_or(|c| c == "TransactionConflict")) =>
+                {
                     if attempt >= 6 {
                         return Err(TxError::Store(StoreError::Unavailable("transaction conflicts".into())));
                     }
@@ -194,16 +233,30 @@ impl Store {
 impl Store {
     /// Reads items of one table by key, 100 keys a call, several calls in
     /// flight, asking again for the keys DynamoDB leaves unprocessed.
-    pub(crate) async fn batch_get(&self, table: &str, keys: Vec<Item>, consistent: bool) -> Result<Vec<Item>, StoreError> {
+    pub(crate) async fn batch_get(
+        &self,
+        table: &str,
+        keys: Vec<Item>,
+        consistent: bool,
+    ) -> Result<Vec<Item>, StoreError> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         use futures::stream::{self, StreamExt, TryStreamExt};
         let chunks: Vec<Vec<Item>> = keys.chunks(100).map(<[Item]>::to_vec).collect();
         let pages = stream::iter(chunks)
             .map(|chunk| async move {
                 let mut found = Vec::new();
-                let mut pending = KeysAndAttributes::builder().set_keys(Some(chunk)).consistent_read(consistent).build().expect("keys");
+                let mut pending = KeysAndAttributes::builder()
+                    .set_keys(Some(chunk))
+                    .consistent_read(consistent)
+                    .build()
+                    .expect("keys");
                 for round in 0..8u32 {
-                    let out = self.client.batch_get_item().request_items(table, pending).send().await?;
+                    let out = self
+                        .client
+                        .batch_get_item()
+                        .request_items(table, pending)
+                        .send()
+                        .await?;
                     found.extend(out.responses.and_then(|mut r| r.remove(table)).unwrap_or_default());
                     match out.unprocessed_keys.and_then(|mut u| u.remove(table)) {
                         Some(rest) if !rest.keys().is_empty() => pending = rest,
@@ -237,9 +290,7 @@ impl TxError {
     pub(crate) fn into_store(self) -> StoreError {
         match self {
             TxError::Store(e) => e,
-            TxError::Cancelled(reasons) => {
-                StoreError::Rejected(format!("transaction cancelled: {reasons:?}"))
-            }
+            TxError::Cancelled(reasons) => StoreError::Rejected(format!("transaction cancelled: {reasons:?}")),
         }
     }
 }
