@@ -20,4 +20,5 @@ PATH="$VENV/bin:$PATH" background "$LOCAL/logs/e2e-functions.log" \
 wait_for_port "$FUNCTIONS_PORT" "cargo lambda watch" 120
 
 "$VENV/bin/python" "$ROOT/tests/e2e/smoke.py" --base "http://127.0.0.1:$FUNCTIONS_PORT" --hcctl "$ROOT/target/debug/hcctl" \
+    --log "$LOCAL/logs/e2e-functions.log" \
     || die "the end-to-end smoke test failed (function logs: .local/logs/e2e-functions.log)"

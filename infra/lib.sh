@@ -61,12 +61,13 @@ start_emulator() {
     wait_for_port "$port" "the DynamoDB emulator"
 }
 
-# Writes an env file with fresh random keys for the functions.
+# Writes an env file with fresh random keys for the functions. Venue codes
+# point at the browser client's check-in page on the web port (8080 unless given).
 write_env_file() {
-    local file=$1 dynamodb_port=$2 functions_port=$3 prefix=$4
-    "$VENV/bin/python" - "$file" "$dynamodb_port" "$functions_port" "$prefix" <<'PY'
+    local file=$1 dynamodb_port=$2 functions_port=$3 prefix=$4 web_port=${5:-8080}
+    "$VENV/bin/python" - "$file" "$dynamodb_port" "$functions_port" "$prefix" "$web_port" <<'PY'
 import base64, os, sys
-file, dynamodb, functions, prefix = sys.argv[1:]
+file, dynamodb, functions, prefix, web = sys.argv[1:]
 # URL-safe and unpadded: cargo lambda's env-file parser refuses a trailing "=".
 key = lambda: base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
 lines = {
@@ -83,7 +84,7 @@ lines = {
     "HC_CODE_SIGNING_KEY": key(),
     "HC_CODE_ISSUER": f"http://127.0.0.1:{functions}/lambda-url/code",
     "HC_VENUE_KEY": key(),
-    "HC_VENUE_URL_BASE": "http://127.0.0.1:8080/v",
+    "HC_VENUE_URL_BASE": f"http://127.0.0.1:{web}/v",
     "RUST_LOG": "info",
 }
 with open(file, "w") as f:

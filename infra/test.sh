@@ -27,4 +27,7 @@ AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint
 say "end-to-end smoke test through cargo lambda watch"
 "$ROOT/infra/e2e.sh" "$DYNAMODB_PORT" "$FUNCTIONS_PORT"
 
+say "browser tests (web/tests: Playwright, Debian's Chromium) through cargo lambda watch and infra/web.sh"
+"$ROOT/infra/browser-tests.sh" "$DYNAMODB_PORT"
+
 say "all tests passed"

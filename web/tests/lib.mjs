@@ -80,7 +80,11 @@ export async function go(page, path) {
   await page.goto(url.toString());
 }
 
-/** A full-page screenshot into web/test-results/, and a copy into docs/screenshots/ if named. */
+/**
+ * A full-page screenshot into web/test-results/; with HC_UPDATE_SCREENSHOTS=1,
+ * a copy of the named ones into docs/screenshots/ (those the README shows), so
+ * that an ordinary test run leaves the checkout clean.
+ */
 export async function shot(page, name, docsName) {
   mkdirSync(RESULTS, { recursive: true });
   const path = join(RESULTS, `${name}.png`);
@@ -93,7 +97,7 @@ export async function shot(page, name, docsName) {
   if (height > viewport.height) await page.setViewportSize({ width: viewport.width, height });
   await page.screenshot({ path });
   if (height > viewport.height) await page.setViewportSize(viewport);
-  if (docsName) {
+  if (docsName && process.env.HC_UPDATE_SCREENSHOTS === '1') {
     mkdirSync(join(ROOT, 'docs/screenshots'), { recursive: true });
     copyFileSync(path, join(ROOT, 'docs/screenshots', docsName));
   }
