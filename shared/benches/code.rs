@@ -27,7 +27,9 @@ fn code(c: &mut Criterion) {
     }))
     .expect("facts");
     let areas = RiskAreas {
-        areas: (0..200).map(|i| (format!("{}", 410100 + i * 100), RiskLevel::Medium)).collect(),
+        areas: (0..200)
+            .map(|i| (format!("{}", 410100 + i * 100), RiskLevel::Medium))
+            .collect(),
         updated_at: now,
     };
 
@@ -42,9 +44,15 @@ fn code(c: &mut Criterion) {
         })
     });
     let content = keys.issue("s_3lq4ajd7xq2kd5x7j3ywq4fb2m", Color::Green, now).content;
-    c.bench_function("sign: token only", |b| b.iter(|| keys.issue(black_box("s_3lq4ajd7xq2kd5x7j3ywq4fb2m"), Color::Green, now)));
-    c.bench_function("render: QR SVG only", |b| b.iter(|| qr::svg(black_box(&content)).expect("fits")));
-    c.bench_function("verify: token", |b| b.iter(|| keys.verify(black_box(&content), now).expect("valid")));
+    c.bench_function("sign: token only", |b| {
+        b.iter(|| keys.issue(black_box("s_3lq4ajd7xq2kd5x7j3ywq4fb2m"), Color::Green, now))
+    });
+    c.bench_function("render: QR SVG only", |b| {
+        b.iter(|| qr::svg(black_box(&content)).expect("fits"))
+    });
+    c.bench_function("verify: token", |b| {
+        b.iter(|| keys.verify(black_box(&content), now).expect("valid"))
+    });
 }
 
 criterion_group!(benches, code);

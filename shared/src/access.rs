@@ -9,7 +9,11 @@ use crate::store::subjects::Subject;
 
 /// Whether `id` has the shape of a subject id (`s_` and 26 base32 characters).
 pub fn is_subject_id(id: &str) -> bool {
-    id.len() == 28 && id.starts_with("s_") && id[2..].bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+    id.len() == 28
+        && id.starts_with("s_")
+        && id[2..]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 
 /// The caller's own subject. Sessions issued after real-name authentication
@@ -18,14 +22,22 @@ pub async fn own_subject(store: &Store, session: &Session) -> Result<String, Pro
     if let Some(subject) = &session.subject_id {
         return Ok(subject.clone());
     }
-    let account = store.get_account(&session.account_id).await?.ok_or_else(Problem::unauthenticated)?;
+    let account = store
+        .get_account(&session.account_id)
+        .await?
+        .ok_or_else(Problem::unauthenticated)?;
     account.subject_id.ok_or_else(Problem::identity_required)
 }
 
 /// The subject a request names, or the caller's own when it names none,
 /// once the caller is known to be its owner or guardian. The caller must be
 /// verified either way.
-pub async fn subject_for(store: &Store, session: &Session, requested: Option<&str>, consistent: bool) -> Result<Subject, Problem> {
+pub async fn subject_for(
+    store: &Store,
+    session: &Session,
+    requested: Option<&str>,
+    consistent: bool,
+) -> Result<Subject, Problem> {
     let own = own_subject(store, session).await?;
     let subject_id = requested.filter(|r| !r.is_empty()).unwrap_or(&own);
     if !is_subject_id(subject_id) {
@@ -50,7 +62,14 @@ mod tests {
     #[test]
     fn subject_ids_have_one_shape() {
         assert!(is_subject_id(&crate::crypto::random_id("s_")));
-        for bad in ["", "s_", "v_aaaaaaaaaaaaaaaaaaaaaaaaaa", "s_AAAAAAAAAAAAAAAAAAAAAAAAAA", "s_aaaaaaaaaaaaaaaaaaaaaaaaa1", "s_aaaaaaaaaaaaaaaaaaaaaaaaaaa"] {
+        for bad in [
+            "",
+            "s_",
+            "v_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "s_AAAAAAAAAAAAAAAAAAAAAAAAAA",
+            "s_aaaaaaaaaaaaaaaaaaaaaaaaa1",
+            "s_aaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ] {
             assert!(!is_subject_id(bad), "{bad}");
         }
     }

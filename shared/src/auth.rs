@@ -120,7 +120,11 @@ impl SessionKeys {
         if now.unix_timestamp() >= claims.exp || claims.iat > now.unix_timestamp() + 60 {
             return None;
         }
-        Some(Session { account_id: claims.sub, subject_id: claims.sid, roles: claims.roles })
+        Some(Session {
+            account_id: claims.sub,
+            subject_id: claims.sid,
+            roles: claims.roles,
+        })
     }
 
     /// The session of a request's `Authorization: Bearer` token, or 401.
@@ -148,7 +152,11 @@ mod tests {
     }
 
     fn alice() -> Session {
-        Session { account_id: "u_alice".into(), subject_id: Some("s_1".into()), roles: vec![] }
+        Session {
+            account_id: "u_alice".into(),
+            subject_id: Some("s_1".into()),
+            roles: vec![],
+        }
     }
 
     #[test]

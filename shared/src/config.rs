@@ -18,7 +18,10 @@ pub struct ConfigError {
 
 impl ConfigError {
     pub fn new(var: &str, problem: impl Into<String>) -> Self {
-        Self { var: var.to_owned(), problem: problem.into() }
+        Self {
+            var: var.to_owned(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -40,7 +43,10 @@ pub fn optional(var: &str) -> Option<String> {
 pub fn parse_or<T: FromStr>(var: &str, default: T) -> Result<T, ConfigError> {
     match optional(var) {
         None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| ConfigError::new(var, "is not a valid value")),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| ConfigError::new(var, "is not a valid value")),
     }
 }
 
@@ -65,7 +71,9 @@ pub fn optional_key32(var: &str) -> Result<Option<[u8; 32]>, ConfigError> {
 }
 
 fn to32(var: &str, bytes: Vec<u8>) -> Result<[u8; 32], ConfigError> {
-    bytes.try_into().map_err(|_| ConfigError::new(var, "must decode to exactly 32 bytes"))
+    bytes
+        .try_into()
+        .map_err(|_| ConfigError::new(var, "must decode to exactly 32 bytes"))
 }
 
 fn decode_key(var: &str, value: &str, min_len: usize) -> Result<Vec<u8>, ConfigError> {
@@ -75,7 +83,10 @@ fn decode_key(var: &str, value: &str, min_len: usize) -> Result<Vec<u8>, ConfigE
         .or_else(|_| URL_SAFE_NO_PAD.decode(v.trim_end_matches('=')))
         .map_err(|_| ConfigError::new(var, "is not base64"))?;
     if bytes.len() < min_len {
-        return Err(ConfigError::new(var, format!("must decode to at least {min_len} bytes")));
+        return Err(ConfigError::new(
+            var,
+            format!("must decode to at least {min_len} bytes"),
+        ));
     }
     Ok(bytes)
 }

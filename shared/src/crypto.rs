@@ -77,7 +77,10 @@ impl PiiKeys {
     /// WeChat openid): the same login always maps to the same account, and
     /// the identifier reveals nothing of the openid.
     pub fn account_id(&self, provider: &str, provider_subject: &str) -> String {
-        let tag = hmac::sign(&self.lookup, format!("account\0{provider}\0{provider_subject}").as_bytes());
+        let tag = hmac::sign(
+            &self.lookup,
+            format!("account\0{provider}\0{provider_subject}").as_bytes(),
+        );
         format!("u_{}", base32(&tag.as_ref()[..16]))
     }
 
@@ -166,7 +169,10 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
 
 /// SHA-256 of `data`.
 pub fn sha256(data: &[u8]) -> [u8; 32] {
-    digest::digest(&digest::SHA256, data).as_ref().try_into().expect("SHA-256 output is 32 bytes")
+    digest::digest(&digest::SHA256, data)
+        .as_ref()
+        .try_into()
+        .expect("SHA-256 output is 32 bytes")
 }
 
 /// Compares two byte strings in time independent of where they differ.

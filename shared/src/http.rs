@@ -41,7 +41,15 @@ struct ProblemBody<'a> {
 
 impl Problem {
     pub fn new(status: StatusCode, code: &'static str, title: &'static str) -> Self {
-        Self { status, code, title, detail: None, retry_after: None, allow: None, extensions: Vec::new() }
+        Self {
+            status,
+            code,
+            title,
+            detail: None,
+            retry_after: None,
+            allow: None,
+            extensions: Vec::new(),
+        }
     }
 
     /// Adds an extension member to the problem document.
@@ -74,8 +82,12 @@ impl Problem {
     }
 
     pub fn identity_required() -> Self {
-        Self::new(StatusCode::FORBIDDEN, "identity-required", "Real-name authentication required")
-            .detail("complete real-name authentication with POST /v1/identity first")
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "identity-required",
+            "Real-name authentication required",
+        )
+        .detail("complete real-name authentication with POST /v1/identity first")
     }
 
     pub fn not_found() -> Self {
@@ -87,7 +99,11 @@ impl Problem {
     }
 
     pub fn method_not_allowed(allow: &'static str) -> Self {
-        let mut p = Self::new(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed");
+        let mut p = Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+        );
         p.allow = Some(allow);
         p
     }
@@ -98,8 +114,12 @@ impl Problem {
     }
 
     pub fn unsupported_media_type() -> Self {
-        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
-            .detail("send the body as application/json")
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+        )
+        .detail("send the body as application/json")
     }
 
     pub fn too_many(code: &'static str, title: &'static str) -> Self {
@@ -126,7 +146,11 @@ impl Problem {
             status: self.status.as_u16(),
             code: self.code,
             detail: self.detail.as_deref(),
-            extensions: self.extensions.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
+            extensions: self
+                .extensions
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), v.clone()))
+                .collect(),
         };
         let mut response = Response::builder()
             .status(self.status)
@@ -135,10 +159,14 @@ impl Problem {
             .body(Body::Text(serde_json::to_string(&body).expect("problem serialises")))
             .expect("valid response");
         if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         if let Some(allow) = self.allow {
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+            response
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
         }
         response
     }
@@ -178,7 +206,11 @@ fn route_shape(req: &Request) -> String {
     for segment in req.uri().path().split('/').filter(|s| !s.is_empty()) {
         shape.push('/');
         let looks_like_id = segment.len() > 12 || segment.contains('_') || segment.chars().any(|c| c.is_ascii_digit());
-        shape.push_str(if looks_like_id && segment != ".well-known" { "{id}" } else { segment });
+        shape.push_str(if looks_like_id && segment != ".well-known" {
+            "{id}"
+        } else {
+            segment
+        });
     }
     if shape.is_empty() { "/".to_owned() } else { shape }
 }
@@ -203,7 +235,10 @@ pub fn created<T: Serialize>(value: &T) -> HttpResult {
 }
 
 pub fn no_content() -> HttpResult {
-    Ok(Response::builder().status(StatusCode::NO_CONTENT).body(Body::Empty).expect("valid response"))
+    Ok(Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .body(Body::Empty)
+        .expect("valid response"))
 }
 
 /// The body bytes, refused above [`MAX_BODY_BYTES`].
@@ -232,7 +267,8 @@ pub fn parse_json<T: DeserializeOwned>(req: &Request, invalid_code: Option<&'sta
     }
     // Syntax first, then shape: serde_json reports some shape errors (a number
     // where an enum's name belongs) as syntax errors when parsing straight into `T`.
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| Problem::bad_request("the body is not valid JSON"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|_| Problem::bad_request("the body is not valid JSON"))?;
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = err.path().to_string();
         let detail = data_error_detail(err.inner(), &path);
@@ -265,14 +301,27 @@ fn data_error_detail(err: &serde_json::Error, path: &str) -> String {
 /// defaults of common tools (curl's form type, text/plain), are accepted, since
 /// the body is parsed as JSON either way; declared non-JSON formats are refused.
 fn check_content_type(req: &Request) -> Result<(), Problem> {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE) else { return Ok(()) };
-    let media = value.to_str().unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let accepted = media.is_empty()
         || media == "application/json"
         || (media.starts_with("application/") && media.ends_with("+json"))
         || media == "text/plain"
         || media == "application/x-www-form-urlencoded";
-    if accepted { Ok(()) } else { Err(Problem::unsupported_media_type()) }
+    if accepted {
+        Ok(())
+    } else {
+        Err(Problem::unsupported_media_type())
+    }
 }
 
 /// A query parameter, percent-decoded; empty values count as absent.
@@ -290,7 +339,7 @@ pub fn segments(req: &Request) -> Vec<String> {
         .path()
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_decode(s))
+        .map(percent_decode)
         .collect()
 }
 
@@ -303,17 +352,27 @@ fn percent_decode(segment: &str) -> String {
 
 /// A header value, when it is present and visible ASCII.
 pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-    req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty())
+    req.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 /// The Lambda request id, for log correlation; `-` outside Lambda.
 pub fn request_id(req: &Request) -> String {
-    req.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_else(|| "-".to_owned())
+    req.lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_else(|| "-".to_owned())
 }
 
 /// The answer for a path that exists with other methods.
 pub fn method_check(req: &Request, allowed: &[Method], allow: &'static str) -> Result<(), Problem> {
-    if allowed.contains(req.method()) { Ok(()) } else { Err(Problem::method_not_allowed(allow)) }
+    if allowed.contains(req.method()) {
+        Ok(())
+    } else {
+        Err(Problem::method_not_allowed(allow))
+    }
 }
 
 #[cfg(test)]
@@ -340,14 +399,18 @@ mod tests {
     fn malformed_json_is_a_bad_request() {
         let err = parse_json::<Body1>(&request("{\"name\":", None), Some("invalid-x")).unwrap_err();
         assert_eq!((err.status.as_u16(), err.code), (400, "bad-request"));
-        let err = parse_json::<Body1>(&request(r#"{"name":"a","age":1} trailing"#, None), Some("invalid-x")).unwrap_err();
+        let err =
+            parse_json::<Body1>(&request(r#"{"name":"a","age":1} trailing"#, None), Some("invalid-x")).unwrap_err();
         assert_eq!(err.code, "bad-request");
     }
 
     #[test]
     fn a_wrong_type_is_the_routes_422_and_does_not_echo_the_value() {
-        let err = parse_json::<Body1>(&request(r#"{"name":"张三丰","age":"secret-value"}"#, None), Some("invalid-x"))
-            .unwrap_err();
+        let err = parse_json::<Body1>(
+            &request(r#"{"name":"张三丰","age":"secret-value"}"#, None),
+            Some("invalid-x"),
+        )
+        .unwrap_err();
         assert_eq!((err.status.as_u16(), err.code), (422, "invalid-x"));
         let detail = err.detail.unwrap();
         assert!(detail.contains("age") && !detail.contains("secret-value"), "{detail}");
@@ -366,10 +429,28 @@ mod tests {
     fn nesting_beyond_128_levels_is_a_bad_request() {
         // serde_json stops at 128 levels instead of recursing on.
         let deep = format!("{}{}", "[".repeat(8000), "]".repeat(8000));
-        assert_eq!(parse_json::<Body1>(&request(&deep, None), Some("invalid-x")).unwrap_err().code, "bad-request");
-        let hidden = format!(r#"{{"name":"a","age":1,"extra":{}{}}}"#, "[".repeat(200), "]".repeat(200));
-        assert_eq!(parse_json::<Body1>(&request(&hidden, None), Some("invalid-x")).unwrap_err().code, "bad-request");
-        let shallow = format!(r#"{{"name":"a","age":1,"extra":{}{}}}"#, "[".repeat(100), "]".repeat(100));
+        assert_eq!(
+            parse_json::<Body1>(&request(&deep, None), Some("invalid-x"))
+                .unwrap_err()
+                .code,
+            "bad-request"
+        );
+        let hidden = format!(
+            r#"{{"name":"a","age":1,"extra":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert_eq!(
+            parse_json::<Body1>(&request(&hidden, None), Some("invalid-x"))
+                .unwrap_err()
+                .code,
+            "bad-request"
+        );
+        let shallow = format!(
+            r#"{{"name":"a","age":1,"extra":{}{}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        );
         assert!(parse_json::<Body1>(&request(&shallow, None), Some("invalid-x")).is_ok());
     }
 
@@ -392,11 +473,22 @@ mod tests {
     #[test]
     fn content_types() {
         let body = r#"{"name":"a","age":1}"#;
-        for ct in ["application/json", "application/json; charset=utf-8", "text/plain", "application/x-www-form-urlencoded", "application/merge-patch+json"] {
+        for ct in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/merge-patch+json",
+        ] {
             assert!(parse_json::<Body1>(&request(body, Some(ct)), Some("x")).is_ok(), "{ct}");
         }
         for ct in ["application/xml", "multipart/form-data; boundary=x", "image/png"] {
-            assert_eq!(parse_json::<Body1>(&request(body, Some(ct)), Some("x")).unwrap_err().code, "unsupported-media-type");
+            assert_eq!(
+                parse_json::<Body1>(&request(body, Some(ct)), Some("x"))
+                    .unwrap_err()
+                    .code,
+                "unsupported-media-type"
+            );
         }
     }
 
@@ -406,7 +498,9 @@ mod tests {
         assert_eq!(response.status(), 503);
         assert_eq!(response.headers()["content-type"], "application/problem+json");
         assert_eq!(response.headers()["retry-after"], "2");
-        let Body::Text(text) = response.body() else { panic!("text body") };
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
         let v: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(v["code"], "unavailable");
         assert_eq!(v["status"], 503);

@@ -58,16 +58,33 @@ pub struct ImportReport {
 pub fn validate(row: &RiskRow, now: OffsetDateTime) -> Result<(IdNumber, RiskRecord), RowError> {
     let today = shanghai_day(now);
     let id = IdNumber::parse(&row.id_number, today).map_err(|_| RowError::InvalidIdNumber)?;
-    let status: RiskStatus = serde_json::from_value(serde_json::Value::String(row.status.trim().to_owned())).map_err(|_| RowError::InvalidStatus)?;
+    let status: RiskStatus = serde_json::from_value(serde_json::Value::String(row.status.trim().to_owned()))
+        .map_err(|_| RowError::InvalidStatus)?;
     let since = iso_date::parse(row.since.trim())
-        .filter(|d| *d <= today + Duration::days(1) && *d >= Date::from_calendar_date(2019, time::Month::December, 1).expect("a date"))
+        .filter(|d| {
+            *d <= today + Duration::days(1)
+                && *d >= Date::from_calendar_date(2019, time::Month::December, 1).expect("a date")
+        })
         .ok_or(RowError::InvalidSince)?;
-    Ok((id, RiskRecord { status, since, updated_at: now, recovered: false }))
+    Ok((
+        id,
+        RiskRecord {
+            status,
+            since,
+            updated_at: now,
+            recovered: false,
+        },
+    ))
 }
 
 /// Imports rows given with their positions. The last valid row wins for an
 /// ID number that appears twice.
-pub async fn import(store: &Store, pii: &PiiKeys, rows: impl IntoIterator<Item = (usize, RiskRow)>, now: OffsetDateTime) -> Result<ImportReport, StoreError> {
+pub async fn import(
+    store: &Store,
+    pii: &PiiKeys,
+    rows: impl IntoIterator<Item = (usize, RiskRow)>,
+    now: OffsetDateTime,
+) -> Result<ImportReport, StoreError> {
     let mut report = ImportReport::default();
     let mut valid: BTreeMap<String, RiskRecord> = BTreeMap::new();
     for (position, row) in rows {
@@ -106,17 +123,36 @@ mod tests {
     const NOW: OffsetDateTime = datetime!(2026-11-26 10:00 +8);
 
     fn row(id: &str, status: &str, since: &str) -> RiskRow {
-        RiskRow { id_number: id.into(), status: status.into(), since: since.into() }
+        RiskRow {
+            id_number: id.into(),
+            status: status.into(),
+            since: since.into(),
+        }
     }
 
     #[test]
     fn rows_are_validated_field_by_field() {
         assert!(validate(&row("11010519491231002X", "confirmed", "2026-11-20"), NOW).is_ok());
         assert!(validate(&row("11010519491231002x", " close-contact ", "2026-11-27"), NOW).is_ok());
-        assert_eq!(validate(&row("110105194912310021", "confirmed", "2026-11-20"), NOW).unwrap_err(), RowError::InvalidIdNumber);
-        assert_eq!(validate(&row("11010519491231002X", "recovered", "2026-11-20"), NOW).unwrap_err(), RowError::InvalidStatus);
-        assert_eq!(validate(&row("11010519491231002X", "confirmed", "2026-11-28"), NOW).unwrap_err(), RowError::InvalidSince);
-        assert_eq!(validate(&row("11010519491231002X", "confirmed", "20261120"), NOW).unwrap_err(), RowError::InvalidSince);
-        assert_eq!(validate(&row("11010519491231002X", "confirmed", "2019-11-30"), NOW).unwrap_err(), RowError::InvalidSince);
+        assert_eq!(
+            validate(&row("110105194912310021", "confirmed", "2026-11-20"), NOW).unwrap_err(),
+            RowError::InvalidIdNumber
+        );
+        assert_eq!(
+            validate(&row("11010519491231002X", "recovered", "2026-11-20"), NOW).unwrap_err(),
+            RowError::InvalidStatus
+        );
+        assert_eq!(
+            validate(&row("11010519491231002X", "confirmed", "2026-11-28"), NOW).unwrap_err(),
+            RowError::InvalidSince
+        );
+        assert_eq!(
+            validate(&row("11010519491231002X", "confirmed", "20261120"), NOW).unwrap_err(),
+            RowError::InvalidSince
+        );
+        assert_eq!(
+            validate(&row("11010519491231002X", "confirmed", "2019-11-30"), NOW).unwrap_err(),
+            RowError::InvalidSince
+        );
     }
 }

@@ -11,7 +11,9 @@
 
 use std::sync::{Arc, Mutex};
 
-use aws_sdk_dynamodb::config::interceptors::{AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut};
+use aws_sdk_dynamodb::config::interceptors::{
+    AfterDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_types::body::SdkBody;
 use serde_json::{Value, json};
@@ -28,12 +30,15 @@ pub struct Call {
     pub read_units: f64,
     /// Write units by DynamoDB's pricing rules, index writes included.
     pub write_units: f64,
+    /// From sending the request to reading the answer, retries included.
+    pub elapsed: std::time::Duration,
 }
 
 #[derive(Debug, Default, Clone)]
 pub struct Meter {
     calls: Arc<Mutex<Vec<Call>>>,
     pending: Arc<Mutex<Option<Value>>>,
+    started: Arc<Mutex<Option<std::time::Instant>>>,
     /// Attributes each index projects, by index name.
     indexes: Vec<(&'static str, &'static [&'static str], [&'static str; 2])>,
 }
@@ -49,7 +54,10 @@ impl Meter {
                 shared::store::tables::Projection::KeysOnly => (i.name, &[][..], [i.pk, i.sk]),
             })
             .collect();
-        Self { indexes, ..Default::default() }
+        Self {
+            indexes,
+            ..Default::default()
+        }
     }
 
     pub fn take(&self) -> Vec<Call> {
@@ -58,15 +66,26 @@ impl Meter {
 
     fn price(&self, operation: &str, request: &Value, response: &Value) -> (f64, f64) {
         let consistent = |r: &Value| r["ConsistentRead"].as_bool().unwrap_or(false);
-        let read = |size: usize, consistent: bool| (size.max(1).div_ceil(4096) as f64) * if consistent { 1.0 } else { 0.5 };
+        let read =
+            |size: usize, consistent: bool| (size.max(1).div_ceil(4096) as f64) * if consistent { 1.0 } else { 0.5 };
         let write = |size: usize| size.max(1).div_ceil(1024) as f64;
         match operation {
-            "GetItem" => (response.get("Item").map_or(0.5, |i| read(item_size(i), consistent(request))), 0.0),
+            "GetItem" => (
+                response
+                    .get("Item")
+                    .map_or(0.5, |i| read(item_size(i), consistent(request))),
+                0.0,
+            ),
             "BatchGetItem" => {
                 let mut units = 0.0;
                 for (table, items) in response["Responses"].as_object().into_iter().flatten() {
                     let strong = consistent(&request["RequestItems"][table]);
-                    units += items.as_array().into_iter().flatten().map(|i| read(item_size(i), strong)).sum::<f64>();
+                    units += items
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|i| read(item_size(i), strong))
+                        .sum::<f64>();
                 }
                 (units, 0.0)
             }
@@ -102,7 +121,10 @@ impl Meter {
             .filter(|(_, _, keys)| keys.iter().all(|k| item.get(*k).is_some()))
             .map(|(_, projected, keys)| {
                 let names = keys.iter().chain(["pk", "sk"].iter()).chain(projected.iter());
-                let size: usize = names.filter_map(|n| item.get(*n).map(|v| n.len() + value_size(v))).sum::<usize>() + 100;
+                let size: usize = names
+                    .filter_map(|n| item.get(*n).map(|v| n.len() + value_size(v)))
+                    .sum::<usize>()
+                    + 100;
                 size.div_ceil(1024) as f64
             })
             .sum()
@@ -111,19 +133,51 @@ impl Meter {
 
 /// DynamoDB's size of an item in its wire format.
 pub fn item_size(item: &Value) -> usize {
-    item.as_object().into_iter().flatten().map(|(name, value)| name.len() + value_size(value)).sum()
+    item.as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, value)| name.len() + value_size(value))
+        .sum()
 }
 
 fn value_size(value: &Value) -> usize {
-    let Some((kind, inner)) = value.as_object().and_then(|o| o.iter().next()) else { return 0 };
+    let Some((kind, inner)) = value.as_object().and_then(|o| o.iter().next()) else {
+        return 0;
+    };
     match kind.as_str() {
         "S" | "B" => inner.as_str().map_or(0, str::len),
         // Numbers: about one byte per two significant digits, plus one.
-        "N" => inner.as_str().map_or(0, |n| n.trim_start_matches('-').replace('.', "").trim_start_matches('0').len().div_ceil(2) + 1),
+        "N" => inner.as_str().map_or(0, |n| {
+            n.trim_start_matches('-')
+                .replace('.', "")
+                .trim_start_matches('0')
+                .len()
+                .div_ceil(2)
+                + 1
+        }),
         "BOOL" | "NULL" => 1,
-        "L" => 3 + inner.as_array().into_iter().flatten().map(|v| 1 + value_size(v)).sum::<usize>(),
-        "M" => 3 + inner.as_object().into_iter().flatten().map(|(k, v)| 1 + k.len() + value_size(v)).sum::<usize>(),
-        "SS" | "NS" | "BS" => inner.as_array().into_iter().flatten().map(|v| v.as_str().map_or(0, str::len)).sum(),
+        "L" => {
+            3 + inner
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| 1 + value_size(v))
+                .sum::<usize>()
+        }
+        "M" => {
+            3 + inner
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| 1 + k.len() + value_size(v))
+                .sum::<usize>()
+        }
+        "SS" | "NS" | "BS" => inner
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|v| v.as_str().map_or(0, str::len))
+            .sum(),
         _ => 0,
     }
 }
@@ -136,24 +190,52 @@ impl Intercept for Interceptor {
         "consumed-capacity-meter"
     }
 
-    fn modify_before_signing(&self, context: &mut BeforeTransmitInterceptorContextMut<'_>, _: &RuntimeComponents, _: &mut ConfigBag) -> Result<(), BoxError> {
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
         let request = context.request_mut();
-        let Some(bytes) = request.body().bytes() else { return Ok(()) };
+        let Some(bytes) = request.body().bytes() else {
+            return Ok(());
+        };
         let mut body: Value = serde_json::from_slice(bytes)?;
-        let operation = request.headers().get("x-amz-target").unwrap_or_default().rsplit('.').next().unwrap_or_default().to_owned();
-        if body.is_object() && operation != "CreateTable" && operation != "UpdateTimeToLive" && operation != "ListTables" {
+        let operation = request
+            .headers()
+            .get("x-amz-target")
+            .unwrap_or_default()
+            .rsplit('.')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        if body.is_object()
+            && operation != "CreateTable"
+            && operation != "UpdateTimeToLive"
+            && operation != "ListTables"
+        {
             body["ReturnConsumedCapacity"] = json!("INDEXES");
         }
         *self.0.pending.lock().unwrap() = Some(json!({"operation": operation, "request": body.clone()}));
+        *self.0.started.lock().unwrap() = Some(std::time::Instant::now());
         let bytes = serde_json::to_vec(&body)?;
         request.headers_mut().insert("content-length", bytes.len().to_string());
         *request.body_mut() = SdkBody::from(bytes);
         Ok(())
     }
 
-    fn read_after_deserialization(&self, context: &AfterDeserializationInterceptorContextRef<'_>, _: &RuntimeComponents, _: &mut ConfigBag) -> Result<(), BoxError> {
-        let Some(pending) = self.0.pending.lock().unwrap().take() else { return Ok(()) };
-        let Some(bytes) = context.response().body().bytes() else { return Ok(()) };
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let Some(pending) = self.0.pending.lock().unwrap().take() else {
+            return Ok(());
+        };
+        let Some(bytes) = context.response().body().bytes() else {
+            return Ok(());
+        };
         let response: Value = serde_json::from_slice(bytes).unwrap_or(Value::Null);
         let operation = pending["operation"].as_str().unwrap_or_default().to_owned();
         let reported = match &response["ConsumedCapacity"] {
@@ -161,7 +243,21 @@ impl Intercept for Interceptor {
             other => other["CapacityUnits"].as_f64().unwrap_or(0.0),
         };
         let (read_units, write_units) = self.0.price(&operation, &pending["request"], &response);
-        self.0.calls.lock().unwrap().push(Call { operation, reported, read_units, write_units });
+        let elapsed = self
+            .0
+            .started
+            .lock()
+            .unwrap()
+            .take()
+            .map(|t| t.elapsed())
+            .unwrap_or_default();
+        self.0.calls.lock().unwrap().push(Call {
+            operation,
+            reported,
+            read_units,
+            write_units,
+            elapsed,
+        });
         Ok(())
     }
 }
@@ -169,6 +265,10 @@ impl Intercept for Interceptor {
 /// A client that meters every call. Calls must not overlap for the meter to
 /// pair requests and responses: measure one request at a time.
 pub fn metered_client(meter: &Meter) -> aws_sdk_dynamodb::Client {
-    let config = crate::client().config().to_builder().interceptor(Interceptor(meter.clone())).build();
+    let config = crate::client()
+        .config()
+        .to_builder()
+        .interceptor(Interceptor(meter.clone()))
+        .build();
     aws_sdk_dynamodb::Client::from_conf(config)
 }

@@ -17,6 +17,7 @@ use time::macros::datetime;
 
 pub mod capacity;
 pub mod fake_http;
+pub mod prices;
 pub mod qr;
 
 /// 10:00 in Shanghai on a Thursday: the default test clock.
@@ -33,7 +34,9 @@ pub const VENUE_URL_BASE: &str = "https://hc.test/v";
 /// The emulator the tests use, from `HC_TEST_DYNAMODB_ENDPOINT`.
 pub fn endpoint() -> String {
     std::env::var("HC_TEST_DYNAMODB_ENDPOINT").unwrap_or_else(|_| {
-        panic!("HC_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts the DynamoDB emulator")
+        panic!(
+            "HC_TEST_DYNAMODB_ENDPOINT is not set: run the tests with `make test`, which starts the DynamoDB emulator"
+        )
     })
 }
 
@@ -84,7 +87,10 @@ pub fn login_app(store: &Store, clock: &Clock) -> login::App {
 /// The login function issuing sessions that outlive the weeks a test
 /// travels through with its clock.
 pub fn long_login_app(store: &Store, clock: &Clock) -> login::App {
-    login::App { sessions: SessionKeys::new(&SESSION_SECRET, time::Duration::days(60)), ..login_app(store, clock) }
+    login::App {
+        sessions: SessionKeys::new(&SESSION_SECRET, time::Duration::days(60)),
+        ..login_app(store, clock)
+    }
 }
 
 /// The declaration function; the risk-area list is read afresh every time.
@@ -105,7 +111,13 @@ pub fn code_keys() -> CodeKeys {
 
 /// The code function, with the test signing key.
 pub fn code_app(store: &Store, clock: &Clock) -> code::App {
-    code::App::new(store.clone(), sessions(), RiskAreaCache::new(Duration::ZERO), code_keys(), clock.clone())
+    code::App::new(
+        store.clone(),
+        sessions(),
+        RiskAreaCache::new(Duration::ZERO),
+        code_keys(),
+        clock.clone(),
+    )
 }
 
 pub fn venue_keys() -> VenueKeys {
@@ -114,7 +126,13 @@ pub fn venue_keys() -> VenueKeys {
 
 /// The venue function, spreading each venue's entries over 4 index shards.
 pub fn venue_app(store: &Store, clock: &Clock) -> venue::App {
-    venue::App { store: store.clone(), sessions: sessions(), keys: venue_keys(), clock: clock.clone(), shards: 4 }
+    venue::App {
+        store: store.clone(),
+        sessions: sessions(),
+        keys: venue_keys(),
+        clock: clock.clone(),
+        shards: 4,
+    }
 }
 
 /// The scan function, with the test keys.
@@ -134,14 +152,25 @@ pub fn scan_app(store: &Store, clock: &Clock) -> scan::App {
 
 /// The admin function.
 pub fn admin_app(store: &Store, clock: &Clock) -> admin::App {
-    admin::App { store: store.clone(), sessions: sessions(), pii: pii(), rules: shared::domain::rules::RuleSet::embedded(), clock: clock.clone() }
+    admin::App {
+        store: store.clone(),
+        sessions: sessions(),
+        pii: pii(),
+        rules: shared::domain::rules::RuleSet::embedded(),
+        clock: clock.clone(),
+    }
 }
 
 /// A verified user granted the `authority` role; returns a token.
 pub async fn officer(app: &login::App, name: &str, person: u32) -> String {
     let token = verified(app, name, person).await;
     let account = sessions().verify(&token, NOW).expect("a valid token").account_id;
-    assert!(app.store.set_role(&account, shared::auth::Role::Authority, Some(NOW)).await.expect("the store"));
+    assert!(
+        app.store
+            .set_role(&account, shared::auth::Role::Authority, Some(NOW))
+            .await
+            .expect("the store")
+    );
     token
 }
 
@@ -214,7 +243,18 @@ pub fn person_id(n: u32) -> String {
 
 /// Logs in as `dev:<name>` and returns the token.
 pub async fn login(app: &login::App, name: &str) -> String {
-    let (status, body) = parts(login::handle(app, request("POST", "/v1/login", Some(serde_json::json!({"code": format!("dev:{name}")})), None)).await);
+    let (status, body) = parts(
+        login::handle(
+            app,
+            request(
+                "POST",
+                "/v1/login",
+                Some(serde_json::json!({"code": format!("dev:{name}")})),
+                None,
+            ),
+        )
+        .await,
+    );
     assert_eq!(status, 200, "{body}");
     body["token"].as_str().expect("token").to_owned()
 }

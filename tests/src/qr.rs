@@ -9,7 +9,11 @@ pub fn decode_svg(svg: &str, scale: f32) -> String {
     let size = tree.size().to_int_size().scale_by(scale).expect("a positive size");
     let mut pixmap = tiny_skia::Pixmap::new(size.width(), size.height()).expect("a pixmap");
     pixmap.fill(tiny_skia::Color::WHITE);
-    resvg::render(&tree, tiny_skia::Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+    resvg::render(
+        &tree,
+        tiny_skia::Transform::from_scale(scale, scale),
+        &mut pixmap.as_mut(),
+    );
     decode_pixmap(&pixmap)
 }
 

@@ -46,7 +46,13 @@ async fn admin(w: &World, method: &str, path: &str, body: Option<Value>, token: 
 }
 
 async fn declare(w: &World, token: &str, body: Value) {
-    let (status, answer) = parts(declaration::handle(&w.declaration, request("POST", "/v1/declarations", Some(body), Some(token))).await);
+    let (status, answer) = parts(
+        declaration::handle(
+            &w.declaration,
+            request("POST", "/v1/declarations", Some(body), Some(token)),
+        )
+        .await,
+    );
     assert_eq!(status, 201, "{answer}");
 }
 
@@ -77,11 +83,18 @@ async fn a_citizen_is_forbidden_every_admin_route_and_a_stranger_is_unauthentica
     for (method, path) in ROUTES {
         let body = (method != "GET").then(|| json!({"areas": [], "records": [], "color": "green", "reason": "x"}));
         let (status, answer) = admin(&w, method, path, body.clone(), &citizen).await;
-        assert_eq!((status, answer["code"].as_str()), (403, Some("forbidden")), "{method} {path}");
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (403, Some("forbidden")),
+            "{method} {path}"
+        );
         let (status, _) = parts(admin::handle(&w.admin, request(method, path, body, None)).await);
         assert_eq!(status, 401, "{method} {path}");
     }
-    assert!(w.store.audit_of_day("2026-11-26").await.unwrap().is_empty(), "nothing was done");
+    assert!(
+        w.store.audit_of_day("2026-11-26").await.unwrap().is_empty(),
+        "nothing was done"
+    );
 }
 
 #[tokio::test]
@@ -90,8 +103,15 @@ async fn a_revoked_role_stops_working_at_once() {
     let token = officer(&w.login, "officer", 1).await;
     assert_eq!(admin(&w, "GET", "/v1/admin/rankings", None, &token).await.0, 200);
     let account = sessions().verify(&token, NOW).unwrap().account_id;
-    w.store.set_role(&account, shared::auth::Role::Authority, None).await.unwrap();
-    assert_eq!(admin(&w, "GET", "/v1/admin/rankings", None, &token).await.0, 403, "the same token, read against the store");
+    w.store
+        .set_role(&account, shared::auth::Role::Authority, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        admin(&w, "GET", "/v1/admin/rankings", None, &token).await.0,
+        403,
+        "the same token, read against the store"
+    );
 }
 
 #[tokio::test]
@@ -104,17 +124,41 @@ async fn a_new_risk_area_list_changes_the_next_code_without_a_new_declaration() 
     declare(&w, &alice, body).await;
     assert_eq!(colour(&w, &alice).await.0, "green");
 
-    let (status, answer) = admin(&w, "PUT", "/v1/admin/risk-areas", Some(json!({"areas": [{"region": "130200", "level": "high"}]})), &officer).await;
+    let (status, answer) = admin(
+        &w,
+        "PUT",
+        "/v1/admin/risk-areas",
+        Some(json!({"areas": [{"region": "130200", "level": "high"}]})),
+        &officer,
+    )
+    .await;
     assert_eq!((status, answer["areas"].as_u64()), (200, Some(1)));
-    assert_eq!(colour(&w, &alice).await, ("yellow".to_owned(), json!(["14天内有中高风险地区旅居史"])));
+    assert_eq!(
+        colour(&w, &alice).await,
+        ("yellow".to_owned(), json!(["14天内有中高风险地区旅居史"]))
+    );
     let (_, listed) = admin(&w, "GET", "/v1/admin/risk-areas", None, &officer).await;
     assert_eq!(listed["areas"], json!([{"region": "130200", "level": "high"}]));
 
     // Replacing the list with one that leaves Tangshan out turns it green again.
-    admin(&w, "PUT", "/v1/admin/risk-areas", Some(json!({"areas": [{"region": "110105", "level": "medium"}]})), &officer).await;
+    admin(
+        &w,
+        "PUT",
+        "/v1/admin/risk-areas",
+        Some(json!({"areas": [{"region": "110105", "level": "medium"}]})),
+        &officer,
+    )
+    .await;
     assert_eq!(colour(&w, &alice).await.0, "green");
-    for bad in [json!({"areas": [{"region": "999999", "level": "high"}]}), json!({"areas": [{"region": "130200", "level": "extreme"}]}), json!({})] {
-        assert_eq!(admin(&w, "PUT", "/v1/admin/risk-areas", Some(bad), &officer).await.0, 400);
+    for bad in [
+        json!({"areas": [{"region": "999999", "level": "high"}]}),
+        json!({"areas": [{"region": "130200", "level": "extreme"}]}),
+        json!({}),
+    ] {
+        assert_eq!(
+            admin(&w, "PUT", "/v1/admin/risk-areas", Some(bad), &officer).await.0,
+            400
+        );
     }
 }
 
@@ -135,14 +179,29 @@ async fn an_imported_confirmed_record_turns_a_green_subject_red_at_the_next_scan
     ]});
     let (status, report) = admin(&w, "POST", "/v1/admin/risk-persons", Some(records), &officer).await;
     assert_eq!(status, 200, "{report}");
-    assert_eq!((report["applied"].as_u64(), report["unmatched"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (report["applied"].as_u64(), report["unmatched"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(
         report["errors"],
         json!([{"index": 2, "code": "invalid-id-number"}, {"index": 3, "code": "invalid-status"}, {"index": 4, "code": "invalid-since"}])
     );
-    assert!(!report.to_string().contains(&person_id(2)), "the report does not echo ID numbers");
-    let (_, scanned) = parts(scan::handle(&w.scan, request("POST", "/v1/scans", Some(json!({"code": code["qr"]})), Some(&guard))).await);
-    assert_eq!((scanned["result"].as_str(), scanned["color"].as_str()), (Some("verify"), Some("red")));
+    assert!(
+        !report.to_string().contains(&person_id(2)),
+        "the report does not echo ID numbers"
+    );
+    let (_, scanned) = parts(
+        scan::handle(
+            &w.scan,
+            request("POST", "/v1/scans", Some(json!({"code": code["qr"]})), Some(&guard)),
+        )
+        .await,
+    );
+    assert_eq!(
+        (scanned["result"].as_str(), scanned["color"].as_str()),
+        (Some("verify"), Some("red"))
+    );
     assert_eq!(scanned["hints"][0], "卫生健康部门通报的风险人员");
 }
 
@@ -152,19 +211,39 @@ async fn a_record_imported_before_the_person_registers_applies_when_they_do() {
     let officer = officer(&w.login, "officer", 1).await;
     let records = json!({"records": [{"id_number": person_id(7), "status": "close-contact", "since": "2026-11-25"}]});
     let (_, report) = admin(&w, "POST", "/v1/admin/risk-persons", Some(records), &officer).await;
-    assert_eq!((report["applied"].as_u64(), report["unmatched"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(
+        (report["applied"].as_u64(), report["unmatched"].as_u64()),
+        (Some(0), Some(1))
+    );
     let late = verified(&w.login, "late", 7).await;
     declare(&w, &late, normal_declaration()).await;
     assert_eq!(colour(&w, &late).await.0, "red");
     // A guardian's dependent is a registration too.
     let records = json!({"records": [{"id_number": person_id(8), "status": "suspected", "since": "2026-11-25"}]});
     admin(&w, "POST", "/v1/admin/risk-persons", Some(records), &officer).await;
-    let (_, added) = parts(login::handle(&w.login, request("POST", "/v1/dependents", Some(json!({"name": "王小二", "id_number": person_id(8), "relation": "child"})), Some(&late))).await);
+    let (_, added) = parts(
+        login::handle(
+            &w.login,
+            request(
+                "POST",
+                "/v1/dependents",
+                Some(json!({"name": "王小二", "id_number": person_id(8), "relation": "child"})),
+                Some(&late),
+            ),
+        )
+        .await,
+    );
     let child = added["dependent"]["subject_id"].as_str().unwrap();
     let mut body = normal_declaration();
     body["subject_id"] = json!(child);
     declare(&w, &late, body).await;
-    let (_, code) = parts(code::handle(&w.code, request("GET", &format!("/v1/code?subject_id={child}"), None, Some(&late))).await);
+    let (_, code) = parts(
+        code::handle(
+            &w.code,
+            request("GET", &format!("/v1/code?subject_id={child}"), None, Some(&late)),
+        )
+        .await,
+    );
     assert_eq!(code["color"], "red");
 }
 
@@ -176,7 +255,10 @@ async fn a_cleared_record_turns_green_after_14_days_of_normal_declarations() {
     declare(&w, &alice, normal_declaration()).await;
     let records = json!({"records": [{"id_number": person_id(2), "status": "cleared", "since": "2026-11-26"}]});
     admin(&w, "POST", "/v1/admin/risk-persons", Some(records), &officer).await;
-    assert_eq!(colour(&w, &alice).await, ("red".to_owned(), json!(["解除隔离未满14天"])));
+    assert_eq!(
+        colour(&w, &alice).await,
+        ("red".to_owned(), json!(["解除隔离未满14天"]))
+    );
     for day in 1..=14 {
         w.clock.advance(Duration::days(1));
         declare(&w, &alice, normal_declaration()).await;
@@ -197,27 +279,71 @@ async fn a_verification_outcome_wins_until_it_expires_or_newer_risk_data_arrives
     let subject = subject_of(&alice);
     w.clock.advance(Duration::minutes(5));
     let path = format!("/v1/admin/subjects/{subject}/verification");
-    let (status, answer) = admin(&w, "POST", &path, Some(json!({"color": "green", "reason": "核验体温正常", "valid_until": "2026-11-26T18:00:00+08:00"})), &officer).await;
+    let (status, answer) = admin(
+        &w,
+        "POST",
+        &path,
+        Some(json!({"color": "green", "reason": "核验体温正常", "valid_until": "2026-11-26T18:00:00+08:00"})),
+        &officer,
+    )
+    .await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!((answer["status"]["color"].as_str(), answer["status"]["overridden"].as_bool()), (Some("green"), Some(true)));
-    assert_eq!(answer["verification"]["officer"], sessions().verify(&officer, NOW).unwrap().account_id);
-    assert_eq!(answer["verification"]["rules_version"], shared::domain::rules::RuleSet::embedded().version());
+    assert_eq!(
+        (
+            answer["status"]["color"].as_str(),
+            answer["status"]["overridden"].as_bool()
+        ),
+        (Some("green"), Some(true))
+    );
+    assert_eq!(
+        answer["verification"]["officer"],
+        sessions().verify(&officer, NOW).unwrap().account_id
+    );
+    assert_eq!(
+        answer["verification"]["rules_version"],
+        shared::domain::rules::RuleSet::embedded().version()
+    );
     assert_eq!(colour(&w, &alice).await, ("green".to_owned(), json!([])));
     w.clock.set(time::macros::datetime!(2026-11-26 18:00 +8));
     assert_eq!(colour(&w, &alice).await.0, "yellow", "the outcome has expired");
 
     // A new outcome, then newer risk data from the authority: the data wins.
     w.clock.set(time::macros::datetime!(2026-11-26 19:00 +8));
-    admin(&w, "POST", &path, Some(json!({"color": "green", "reason": "复核"})), &officer).await;
+    admin(
+        &w,
+        "POST",
+        &path,
+        Some(json!({"color": "green", "reason": "复核"})),
+        &officer,
+    )
+    .await;
     assert_eq!(colour(&w, &alice).await.0, "green");
     w.clock.advance(Duration::minutes(1));
-    admin(&w, "POST", "/v1/admin/risk-persons", Some(json!({"records": [{"id_number": person_id(2), "status": "close-contact", "since": "2026-11-26"}]})), &officer).await;
+    admin(
+        &w,
+        "POST",
+        "/v1/admin/risk-persons",
+        Some(json!({"records": [{"id_number": person_id(2), "status": "close-contact", "since": "2026-11-26"}]})),
+        &officer,
+    )
+    .await;
     assert_eq!(colour(&w, &alice).await.0, "red");
 
-    for bad in [json!({"color": "blue", "reason": "x"}), json!({"color": "green", "reason": ""}), json!({"color": "green", "reason": "x", "valid_until": "2026-11-25T00:00:00+08:00"})] {
+    for bad in [
+        json!({"color": "blue", "reason": "x"}),
+        json!({"color": "green", "reason": ""}),
+        json!({"color": "green", "reason": "x", "valid_until": "2026-11-25T00:00:00+08:00"}),
+    ] {
         assert_eq!(admin(&w, "POST", &path, Some(bad), &officer).await.0, 400);
     }
-    let (status, _) = admin(&w, "POST", "/v1/admin/subjects/s_aaaaaaaaaaaaaaaaaaaaaaaaaa/verification", Some(json!({"color": "green", "reason": "x"})), &officer).await;
+    let (status, _) = admin(
+        &w,
+        "POST",
+        "/v1/admin/subjects/s_aaaaaaaaaaaaaaaaaaaaaaaaaa/verification",
+        Some(json!({"color": "green", "reason": "x"})),
+        &officer,
+    )
+    .await;
     assert_eq!(status, 404);
 }
 
@@ -226,40 +352,120 @@ async fn traces_show_full_identities_to_the_authority_and_leave_an_audit_entry()
     let w = world().await;
     let officer = officer(&w.login, "officer", 1).await;
     let owner = verified(&w.login, "owner", 2).await;
-    let (_, venue) = parts(venue::handle(&w.venue, request("POST", "/v1/venues", Some(venue_body()), Some(&owner))).await);
+    let (_, venue) = parts(
+        venue::handle(
+            &w.venue,
+            request("POST", "/v1/venues", Some(venue_body()), Some(&owner)),
+        )
+        .await,
+    );
     let visitor = verified(&w.login, "visitor", 3).await;
     declare(&w, &visitor, normal_declaration()).await;
     w.clock.advance(Duration::minutes(1));
-    let (status, _) = parts(scan::handle(&w.scan, request("POST", "/v1/checkins", Some(json!({"venue_code": venue["qr"]})), Some(&visitor))).await);
+    let (status, _) = parts(
+        scan::handle(
+            &w.scan,
+            request(
+                "POST",
+                "/v1/checkins",
+                Some(json!({"venue_code": venue["qr"]})),
+                Some(&visitor),
+            ),
+        )
+        .await,
+    );
     assert_eq!(status, 201);
     let (_, code) = parts(code::handle(&w.code, request("GET", "/v1/code", None, Some(&visitor))).await);
     w.clock.advance(Duration::minutes(1));
-    parts(scan::handle(&w.scan, request("POST", "/v1/scans", Some(json!({"code": code["qr"], "region": "130104"})), Some(&owner))).await);
+    parts(
+        scan::handle(
+            &w.scan,
+            request(
+                "POST",
+                "/v1/scans",
+                Some(json!({"code": code["qr"], "region": "130104"})),
+                Some(&owner),
+            ),
+        )
+        .await,
+    );
 
     let venue_id = venue["venue"]["id"].as_str().unwrap();
-    let (status, trace) = admin(&w, "GET", &format!("/v1/admin/traces?venue_id={venue_id}"), None, &officer).await;
+    let (status, trace) = admin(
+        &w,
+        "GET",
+        &format!("/v1/admin/traces?venue_id={venue_id}"),
+        None,
+        &officer,
+    )
+    .await;
     assert_eq!(status, 200, "{trace}");
     let entry = &trace["entries"][0];
-    assert_eq!((entry["name"].as_str(), entry["id_number"].as_str(), entry["phone"].as_str()), (Some("张三丰"), Some(person_id(3).as_str()), Some("13812345678")));
+    assert_eq!(
+        (
+            entry["name"].as_str(),
+            entry["id_number"].as_str(),
+            entry["phone"].as_str()
+        ),
+        (Some("张三丰"), Some(person_id(3).as_str()), Some("13812345678"))
+    );
     assert_eq!(entry["entered_at"], "2026-11-26T10:01:00+08:00");
 
     let subject = subject_of(&visitor);
-    let (status, trace) = admin(&w, "GET", &format!("/v1/admin/traces?subject_id={subject}"), None, &officer).await;
+    let (status, trace) = admin(
+        &w,
+        "GET",
+        &format!("/v1/admin/traces?subject_id={subject}"),
+        None,
+        &officer,
+    )
+    .await;
     assert_eq!(status, 200, "{trace}");
     assert_eq!(trace["subject"]["id_number"], person_id(3));
     assert_eq!(trace["visits"][0]["venue"]["id"], venue_id);
-    assert_eq!((trace["scans"][0]["scanned_at"].as_str(), trace["scans"][0]["region"].as_str()), (Some("2026-11-26T10:02:00+08:00"), Some("130104")));
+    assert_eq!(
+        (
+            trace["scans"][0]["scanned_at"].as_str(),
+            trace["scans"][0]["region"].as_str()
+        ),
+        (Some("2026-11-26T10:02:00+08:00"), Some("130104"))
+    );
 
     let audit = w.store.audit_of_day("2026-11-26").await.unwrap();
     let officer_id = sessions().verify(&officer, NOW).unwrap().account_id;
-    let mut actions: Vec<(&str, &str, &str)> = audit.iter().map(|a| (a.officer.as_str(), a.action.as_str(), a.target.as_str())).collect();
+    let mut actions: Vec<(&str, &str, &str)> = audit
+        .iter()
+        .map(|a| (a.officer.as_str(), a.action.as_str(), a.target.as_str()))
+        .collect();
     actions.sort();
-    assert_eq!(actions, [(officer_id.as_str(), "trace-subject", subject.as_str()), (officer_id.as_str(), "trace-venue", venue_id)]);
+    assert_eq!(
+        actions,
+        [
+            (officer_id.as_str(), "trace-subject", subject.as_str()),
+            (officer_id.as_str(), "trace-venue", venue_id)
+        ]
+    );
 
-    for bad in ["", "?venue_id=v_x&subject_id=s_y", "?venue_id=v_x&from=yesterday", "?subject_id=s_aaaaaaaaaaaaaaaaaaaaaaaaaa&from=2026-01-01T00:00:00Z"] {
-        assert_eq!(admin(&w, "GET", &format!("/v1/admin/traces{bad}"), None, &officer).await.0, 400, "{bad}");
+    for bad in [
+        "",
+        "?venue_id=v_x&subject_id=s_y",
+        "?venue_id=v_x&from=yesterday",
+        "?subject_id=s_aaaaaaaaaaaaaaaaaaaaaaaaaa&from=2026-01-01T00:00:00Z",
+    ] {
+        assert_eq!(
+            admin(&w, "GET", &format!("/v1/admin/traces{bad}"), None, &officer)
+                .await
+                .0,
+            400,
+            "{bad}"
+        );
     }
-    assert_eq!(admin(&w, "GET", "/v1/admin/traces?venue_id=v_nothing", None, &officer).await.0, 404);
+    assert_eq!(
+        admin(&w, "GET", "/v1/admin/traces?venue_id=v_nothing", None, &officer)
+            .await
+            .0,
+        404
+    );
 }
 
 /// The log table's items as stream records, in table order, as a batch of changes.
@@ -267,10 +473,22 @@ async fn log_as_changes(store: &Store) -> Vec<Change> {
     let mut changes = Vec::new();
     let mut start = None;
     loop {
-        let out = store.client().scan().table_name(&store.tables.log).set_exclusive_start_key(start).send().await.unwrap();
+        let out = store
+            .client()
+            .scan()
+            .table_name(&store.tables.log)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
         for item in out.items.unwrap_or_default() {
             let id = format!("{:?}", item.get("sk"));
-            changes.push(Change { id, source: Source::Log, new_image: Some(item.into()), old_image: None });
+            changes.push(Change {
+                id,
+                source: Source::Log,
+                new_image: Some(item.into()),
+                old_image: None,
+            });
         }
         start = out.last_evaluated_key;
         if start.is_none() {
@@ -289,7 +507,11 @@ async fn rankings_of_a_scripted_day_equal_the_log_also_when_a_batch_is_seen_twic
     let mut entries = Vec::new();
     for n in 0..1200u32 {
         let county = counties[(n % 5) as usize];
-        let kind = if n < 1000 { shared::store::log::EntryKind::Checkin } else { shared::store::log::EntryKind::Scan };
+        let kind = if n < 1000 {
+            shared::store::log::EntryKind::Checkin
+        } else {
+            shared::store::log::EntryKind::Scan
+        };
         let at = NOW + Duration::seconds(i64::from(n));
         entries.push(shared::store::log::Entry {
             id: shared::crypto::random_id("e_"),
@@ -303,13 +525,19 @@ async fn rankings_of_a_scripted_day_equal_the_log_also_when_a_batch_is_seen_twic
             color: shared::domain::rules::Color::Green,
             name_masked: "张*".into(),
         });
-        for (level, region) in [(Level::County, county.to_owned()), (Level::City, divisions::city_of(county).unwrap().code.to_owned())] {
+        for (level, region) in [
+            (Level::County, county.to_owned()),
+            (Level::City, divisions::city_of(county).unwrap().code.to_owned()),
+        ] {
             let counts = expected.entry((level, region)).or_default();
             if n < 1000 { counts.0 += 1 } else { counts.1 += 1 }
         }
     }
     for chunk in entries.chunks(50) {
-        let writes = chunk.iter().map(|e| w.store.log_entry(e, e.venue_id.as_ref().map(|_| 4), NOW + Duration::days(28)));
+        let writes = chunk.iter().map(|e| {
+            w.store
+                .log_entry(e, e.venue_id.as_ref().map(|_| 4), NOW + Duration::days(28))
+        });
         for result in futures::future::join_all(writes).await {
             result.unwrap();
         }
@@ -324,21 +552,46 @@ async fn rankings_of_a_scripted_day_equal_the_log_also_when_a_batch_is_seen_twic
         assert_eq!(w.store.count_changes(batch, NOW).await.unwrap(), 0);
     }
     for level in ["county", "city"] {
-        let (status, ranking) = admin(&w, "GET", &format!("/v1/admin/rankings?date=2026-11-26&level={level}"), None, &officer).await;
+        let (status, ranking) = admin(
+            &w,
+            "GET",
+            &format!("/v1/admin/rankings?date=2026-11-26&level={level}"),
+            None,
+            &officer,
+        )
+        .await;
         assert_eq!(status, 200);
         let rows = ranking["rows"].as_array().unwrap();
         assert_eq!(rows.len(), if level == "county" { 190 } else { 11 });
         for row in rows {
-            let key = (if level == "county" { Level::County } else { Level::City }, row["region"].as_str().unwrap().to_owned());
+            let key = (
+                if level == "county" { Level::County } else { Level::City },
+                row["region"].as_str().unwrap().to_owned(),
+            );
             let (checkins, scans) = expected.get(&key).copied().unwrap_or_default();
-            assert_eq!((row["checkins"].as_u64(), row["scans"].as_u64()), (Some(checkins), Some(scans)), "{row}");
+            assert_eq!(
+                (row["checkins"].as_u64(), row["scans"].as_u64()),
+                (Some(checkins), Some(scans)),
+                "{row}"
+            );
         }
         assert_eq!(rows[0]["rank"], 1);
     }
     let (_, cities) = admin(&w, "GET", "/v1/admin/rankings?date=2026-11-26", None, &officer).await;
-    assert_eq!((cities["rows"][0]["region"].as_str(), cities["rows"][0]["checkins"].as_u64()), (Some("130100"), Some(400)));
+    assert_eq!(
+        (
+            cities["rows"][0]["region"].as_str(),
+            cities["rows"][0]["checkins"].as_u64()
+        ),
+        (Some("130100"), Some(400))
+    );
     for bad in ["?date=26-11-2026", "?level=province"] {
-        assert_eq!(admin(&w, "GET", &format!("/v1/admin/rankings{bad}"), None, &officer).await.0, 400);
+        assert_eq!(
+            admin(&w, "GET", &format!("/v1/admin/rankings{bad}"), None, &officer)
+                .await
+                .0,
+            400
+        );
     }
 }
 
@@ -356,15 +609,57 @@ async fn codes_claimed_count_on_the_day_of_the_first_declaration_with_a_running_
             }
             serde_dynamo::to_item::<_, serde_dynamo::Item>(item).unwrap()
         };
-        changes.push(Change { id: format!("e{n}"), source: Source::Subjects, old_image: Some(image(None)), new_image: Some(image(Some(day))) });
+        changes.push(Change {
+            id: format!("e{n}"),
+            source: Source::Subjects,
+            old_image: Some(image(None)),
+            new_image: Some(image(Some(day))),
+        });
         // A later change of a profile that had already claimed is no claim.
-        changes.push(Change { id: format!("f{n}"), source: Source::Subjects, old_image: Some(image(Some(day))), new_image: Some(image(Some(day))) });
+        changes.push(Change {
+            id: format!("f{n}"),
+            source: Source::Subjects,
+            old_image: Some(image(Some(day))),
+            new_image: Some(image(Some(day))),
+        });
     }
     w.store.count_changes(&changes, NOW).await.unwrap();
-    let (_, ranking) = admin(&w, "GET", "/v1/admin/rankings?date=2026-11-26&level=county", None, &officer).await;
-    let row = ranking["rows"].as_array().unwrap().iter().find(|r| r["region"] == "130102").unwrap().clone();
-    assert_eq!((row["claimed"].as_u64(), row["claimed_total"].as_u64()), (Some(2), Some(3)));
-    let (_, before) = admin(&w, "GET", "/v1/admin/rankings?date=2026-11-25&level=county", None, &officer).await;
-    let row = before["rows"].as_array().unwrap().iter().find(|r| r["region"] == "130102").unwrap().clone();
-    assert_eq!((row["claimed"].as_u64(), row["claimed_total"].as_u64()), (Some(1), Some(1)));
+    let (_, ranking) = admin(
+        &w,
+        "GET",
+        "/v1/admin/rankings?date=2026-11-26&level=county",
+        None,
+        &officer,
+    )
+    .await;
+    let row = ranking["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "130102")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (row["claimed"].as_u64(), row["claimed_total"].as_u64()),
+        (Some(2), Some(3))
+    );
+    let (_, before) = admin(
+        &w,
+        "GET",
+        "/v1/admin/rankings?date=2026-11-25&level=county",
+        None,
+        &officer,
+    )
+    .await;
+    let row = before["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["region"] == "130102")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (row["claimed"].as_u64(), row["claimed_total"].as_u64()),
+        (Some(1), Some(1))
+    );
 }

@@ -9,7 +9,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 use shared::clock::Clock;
-use shared::domain::rules::{Override, RiskAreas, RiskLevel, RiskRecord, RiskStatus, Color};
+use shared::domain::rules::{Color, Override, RiskAreas, RiskLevel, RiskRecord, RiskStatus};
 use shared::store::Store;
 use time::Duration;
 
@@ -39,7 +39,13 @@ async fn get_code(w: &World, token: &str, subject: Option<&str>) -> (u16, Value)
 }
 
 async fn declare(w: &World, token: &str, body: Value) -> Value {
-    let (status, body) = parts(declaration::handle(&w.declaration, request("POST", "/v1/declarations", Some(body), Some(token))).await);
+    let (status, body) = parts(
+        declaration::handle(
+            &w.declaration,
+            request("POST", "/v1/declarations", Some(body), Some(token)),
+        )
+        .await,
+    );
     assert_eq!(status, 201, "{body}");
     body
 }
@@ -84,14 +90,25 @@ async fn the_code_is_a_jws_that_verifies_offline_with_the_published_keys() {
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_issuer(&[CODE_ISSUER]);
     validation.validate_exp = false;
-    let claims = jsonwebtoken::decode::<Value>(jws, &DecodingKey::from_jwk(jwk).unwrap(), &validation).unwrap().claims;
+    let claims = jsonwebtoken::decode::<Value>(jws, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .unwrap()
+        .claims;
     assert_eq!(claims["sub"], body["subject_id"]);
     assert_eq!(claims["col"], "green");
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 300);
-    assert_eq!(claims.as_object().unwrap().len(), 5, "iss, sub, col, iat, exp and nothing else");
+    assert_eq!(
+        claims.as_object().unwrap().len(),
+        5,
+        "iss, sub, col, iat, exp and nothing else"
+    );
 
     // Nothing personal inside the token.
-    let payload = String::from_utf8(base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(jws.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let payload = String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(jws.split('.').nth(1).unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     for personal in [person_id(1).as_str(), "张三丰", "13812345678"] {
         assert!(!payload.contains(personal));
     }
@@ -113,14 +130,25 @@ async fn the_svg_decodes_to_exactly_the_qr_content() {
 #[tokio::test]
 async fn the_jwk_set_holds_the_current_and_the_previous_key() {
     let w = world().await;
-    let previous = *ed25519_dalek::SigningKey::from_bytes(&[99; 32]).verifying_key().as_bytes();
+    let previous = *ed25519_dalek::SigningKey::from_bytes(&[99; 32])
+        .verifying_key()
+        .as_bytes();
     let rotated = shared::domain::token::CodeKeys::new(&CODE_SEED, Some(&previous), CODE_ISSUER, Duration::minutes(5));
-    let app = code::App::new(w.store.clone(), sessions(), shared::store::settings::RiskAreaCache::new(std::time::Duration::ZERO), rotated, w.clock.clone());
+    let app = code::App::new(
+        w.store.clone(),
+        sessions(),
+        shared::store::settings::RiskAreaCache::new(std::time::Duration::ZERO),
+        rotated,
+        w.clock.clone(),
+    );
     let (_, body) = parts(code::handle(&app, request("GET", "/.well-known/jwks.json", None, None)).await);
     let keys = body["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2);
     for key in keys {
-        assert_eq!((key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()), (Some("OKP"), Some("Ed25519"), Some("EdDSA")));
+        assert_eq!(
+            (key["kty"].as_str(), key["crv"].as_str(), key["alg"].as_str()),
+            (Some("OKP"), Some("Ed25519"), Some("EdDSA"))
+        );
         assert!(key.get("d").is_none(), "no private part is published");
     }
     assert_eq!(jwks(&w).await.keys.len(), 1);
@@ -131,7 +159,18 @@ async fn a_guardian_shows_a_dependents_code_and_a_stranger_may_not() {
     let w = world().await;
     let guardian = verified(&w.login, "mother", 1).await;
     let stranger = verified(&w.login, "stranger", 2).await;
-    let (_, body) = parts(login::handle(&w.login, request("POST", "/v1/dependents", Some(json!({"name": "李小宝", "id_number": person_id(60), "relation": "child"})), Some(&guardian))).await);
+    let (_, body) = parts(
+        login::handle(
+            &w.login,
+            request(
+                "POST",
+                "/v1/dependents",
+                Some(json!({"name": "李小宝", "id_number": person_id(60), "relation": "child"})),
+                Some(&guardian),
+            ),
+        )
+        .await,
+    );
     let child = body["dependent"]["subject_id"].as_str().unwrap().to_owned();
     let mut for_child = normal_declaration();
     for_child["subject_id"] = json!(child);
@@ -139,7 +178,10 @@ async fn a_guardian_shows_a_dependents_code_and_a_stranger_may_not() {
     let (status, body) = get_code(&w, &guardian, Some(&child)).await;
     assert_eq!((status, body["name_masked"].as_str()), (200, Some("李*宝")));
     assert_eq!(get_code(&w, &stranger, Some(&child)).await.0, 403);
-    assert_eq!(get_code(&w, &login(&w.login, "unverified").await, None).await.1["code"], "identity-required");
+    assert_eq!(
+        get_code(&w, &login(&w.login, "unverified").await, None).await.1["code"],
+        "identity-required"
+    );
 }
 
 /// Sets one member of a subject's facts, as the admin function will.
@@ -170,14 +212,31 @@ async fn risk_data_in_the_store_changes_the_next_code_without_a_new_declaration(
     assert_eq!(get_code(&w, &token, None).await.1["color"], "green");
 
     // A risk area covering the visited district turns the code yellow.
-    let areas = RiskAreas { areas: [("110100".to_owned(), RiskLevel::Medium)].into(), updated_at: NOW };
+    let areas = RiskAreas {
+        areas: [("110100".to_owned(), RiskLevel::Medium)].into(),
+        updated_at: NOW,
+    };
     w.store.put_risk_areas(&areas).await.unwrap();
     let (_, body) = get_code(&w, &token, None).await;
-    assert_eq!((body["color"].as_str(), body["hints"].clone()), (Some("yellow"), json!(["14天内有中高风险地区旅居史"])));
+    assert_eq!(
+        (body["color"].as_str(), body["hints"].clone()),
+        (Some("yellow"), json!(["14天内有中高风险地区旅居史"]))
+    );
 
     // A confirmed record from the authority turns it red.
-    let risk = RiskRecord { status: RiskStatus::Confirmed, since: NOW.date(), updated_at: NOW, recovered: false };
-    set_fact(&w.store, &subject, "risk", serde_dynamo::to_attribute_value(&risk).unwrap()).await;
+    let risk = RiskRecord {
+        status: RiskStatus::Confirmed,
+        since: NOW.date(),
+        updated_at: NOW,
+        recovered: false,
+    };
+    set_fact(
+        &w.store,
+        &subject,
+        "risk",
+        serde_dynamo::to_attribute_value(&risk).unwrap(),
+    )
+    .await;
     let (_, body) = get_code(&w, &token, None).await;
     assert_eq!(body["color"], "red");
     assert_eq!(body["hints"][0], "卫生健康部门通报的风险人员");
@@ -192,9 +251,18 @@ async fn risk_data_in_the_store_changes_the_next_code_without_a_new_declaration(
         officer: "u_officer".into(),
         rules_version: "hb-2026.11-1".into(),
     };
-    set_fact(&w.store, &subject, "override", serde_dynamo::to_attribute_value(&verdict).unwrap()).await;
+    set_fact(
+        &w.store,
+        &subject,
+        "override",
+        serde_dynamo::to_attribute_value(&verdict).unwrap(),
+    )
+    .await;
     let (_, body) = get_code(&w, &token, None).await;
-    assert_eq!((body["color"].as_str(), body["status_text"].as_str()), (Some("green"), Some("未见异常")));
+    assert_eq!(
+        (body["color"].as_str(), body["status_text"].as_str()),
+        (Some("green"), Some("未见异常"))
+    );
     w.clock.advance(Duration::hours(2));
     let (_, body) = get_code(&w, &token, None).await;
     assert_eq!(body["color"], "red", "the override has expired");

@@ -18,11 +18,22 @@ struct World {
 async fn world() -> World {
     let store = store().await;
     let clock = Clock::fixed(NOW);
-    World { login: long_login_app(&store, &clock), declaration: declaration_app(&store, &clock), store, clock }
+    World {
+        login: long_login_app(&store, &clock),
+        declaration: declaration_app(&store, &clock),
+        store,
+        clock,
+    }
 }
 
 async fn declare(w: &World, token: &str, body: Value) -> (u16, Value) {
-    parts(declaration::handle(&w.declaration, request("POST", "/v1/declarations", Some(body), Some(token))).await)
+    parts(
+        declaration::handle(
+            &w.declaration,
+            request("POST", "/v1/declarations", Some(body), Some(token)),
+        )
+        .await,
+    )
 }
 
 async fn list(w: &World, token: &str, subject: Option<&str>) -> (u16, Value) {
@@ -60,7 +71,10 @@ async fn a_normal_declaration_is_green_and_listed() {
     let (status, body) = declare(&w, &token, normal_declaration()).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["remaining_today"], 2);
-    assert_eq!(body["status"], json!({"color": "green", "status_text": "未见异常", "hints": []}));
+    assert_eq!(
+        body["status"],
+        json!({"color": "green", "status_text": "未见异常", "hints": []})
+    );
     assert_eq!(body["declaration"]["declared_at"], "2026-11-26T10:00:00+08:00");
     let (status, listed) = list(&w, &token, None).await;
     assert_eq!(status, 200);
@@ -92,10 +106,17 @@ async fn ten_simultaneous_declarations_store_exactly_three() {
     let token = verified(&w.login, "alice", 1).await;
     let results = futures::future::join_all((0..10).map(|_| declare(&w, &token, normal_declaration()))).await;
     let created = results.iter().filter(|(s, _)| *s == 201).count();
-    let limited = results.iter().filter(|(s, b)| *s == 429 && b["code"] == "declaration-limit").count();
+    let limited = results
+        .iter()
+        .filter(|(s, b)| *s == 429 && b["code"] == "declaration-limit")
+        .count();
     assert_eq!((created, limited), (3, 7), "{results:?}");
     assert_eq!(stored(&w, &subject_of(&token)).await, 3);
-    let mut remaining: Vec<_> = results.iter().filter(|(s, _)| *s == 201).map(|(_, b)| b["remaining_today"].as_u64().unwrap()).collect();
+    let mut remaining: Vec<_> = results
+        .iter()
+        .filter(|(s, _)| *s == 201)
+        .map(|(_, b)| b["remaining_today"].as_u64().unwrap())
+        .collect();
     remaining.sort();
     assert_eq!(remaining, [0, 1, 2]);
 }
@@ -113,7 +134,11 @@ async fn the_fourth_declaration_of_a_day_is_refused_and_stores_nothing() {
     let (status, body) = declare(&w, &token, normal_declaration()).await;
     assert_eq!((status, body["code"].as_str()), (429, Some("declaration-limit")));
     assert_eq!(stored(&w, &subject).await, 3);
-    assert_eq!(w.store.get_subject(&subject, true).await.unwrap().unwrap(), before, "the profile is untouched");
+    assert_eq!(
+        w.store.get_subject(&subject, true).await.unwrap().unwrap(),
+        before,
+        "the profile is untouched"
+    );
 
     // 23:59:59 in Shanghai is still the same day; midnight starts the next.
     w.clock.set(time::macros::datetime!(2026-11-26 23:59:59 +8));
@@ -121,7 +146,11 @@ async fn the_fourth_declaration_of_a_day_is_refused_and_stores_nothing() {
     w.clock.set(time::macros::datetime!(2026-11-26 16:00:00 UTC));
     for expected in [2, 1, 0] {
         let (status, body) = declare(&w, &token, normal_declaration()).await;
-        assert_eq!((status, body["remaining_today"].as_u64()), (201, Some(expected)), "{body}");
+        assert_eq!(
+            (status, body["remaining_today"].as_u64()),
+            (201, Some(expected)),
+            "{body}"
+        );
     }
     assert_eq!(declare(&w, &token, normal_declaration()).await.0, 429);
     assert_eq!(stored(&w, &subject).await, 6);
@@ -132,16 +161,36 @@ async fn a_guardian_declares_for_a_dependent_and_a_stranger_may_not() {
     let w = world().await;
     let guardian = verified(&w.login, "mother", 1).await;
     let stranger = verified(&w.login, "stranger", 2).await;
-    let (_, body) = parts(login::handle(&w.login, request("POST", "/v1/dependents", Some(json!({"name": "李小宝", "id_number": person_id(60), "relation": "child"})), Some(&guardian))).await);
+    let (_, body) = parts(
+        login::handle(
+            &w.login,
+            request(
+                "POST",
+                "/v1/dependents",
+                Some(json!({"name": "李小宝", "id_number": person_id(60), "relation": "child"})),
+                Some(&guardian),
+            ),
+        )
+        .await,
+    );
     let child = body["dependent"]["subject_id"].as_str().unwrap().to_owned();
 
     let mut for_child = normal_declaration();
     for_child["subject_id"] = json!(child);
     let (status, body) = declare(&w, &guardian, for_child.clone()).await;
     assert_eq!(status, 201, "{body}");
-    assert_eq!(list(&w, &guardian, Some(&child)).await.1["declarations"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        list(&w, &guardian, Some(&child)).await.1["declarations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
     // The guardian's own count is separate.
-    assert_eq!(declare(&w, &guardian, normal_declaration()).await.1["remaining_today"], 2);
+    assert_eq!(
+        declare(&w, &guardian, normal_declaration()).await.1["remaining_today"],
+        2
+    );
 
     let (status, body) = declare(&w, &stranger, for_child).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
@@ -192,9 +241,24 @@ async fn invalid_declarations_are_422_and_store_nothing() {
     ];
     for body in cases {
         let (status, answer) = declare(&w, &token, body.clone()).await;
-        assert_eq!((status, answer["code"].as_str()), (422, Some("invalid-declaration")), "{body} → {answer}");
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (422, Some("invalid-declaration")),
+            "{body} → {answer}"
+        );
     }
-    let (status, answer) = parts(declaration::handle(&w.declaration, raw_request("POST", "/v1/declarations", "{\"region\":", &[("authorization", &format!("Bearer {token}"))])).await);
+    let (status, answer) = parts(
+        declaration::handle(
+            &w.declaration,
+            raw_request(
+                "POST",
+                "/v1/declarations",
+                "{\"region\":",
+                &[("authorization", &format!("Bearer {token}"))],
+            ),
+        )
+        .await,
+    );
     assert_eq!((status, answer["code"].as_str()), (400, Some("bad-request")));
     assert_eq!(stored(&w, &subject).await, 0);
     assert_eq!(w.store.get_subject(&subject, true).await.unwrap().unwrap(), before);
@@ -210,7 +274,12 @@ async fn only_the_last_14_days_are_listed_newest_first() {
     }
     w.clock.advance(Duration::days(-1));
     let (_, listed) = list(&w, &token, None).await;
-    let days: Vec<&str> = listed["declarations"].as_array().unwrap().iter().map(|d| d["declared_at"].as_str().unwrap()).collect();
+    let days: Vec<&str> = listed["declarations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["declared_at"].as_str().unwrap())
+        .collect();
     assert_eq!(days.len(), 14);
     assert_eq!(days[0], "2026-12-11T10:00:00+08:00");
     assert_eq!(days[13], "2026-11-28T10:00:00+08:00");

@@ -27,14 +27,20 @@ impl Emulator {
     fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let state = std::env::temp_dir().join(format!("emulator-{}.state", shared::crypto::random_id("")));
-        let mut emulator = Self { port, state, child: None };
+        let mut emulator = Self {
+            port,
+            state,
+            child: None,
+        };
         emulator.restart();
         emulator
     }
 
     fn restart(&mut self) {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let python = std::env::var("HC_TEST_PYTHON").map(PathBuf::from).unwrap_or_else(|_| root.join(".venv/bin/python"));
+        let python = std::env::var("HC_TEST_PYTHON")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| root.join(".venv/bin/python"));
         let child = Command::new(python)
             .arg(root.join("infra/dynamodb_emulator.py"))
             .args(["--port", &self.port.to_string(), "--state"])
@@ -100,9 +106,20 @@ struct Apps {
 }
 
 fn assert_unavailable(what: &str, response: Response<Body>) {
-    assert_eq!(response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()), Some("2".to_owned()), "{what}");
+    assert_eq!(
+        response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        Some("2".to_owned()),
+        "{what}"
+    );
     let (status, body) = parts(response);
-    assert_eq!((status, body["code"].as_str()), (503, Some("unavailable")), "{what}: {body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("unavailable")),
+        "{what}: {body}"
+    );
 }
 
 #[tokio::test]
@@ -120,7 +137,13 @@ async fn writes_during_an_outage_get_503_and_every_acknowledged_write_survives_a
     for n in 0..6 {
         people.push(verified(&apps.login, &format!("p{n}"), n).await);
     }
-    let (_, venue) = parts(venue::handle(&apps.venue, request("POST", "/v1/venues", Some(venue_body()), Some(&people[0]))).await);
+    let (_, venue) = parts(
+        venue::handle(
+            &apps.venue,
+            request("POST", "/v1/venues", Some(venue_body()), Some(&people[0])),
+        )
+        .await,
+    );
     let venue_code = venue["qr"].as_str().unwrap().to_owned();
 
     // A run of writes of every kind; the store goes away after the 12th and
@@ -137,16 +160,39 @@ async fn writes_during_an_outage_get_503_and_every_acknowledged_write_survives_a
         let who = step % people.len();
         let token = &people[who];
         let (kind, response) = match step % 4 {
-            0 => ("declaration", declaration::handle(&apps.declaration, request("POST", "/v1/declarations", Some(normal_declaration()), Some(token))).await),
+            0 => (
+                "declaration",
+                declaration::handle(
+                    &apps.declaration,
+                    request("POST", "/v1/declarations", Some(normal_declaration()), Some(token)),
+                )
+                .await,
+            ),
             1 => {
-                let mut req = request("POST", "/v1/checkins", Some(json!({"venue_code": venue_code})), Some(token));
-                req.headers_mut().insert("idempotency-key", format!("step-{step}").parse().unwrap());
+                let mut req = request(
+                    "POST",
+                    "/v1/checkins",
+                    Some(json!({"venue_code": venue_code})),
+                    Some(token),
+                );
+                req.headers_mut()
+                    .insert("idempotency-key", format!("step-{step}").parse().unwrap());
                 ("checkin", scan::handle(&apps.scan, req).await)
             }
-            2 => ("venue", venue::handle(&apps.venue, request("POST", "/v1/venues", Some(venue_body()), Some(token))).await),
+            2 => (
+                "venue",
+                venue::handle(
+                    &apps.venue,
+                    request("POST", "/v1/venues", Some(venue_body()), Some(token)),
+                )
+                .await,
+            ),
             _ => {
                 let body = json!({"name": "孙小明", "id_number": person_id(100 + step as u32), "relation": "child"});
-                ("dependent", login::handle(&apps.login, request("POST", "/v1/dependents", Some(body), Some(token))).await)
+                (
+                    "dependent",
+                    login::handle(&apps.login, request("POST", "/v1/dependents", Some(body), Some(token))).await,
+                )
             }
         };
         let status = response.status().as_u16();
@@ -170,17 +216,44 @@ async fn writes_during_an_outage_get_503_and_every_acknowledged_write_survives_a
         let subject = sessions().verify(&people[*who], NOW).unwrap().subject_id.unwrap();
         match kind.as_str() {
             "declaration" => {
-                let listed = store.declarations_since(&subject, NOW - time::Duration::days(1)).await.unwrap();
-                assert!(listed.iter().any(|d| d.id == body["declaration"]["id"].as_str().unwrap()), "declaration kept");
+                let listed = store
+                    .declarations_since(&subject, NOW - time::Duration::days(1))
+                    .await
+                    .unwrap();
+                assert!(
+                    listed
+                        .iter()
+                        .any(|d| d.id == body["declaration"]["id"].as_str().unwrap()),
+                    "declaration kept"
+                );
             }
             "checkin" => {
-                let entries = store.subject_entries(&subject, NOW - time::Duration::hours(1), NOW + time::Duration::hours(1)).await.unwrap();
+                let entries = store
+                    .subject_entries(&subject, NOW - time::Duration::hours(1), NOW + time::Duration::hours(1))
+                    .await
+                    .unwrap();
                 assert!(!entries.is_empty(), "check-in kept");
             }
-            "venue" => assert!(store.get_venue(body["venue"]["id"].as_str().unwrap()).await.unwrap().is_some(), "venue kept"),
+            "venue" => assert!(
+                store
+                    .get_venue(body["venue"]["id"].as_str().unwrap())
+                    .await
+                    .unwrap()
+                    .is_some(),
+                "venue kept"
+            ),
             _ => {
-                let account = store.get_account(&sessions().verify(&people[*who], NOW).unwrap().account_id).await.unwrap().unwrap();
-                assert!(account.dependents.contains_key(body["dependent"]["subject_id"].as_str().unwrap()), "dependent kept");
+                let account = store
+                    .get_account(&sessions().verify(&people[*who], NOW).unwrap().account_id)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                assert!(
+                    account
+                        .dependents
+                        .contains_key(body["dependent"]["subject_id"].as_str().unwrap()),
+                    "dependent kept"
+                );
             }
         }
     }
@@ -190,31 +263,78 @@ async fn writes_during_an_outage_get_503_and_every_acknowledged_write_survives_a
 /// No declaration counted but not stored (or stored but not counted), no
 /// venue without its marker, no dependent subject without its guardian's link.
 async fn check_nothing_half_done(store: &Store) {
-    let out = store.client().scan().table_name(&store.tables.subjects).consistent_read(true).send().await.unwrap();
-    let items: Vec<Value> = out.items().iter().map(|i| serde_dynamo::from_item(i.clone()).unwrap()).collect();
+    let out = store
+        .client()
+        .scan()
+        .table_name(&store.tables.subjects)
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let items: Vec<Value> = out
+        .items()
+        .iter()
+        .map(|i| serde_dynamo::from_item(i.clone()).unwrap())
+        .collect();
     for profile in items.iter().filter(|i| i["sk"] == "PROFILE") {
         let pk = profile["pk"].as_str().unwrap();
         let day = profile["decl_day"].as_str();
-        let stored = items.iter().filter(|i| i["pk"] == pk && i["sk"].as_str().unwrap().starts_with("D#") && Some(i["day"].as_str().unwrap()) == day).count();
-        assert_eq!(profile["decl_count"].as_u64().unwrap_or(0), stored as u64, "{pk}: declarations counted = stored");
+        let stored = items
+            .iter()
+            .filter(|i| {
+                i["pk"] == pk && i["sk"].as_str().unwrap().starts_with("D#") && Some(i["day"].as_str().unwrap()) == day
+            })
+            .count();
+        assert_eq!(
+            profile["decl_count"].as_u64().unwrap_or(0),
+            stored as u64,
+            "{pk}: declarations counted = stored"
+        );
         if profile.get("owner").is_none() {
             let guardians = profile["guardians"].as_object().unwrap();
             assert!(!guardians.is_empty(), "{pk}: a dependent has its guardian");
             for guardian in guardians.keys() {
                 let account = store.get_account(guardian).await.unwrap().unwrap();
-                assert!(account.dependents.contains_key(profile["subject_id"].as_str().unwrap()), "{pk}: linked from its guardian");
+                assert!(
+                    account.dependents.contains_key(profile["subject_id"].as_str().unwrap()),
+                    "{pk}: linked from its guardian"
+                );
             }
         }
     }
     for person in items.iter().filter(|i| i["sk"] == "PERSON") {
         let profile = format!("S#{}", person["subject_id"].as_str().unwrap());
-        assert!(items.iter().any(|i| i["pk"] == profile.as_str() && i["sk"] == "PROFILE"), "the ID index points at a profile");
+        assert!(
+            items
+                .iter()
+                .any(|i| i["pk"] == profile.as_str() && i["sk"] == "PROFILE"),
+            "the ID index points at a profile"
+        );
     }
-    let out = store.client().scan().table_name(&store.tables.venues).consistent_read(true).send().await.unwrap();
-    let venues: Vec<Value> = out.items().iter().map(|i| serde_dynamo::from_item(i.clone()).unwrap()).collect();
-    for venue in venues.iter().filter(|v| v["pk"].as_str().unwrap().starts_with("V#") && v.get("revoked_at").is_none()) {
+    let out = store
+        .client()
+        .scan()
+        .table_name(&store.tables.venues)
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let venues: Vec<Value> = out
+        .items()
+        .iter()
+        .map(|i| serde_dynamo::from_item(i.clone()).unwrap())
+        .collect();
+    for venue in venues
+        .iter()
+        .filter(|v| v["pk"].as_str().unwrap().starts_with("V#") && v.get("revoked_at").is_none())
+    {
         let marker = format!("O#{}", venue["owner"].as_str().unwrap());
-        assert!(venues.iter().any(|m| m["pk"] == marker.as_str() && m["venue_id"] == venue["id"]), "a venue has its applicant's marker");
+        assert!(
+            venues
+                .iter()
+                .any(|m| m["pk"] == marker.as_str() && m["venue_id"] == venue["id"]),
+            "a venue has its applicant's marker"
+        );
     }
 }
 
@@ -229,16 +349,32 @@ async fn a_frozen_store_fails_fast_with_503_and_recovers() {
 
     emulator.signal("-STOP");
     let started = Instant::now();
-    let response = declaration::handle(&declaration, request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token))).await;
-    println!("a declaration against a frozen store answered after {:?}", started.elapsed());
+    let response = declaration::handle(
+        &declaration,
+        request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token)),
+    )
+    .await;
+    println!(
+        "a declaration against a frozen store answered after {:?}",
+        started.elapsed()
+    );
     assert_unavailable("a declaration against a frozen store", response);
     emulator.signal("-CONT");
 
-    let (status, _) = parts(declaration::handle(&declaration, request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token))).await);
+    let (status, _) = parts(
+        declaration::handle(
+            &declaration,
+            request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token)),
+        )
+        .await,
+    );
     assert_eq!(status, 201);
     let subject = sessions().verify(&token, NOW).unwrap().subject_id.unwrap();
     let profile = store.get_subject(&subject, true).await.unwrap().unwrap();
-    let stored = store.declarations_since(&subject, NOW - time::Duration::days(1)).await.unwrap();
+    let stored = store
+        .declarations_since(&subject, NOW - time::Duration::days(1))
+        .await
+        .unwrap();
     // The frozen attempt may have reached the store before it froze; either way count and items agree.
     assert_eq!(profile.decl_count as usize, stored.len());
 }

@@ -38,11 +38,30 @@ impl World {
 
 /// Codes the OpenAPI document lists; any answer must carry one of them.
 const DOCUMENTED: [&str; 24] = [
-    "bad-request", "unauthenticated", "forbidden", "identity-required", "not-found", "method-not-allowed",
-    "payload-too-large", "unsupported-media-type", "invalid-id-number", "invalid-name", "invalid-phone",
-    "identity-mismatch", "id-number-taken", "already-verified", "too-many-dependents", "invalid-declaration",
-    "declaration-limit", "declaration-required", "invalid-venue", "venue-exists", "invalid-code", "expired-code",
-    "invalid-venue-code", "venue-revoked",
+    "bad-request",
+    "unauthenticated",
+    "forbidden",
+    "identity-required",
+    "not-found",
+    "method-not-allowed",
+    "payload-too-large",
+    "unsupported-media-type",
+    "invalid-id-number",
+    "invalid-name",
+    "invalid-phone",
+    "identity-mismatch",
+    "id-number-taken",
+    "already-verified",
+    "too-many-dependents",
+    "invalid-declaration",
+    "declaration-limit",
+    "declaration-required",
+    "invalid-venue",
+    "venue-exists",
+    "invalid-code",
+    "expired-code",
+    "invalid-venue-code",
+    "venue-revoked",
 ];
 
 struct Route {
@@ -57,14 +76,23 @@ struct Route {
 fn route(function: &'static str, method: &'static str, path: impl Into<String>, body: Option<Value>) -> Route {
     let path = path.into();
     let authenticated = !(path == "/v1/login" || path == "/.well-known/jwks.json");
-    Route { function, method, path, body, authenticated }
+    Route {
+        function,
+        method,
+        path,
+        body,
+        authenticated,
+    }
 }
 
 /// Every string in a JSON document, as (pointer, value) pairs.
 fn strings(value: &Value, pointer: String, out: &mut Vec<String>) {
     match value {
         Value::String(_) => out.push(pointer),
-        Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| strings(v, format!("{pointer}/{i}"), out)),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .for_each(|(i, v)| strings(v, format!("{pointer}/{i}"), out)),
         Value::Object(map) => map.iter().for_each(|(k, v)| strings(v, format!("{pointer}/{k}"), out)),
         _ => {}
     }
@@ -72,9 +100,28 @@ fn strings(value: &Value, pointer: String, out: &mut Vec<String>) {
 
 async fn snapshot(store: &Store) -> Vec<String> {
     let mut items = Vec::new();
-    for table in [&store.tables.accounts, &store.tables.subjects, &store.tables.venues, &store.tables.log, &store.tables.stats, &store.tables.audit, &store.tables.settings] {
-        let out = store.client().scan().table_name(table).consistent_read(true).send().await.unwrap();
-        items.extend(out.items().iter().map(|i| format!("{table} {}", serde_dynamo::from_item::<_, Value>(i.clone()).unwrap())));
+    for table in [
+        &store.tables.accounts,
+        &store.tables.subjects,
+        &store.tables.venues,
+        &store.tables.log,
+        &store.tables.stats,
+        &store.tables.audit,
+        &store.tables.settings,
+    ] {
+        let out = store
+            .client()
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        items.extend(
+            out.items()
+                .iter()
+                .map(|i| format!("{table} {}", serde_dynamo::from_item::<_, Value>(i.clone()).unwrap())),
+        );
     }
     items.sort();
     items
@@ -83,9 +130,17 @@ async fn snapshot(store: &Store) -> Vec<String> {
 /// Checks one answer: a 4xx problem+json with a documented code.
 fn check(what: &str, response: Response<Body>, expected: &[u16]) {
     let status = response.status().as_u16();
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let (_, body) = parts(response);
-    assert!(expected.contains(&status), "{what}: status {status}, expected one of {expected:?}: {body}");
+    assert!(
+        expected.contains(&status),
+        "{what}: status {status}, expected one of {expected:?}: {body}"
+    );
     assert_eq!(content_type, "application/problem+json", "{what}");
     let code = body["code"].as_str().unwrap_or("");
     assert!(DOCUMENTED.contains(&code), "{what}: undocumented code {code:?}");
@@ -94,7 +149,8 @@ fn check(what: &str, response: Response<Body>, expected: &[u16]) {
 
 fn with_auth(mut req: Request, token: Option<&str>) -> Request {
     if let Some(token) = token {
-        req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
     }
     req
 }
@@ -113,14 +169,25 @@ fn forged_tokens(valid: &str) -> Vec<(&'static str, String)> {
     expired["exp"] = json!(NOW.unix_timestamp() - 1);
     // HS256 keyed with our public signing key: the algorithm-confusion attack.
     let public = code_keys().jwks()["keys"][0]["x"].as_str().unwrap().to_owned();
-    let confused = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256), &claims, &jsonwebtoken::EncodingKey::from_secret(public.as_bytes())).unwrap();
+    let confused = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(public.as_bytes()),
+    )
+    .unwrap();
     vec![
         ("alg none", format!("{}.{}.", enc(&none), parts[1])),
         ("HS256 with the public key", confused),
         ("stripped signature", format!("{}.{}.", parts[0], parts[1])),
         ("changed kid", format!("{}.{}.{}", enc(&with_kid), parts[1], parts[2])),
-        ("claims changed after signing", format!("{}.{}.{}", parts[0], enc(&changed), parts[2])),
-        ("expired session", format!("{}.{}.{}", parts[0], enc(&expired), parts[2])),
+        (
+            "claims changed after signing",
+            format!("{}.{}.{}", parts[0], enc(&changed), parts[2]),
+        ),
+        (
+            "expired session",
+            format!("{}.{}.{}", parts[0], enc(&expired), parts[2]),
+        ),
     ]
 }
 
@@ -148,10 +215,34 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
     };
     // The cast: Alice with a dependent and a venue, Bob a stranger, an officer.
     let alice = verified(&w.login, "alice", 1).await;
-    let (_, added) = parts(w.call("login", request("POST", "/v1/dependents", Some(json!({"name": "张小宝", "id_number": person_id(50), "relation": "child"})), Some(&alice))).await);
+    let (_, added) = parts(
+        w.call(
+            "login",
+            request(
+                "POST",
+                "/v1/dependents",
+                Some(json!({"name": "张小宝", "id_number": person_id(50), "relation": "child"})),
+                Some(&alice),
+            ),
+        )
+        .await,
+    );
     let child = added["dependent"]["subject_id"].as_str().unwrap().to_owned();
-    assert_eq!(parts(w.call("declaration", request("POST", "/v1/declarations", Some(normal_declaration()), Some(&alice))).await).0, 201);
-    let (_, venue) = parts(w.call("venue", request("POST", "/v1/venues", Some(venue_body()), Some(&alice))).await);
+    assert_eq!(
+        parts(
+            w.call(
+                "declaration",
+                request("POST", "/v1/declarations", Some(normal_declaration()), Some(&alice))
+            )
+            .await
+        )
+        .0,
+        201
+    );
+    let (_, venue) = parts(
+        w.call("venue", request("POST", "/v1/venues", Some(venue_body()), Some(&alice)))
+            .await,
+    );
     let alice_subject = sessions().verify(&alice, NOW).unwrap().subject_id.unwrap();
     let bob = verified(&w.login, "bob", 2).await;
     let officer = officer(&w.login, "officer", 3).await;
@@ -159,39 +250,107 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
 
     let routes = vec![
         route("login", "POST", "/v1/login", Some(json!({"code": "dev:mallory"}))),
-        route("login", "POST", "/v1/identity", Some(json!({"name": "李四", "id_number": person_id(9), "phone": "13900000000"}))),
+        route(
+            "login",
+            "POST",
+            "/v1/identity",
+            Some(json!({"name": "李四", "id_number": person_id(9), "phone": "13900000000"})),
+        ),
         route("login", "GET", "/v1/me", None),
-        route("login", "POST", "/v1/dependents", Some(json!({"name": "李小四", "id_number": person_id(51), "relation": "child"}))),
+        route(
+            "login",
+            "POST",
+            "/v1/dependents",
+            Some(json!({"name": "李小四", "id_number": person_id(51), "relation": "child"})),
+        ),
         route("login", "GET", "/v1/dependents", None),
         route("login", "DELETE", format!("/v1/dependents/{child}"), None),
-        route("declaration", "POST", "/v1/declarations", Some(json!({"subject_id": alice_subject, "region": "130102", "temperature": 36.5, "symptoms": ["cough"], "close_contact": false, "visited_regions": ["110105"], "from_abroad": false}))),
-        route("declaration", "GET", format!("/v1/declarations?subject_id={alice_subject}"), None),
+        route(
+            "declaration",
+            "POST",
+            "/v1/declarations",
+            Some(
+                json!({"subject_id": alice_subject, "region": "130102", "temperature": 36.5, "symptoms": ["cough"], "close_contact": false, "visited_regions": ["110105"], "from_abroad": false}),
+            ),
+        ),
+        route(
+            "declaration",
+            "GET",
+            format!("/v1/declarations?subject_id={alice_subject}"),
+            None,
+        ),
         route("code", "GET", format!("/v1/code?subject_id={alice_subject}"), None),
-        route("venue", "POST", "/v1/venues", Some(json!({"name": "李四小卖部", "address": "长安区中山路1号", "region": "130102", "category": "commerce"}))),
+        route(
+            "venue",
+            "POST",
+            "/v1/venues",
+            Some(
+                json!({"name": "李四小卖部", "address": "长安区中山路1号", "region": "130102", "category": "commerce"}),
+            ),
+        ),
         route("venue", "GET", "/v1/venues/mine", None),
         route("venue", "GET", "/v1/venues/mine/poster", None),
         route("venue", "GET", "/v1/venues/mine/checkins", None),
         route("venue", "DELETE", "/v1/venues/mine", None),
-        route("scan", "POST", "/v1/scans", Some(json!({"code": code["qr"], "region": "130102"}))),
-        route("scan", "POST", "/v1/checkins", Some(json!({"venue_code": venue["qr"], "subject_id": alice_subject}))),
-        route("admin", "PUT", "/v1/admin/risk-areas", Some(json!({"areas": [{"region": "130100", "level": "high"}]}))),
+        route(
+            "scan",
+            "POST",
+            "/v1/scans",
+            Some(json!({"code": code["qr"], "region": "130102"})),
+        ),
+        route(
+            "scan",
+            "POST",
+            "/v1/checkins",
+            Some(json!({"venue_code": venue["qr"], "subject_id": alice_subject})),
+        ),
+        route(
+            "admin",
+            "PUT",
+            "/v1/admin/risk-areas",
+            Some(json!({"areas": [{"region": "130100", "level": "high"}]})),
+        ),
         route("admin", "GET", "/v1/admin/risk-areas", None),
-        route("admin", "POST", "/v1/admin/risk-persons", Some(json!({"records": [{"id_number": person_id(2), "status": "confirmed", "since": "2026-11-25"}]}))),
-        route("admin", "POST", format!("/v1/admin/subjects/{alice_subject}/verification"), Some(json!({"color": "red", "reason": "核验", "valid_until": "2026-11-27T10:00:00+08:00"}))),
-        route("admin", "GET", format!("/v1/admin/traces?venue_id={}", venue["venue"]["id"].as_str().unwrap()), None),
+        route(
+            "admin",
+            "POST",
+            "/v1/admin/risk-persons",
+            Some(json!({"records": [{"id_number": person_id(2), "status": "confirmed", "since": "2026-11-25"}]})),
+        ),
+        route(
+            "admin",
+            "POST",
+            format!("/v1/admin/subjects/{alice_subject}/verification"),
+            Some(json!({"color": "red", "reason": "核验", "valid_until": "2026-11-27T10:00:00+08:00"})),
+        ),
+        route(
+            "admin",
+            "GET",
+            format!("/v1/admin/traces?venue_id={}", venue["venue"]["id"].as_str().unwrap()),
+            None,
+        ),
         route("admin", "GET", "/v1/admin/rankings?level=county", None),
     ];
 
     let before = snapshot(&w.store).await;
     let mut answered = 0;
     for r in &routes {
-        let token = if r.function == "admin" { Some(officer.as_str()) } else { r.authenticated.then_some(bob.as_str()) };
+        let token = if r.function == "admin" {
+            Some(officer.as_str())
+        } else {
+            r.authenticated.then_some(bob.as_str())
+        };
         let name = format!("{} {}", r.method, r.path);
 
         // Bob acting on Alice's subject or child; a citizen on the authority's routes.
-        let foreign = r.function == "admin" || r.path.contains(&alice_subject) || r.path.contains(&child) || r.body.as_ref().is_some_and(|b| b.to_string().contains(&alice_subject));
+        let foreign = r.function == "admin"
+            || r.path.contains(&alice_subject)
+            || r.path.contains(&child)
+            || r.body.as_ref().is_some_and(|b| b.to_string().contains(&alice_subject));
         if foreign {
-            let response = w.call(r.function, request(r.method, &r.path, r.body.clone(), Some(&bob))).await;
+            let response = w
+                .call(r.function, request(r.method, &r.path, r.body.clone(), Some(&bob)))
+                .await;
             check(&format!("{name} by Bob"), response, &[403]);
             answered += 1;
         }
@@ -199,7 +358,9 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         // Forged and expired sessions.
         if r.authenticated {
             for (attack, forged) in forged_tokens(token.unwrap()) {
-                let response = w.call(r.function, request(r.method, &r.path, r.body.clone(), Some(&forged))).await;
+                let response = w
+                    .call(r.function, request(r.method, &r.path, r.body.clone(), Some(&forged)))
+                    .await;
                 check(&format!("{name} with {attack}"), response, &[401]);
                 answered += 1;
             }
@@ -207,20 +368,44 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
 
         let Some(body) = &r.body else { continue };
         let raw = |bytes: Vec<u8>, content_type: &str| {
-            with_auth(raw_request(r.method, &r.path, Body::Binary(bytes), &[("content-type", content_type)]), token)
+            with_auth(
+                raw_request(
+                    r.method,
+                    &r.path,
+                    Body::Binary(bytes),
+                    &[("content-type", content_type)],
+                ),
+                token,
+            )
         };
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes();
         let mut oversized = body.clone();
         oversized["padding"] = json!("x".repeat(17 * 1024));
         for (attack, req, expected) in [
-            ("malformed JSON", raw(b"{\"a\":".to_vec(), "application/json"), &[400u16][..]),
-            ("a body over 16 KiB", raw(oversized.to_string().into_bytes(), "application/json"), &[413]),
+            (
+                "malformed JSON",
+                raw(b"{\"a\":".to_vec(), "application/json"),
+                &[400u16][..],
+            ),
+            (
+                "a body over 16 KiB",
+                raw(oversized.to_string().into_bytes(), "application/json"),
+                &[413],
+            ),
             ("XML", raw(b"<a/>".to_vec(), "application/xml"), &[415]),
             ("deep nesting", raw(deep, "application/json"), &[400, 413]),
-            ("non-UTF-8 bytes", raw(vec![b'{', 0xff, 0xfe, b'}'], "application/json"), &[400]),
+            (
+                "non-UTF-8 bytes",
+                raw(vec![b'{', 0xff, 0xfe, b'}'], "application/json"),
+                &[400],
+            ),
             ("an array", raw(b"[]".to_vec(), "application/json"), &[400, 422]),
         ] {
-            check(&format!("{name} with {attack}"), w.call(r.function, req).await, expected);
+            check(
+                &format!("{name} with {attack}"),
+                w.call(r.function, req).await,
+                expected,
+            );
             answered += 1;
         }
 
@@ -232,8 +417,14 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
             for value in INJECTIONS.iter().map(|s| s.to_string()).chain([huge]) {
                 let mut hostile = body.clone();
                 *hostile.pointer_mut(&field).unwrap() = Value::String(value.clone());
-                let response = w.call(r.function, request(r.method, &r.path, Some(hostile), token)).await;
-                check(&format!("{name} with {field} = {:.20}", value), response, &[400, 401, 403, 404, 409, 413, 422]);
+                let response = w
+                    .call(r.function, request(r.method, &r.path, Some(hostile), token))
+                    .await;
+                check(
+                    &format!("{name} with {field} = {:.20}", value),
+                    response,
+                    &[400, 401, 403, 404, 409, 413, 422],
+                );
                 answered += 1;
             }
         }
@@ -252,16 +443,35 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         ("admin", "/v1/admin/rankings?date=2026-13-45"),
         ("admin", "/v1/admin/rankings?level=%3Cscript%3E"),
     ] {
-        let token = if function == "admin" { &officer } else if function == "venue" { &alice } else { &bob };
-        check(&format!("GET {path}"), w.call(function, request("GET", path, None, Some(token))).await, &[400, 403, 404]);
+        let token = if function == "admin" {
+            &officer
+        } else if function == "venue" {
+            &alice
+        } else {
+            &bob
+        };
+        check(
+            &format!("GET {path}"),
+            w.call(function, request("GET", path, None, Some(token))).await,
+            &[400, 403, 404],
+        );
         answered += 1;
     }
     // Hostile codes at a checkpoint.
     let qr = code["qr"].as_str().unwrap();
     let jws = qr.trim_start_matches("HBHC:1:");
     for (attack, forged) in forged_tokens(jws) {
-        let req = request("POST", "/v1/scans", Some(json!({"code": format!("HBHC:1:{forged}")})), Some(&bob));
-        check(&format!("a scan of a code with {attack}"), w.call("scan", req).await, &[422]);
+        let req = request(
+            "POST",
+            "/v1/scans",
+            Some(json!({"code": format!("HBHC:1:{forged}")})),
+            Some(&bob),
+        );
+        check(
+            &format!("a scan of a code with {attack}"),
+            w.call("scan", req).await,
+            &[422],
+        );
         answered += 1;
     }
 

@@ -16,7 +16,14 @@ async fn call(app: &login::App, method: &str, path: &str, body: Option<Value>, t
 }
 
 async fn identify(app: &login::App, token: &str, id: &str) -> (u16, Value) {
-    call(app, "POST", "/v1/identity", Some(json!({"name": "欧阳娜娜", "id_number": id, "phone": "13912345678"})), Some(token)).await
+    call(
+        app,
+        "POST",
+        "/v1/identity",
+        Some(json!({"name": "欧阳娜娜", "id_number": id, "phone": "13912345678"})),
+        Some(token),
+    )
+    .await
 }
 
 /// Every item of every table, for checks that nothing was stored.
@@ -25,7 +32,11 @@ async fn all_items(store: &shared::store::Store) -> Vec<String> {
     for table in [&store.tables.accounts, &store.tables.subjects] {
         let out = store.client().scan().table_name(table).send().await.unwrap();
         // As JSON, whose maps are ordered, so that equal items print alike.
-        items.extend(out.items().iter().map(|i| serde_dynamo::from_item::<_, Value>(i.clone()).unwrap().to_string()));
+        items.extend(
+            out.items()
+                .iter()
+                .map(|i| serde_dynamo::from_item::<_, Value>(i.clone()).unwrap().to_string()),
+        );
     }
     items.sort();
     items
@@ -53,11 +64,32 @@ async fn login_refuses_bad_codes_and_bad_bodies() {
     assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")));
     let cases: Vec<(lambda_http::Request, u16, &str)> = vec![
         (raw_request("POST", "/v1/login", "{\"code\":", &[]), 400, "bad-request"),
-        (raw_request("POST", "/v1/login", "{\"code\": 42}", &[]), 400, "bad-request"),
+        (
+            raw_request("POST", "/v1/login", "{\"code\": 42}", &[]),
+            400,
+            "bad-request",
+        ),
         (raw_request("POST", "/v1/login", "{}", &[]), 400, "bad-request"),
-        (raw_request("POST", "/v1/login", vec![0xff, 0xfe, 0x00], &[]), 400, "bad-request"),
-        (raw_request("POST", "/v1/login", format!("{{\"code\":\"dev:{}\"}}", "a".repeat(17 * 1024)), &[]), 413, "payload-too-large"),
-        (raw_request("POST", "/v1/login", "<code/>", &[("content-type", "application/xml")]), 415, "unsupported-media-type"),
+        (
+            raw_request("POST", "/v1/login", vec![0xff, 0xfe, 0x00], &[]),
+            400,
+            "bad-request",
+        ),
+        (
+            raw_request(
+                "POST",
+                "/v1/login",
+                format!("{{\"code\":\"dev:{}\"}}", "a".repeat(17 * 1024)),
+                &[],
+            ),
+            413,
+            "payload-too-large",
+        ),
+        (
+            raw_request("POST", "/v1/login", "<code/>", &[("content-type", "application/xml")]),
+            415,
+            "unsupported-media-type",
+        ),
         (raw_request("GET", "/v1/login", "", &[]), 405, "method-not-allowed"),
         (raw_request("GET", "/v1/nothing", "", &[]), 404, "not-found"),
     ];
@@ -67,7 +99,10 @@ async fn login_refuses_bad_codes_and_bad_bodies() {
         let (got, body) = parts(response);
         assert_eq!((got, body["code"].as_str().unwrap()), (status, code), "{body}");
     }
-    assert!(all_items(&store).await.is_empty(), "nothing is stored by refused logins");
+    assert!(
+        all_items(&store).await.is_empty(),
+        "nothing is stored by refused logins"
+    );
 }
 
 #[tokio::test]
@@ -91,11 +126,23 @@ async fn identity_binds_the_caller_masks_and_stores_no_plaintext() {
         }
     }
     // The sealed fields open with the keys.
-    let identity = store.get_identity(user["subject_id"].as_str().unwrap()).await.unwrap().unwrap();
+    let identity = store
+        .get_identity(user["subject_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     let subject = &identity.subject_id;
     assert_eq!(pii().open(&identity.id_sealed, &format!("{subject}/id")).unwrap(), id);
-    assert_eq!(pii().open(&identity.name_sealed, &format!("{subject}/name")).unwrap(), "欧阳娜娜");
-    assert_eq!(pii().open(identity.phone_sealed.as_deref().unwrap(), &format!("{subject}/phone")).unwrap(), "13912345678");
+    assert_eq!(
+        pii().open(&identity.name_sealed, &format!("{subject}/name")).unwrap(),
+        "欧阳娜娜"
+    );
+    assert_eq!(
+        pii()
+            .open(identity.phone_sealed.as_deref().unwrap(), &format!("{subject}/phone"))
+            .unwrap(),
+        "13912345678"
+    );
 }
 
 #[tokio::test]
@@ -118,19 +165,50 @@ async fn identity_validates_the_number_the_name_and_the_phone_and_stores_nothing
     let good = person_id(3);
     let wrong_check = format!("{}{}", &good[..17], if good.ends_with('0') { '1' } else { '0' });
     let cases = [
-        (json!({"name": "张三", "id_number": wrong_check, "phone": "13812345678"}), 422, "invalid-id-number"),
-        (json!({"name": "张三", "id_number": id_number("13010219900230123"), "phone": "13812345678"}), 422, "invalid-id-number"),
-        (json!({"name": "张三", "id_number": &good[..17], "phone": "13812345678"}), 422, "invalid-id-number"),
-        (json!({"name": "张", "id_number": good, "phone": "13812345678"}), 422, "invalid-name"),
-        (json!({"name": "张三<script>", "id_number": good, "phone": "13812345678"}), 422, "invalid-name"),
-        (json!({"name": "张三", "id_number": good, "phone": "2381234567"}), 422, "invalid-phone"),
+        (
+            json!({"name": "张三", "id_number": wrong_check, "phone": "13812345678"}),
+            422,
+            "invalid-id-number",
+        ),
+        (
+            json!({"name": "张三", "id_number": id_number("13010219900230123"), "phone": "13812345678"}),
+            422,
+            "invalid-id-number",
+        ),
+        (
+            json!({"name": "张三", "id_number": &good[..17], "phone": "13812345678"}),
+            422,
+            "invalid-id-number",
+        ),
+        (
+            json!({"name": "张", "id_number": good, "phone": "13812345678"}),
+            422,
+            "invalid-name",
+        ),
+        (
+            json!({"name": "张三<script>", "id_number": good, "phone": "13812345678"}),
+            422,
+            "invalid-name",
+        ),
+        (
+            json!({"name": "张三", "id_number": good, "phone": "2381234567"}),
+            422,
+            "invalid-phone",
+        ),
         (json!({"name": "张三", "id_number": good}), 400, "bad-request"),
-        (json!({"name": 5, "id_number": good, "phone": "13812345678"}), 400, "bad-request"),
+        (
+            json!({"name": 5, "id_number": good, "phone": "13812345678"}),
+            400,
+            "bad-request",
+        ),
     ];
     for (body, status, code) in cases {
         let (got, answer) = call(&app, "POST", "/v1/identity", Some(body), Some(&token)).await;
         assert_eq!((got, answer["code"].as_str().unwrap()), (status, code), "{answer}");
-        assert!(!answer.to_string().contains(&good[6..14]), "errors do not echo the number");
+        assert!(
+            !answer.to_string().contains(&good[6..14]),
+            "errors do not echo the number"
+        );
     }
     assert_eq!(all_items(&store).await, before, "refused requests change nothing");
 }
@@ -159,9 +237,15 @@ async fn two_accounts_binding_one_number_at_once_exactly_one_wins() {
     assert_eq!(statuses, [200, 409]);
     let loser = if ra.0 == 409 { ra.1 } else { rb.1 };
     assert_eq!(loser["code"], "id-number-taken");
-    let profiles = store.client().scan().table_name(&store.tables.subjects)
-        .filter_expression("sk = :p").expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
-        .send().await.unwrap();
+    let profiles = store
+        .client()
+        .scan()
+        .table_name(&store.tables.subjects)
+        .filter_expression("sk = :p")
+        .expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(profiles.count(), 1, "one subject exists");
 }
 
@@ -178,13 +262,26 @@ async fn sessions_that_are_expired_tampered_or_foreign_are_refused() {
     tampered[i] = if tampered[i] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
     let foreign = shared::auth::SessionKeys::new(&[99; 32], time::Duration::hours(2))
-        .issue(&shared::auth::Session { account_id: "u_x".into(), subject_id: None, roles: vec![] }, NOW)
+        .issue(
+            &shared::auth::Session {
+                account_id: "u_x".into(),
+                subject_id: None,
+                roles: vec![],
+            },
+            NOW,
+        )
         .0;
     for bad in [tampered.as_str(), foreign.as_str(), "", "not-a-jwt"] {
         let (status, body) = call(&app, "GET", "/v1/me", None, Some(bad)).await;
         assert_eq!((status, body["code"].as_str()), (401, Some("unauthenticated")));
     }
-    let (status, _) = parts(login::handle(&app, raw_request("GET", "/v1/me", "", &[("authorization", &format!("Basic {token}"))])).await);
+    let (status, _) = parts(
+        login::handle(
+            &app,
+            raw_request("GET", "/v1/me", "", &[("authorization", &format!("Basic {token}"))]),
+        )
+        .await,
+    );
     assert_eq!(status, 401);
     assert_eq!(call(&app, "GET", "/v1/me", None, None).await.0, 401);
 }
@@ -193,7 +290,14 @@ async fn sessions_that_are_expired_tampered_or_foreign_are_refused() {
 async fn dependents_need_a_verified_guardian() {
     let (_, app) = setup().await;
     let token = login(&app, "alice").await;
-    let (status, body) = call(&app, "POST", "/v1/dependents", Some(json!({"name": "张小宝", "id_number": person_id(20), "relation": "child"})), Some(&token)).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/dependents",
+        Some(json!({"name": "张小宝", "id_number": person_id(20), "relation": "child"})),
+        Some(&token),
+    )
+    .await;
     assert_eq!((status, body["code"].as_str()), (403, Some("identity-required")));
 }
 
@@ -201,7 +305,14 @@ async fn dependents_need_a_verified_guardian() {
 async fn a_guardian_adds_lists_and_removes_dependents() {
     let (_, app) = setup().await;
     let token = verified(&app, "alice", 1).await;
-    let (status, body) = call(&app, "POST", "/v1/dependents", Some(json!({"name": "张小宝", "id_number": person_id(20), "relation": "child"})), Some(&token)).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/dependents",
+        Some(json!({"name": "张小宝", "id_number": person_id(20), "relation": "child"})),
+        Some(&token),
+    )
+    .await;
     assert_eq!(status, 201, "{body}");
     let dependent = &body["dependent"];
     assert_eq!(dependent["name_masked"], "张*宝");
@@ -215,12 +326,24 @@ async fn a_guardian_adds_lists_and_removes_dependents() {
     assert_eq!(me["user"]["name_masked"], "张*丰");
 
     // A retry of the same request does not add a second dependent.
-    let (status, _) = call(&app, "POST", "/v1/dependents", Some(json!({"name": "张小宝", "id_number": person_id(20), "relation": "child"})), Some(&token)).await;
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/dependents",
+        Some(json!({"name": "张小宝", "id_number": person_id(20), "relation": "child"})),
+        Some(&token),
+    )
+    .await;
     assert_eq!(status, 201);
     let (_, list) = call(&app, "GET", "/v1/dependents", None, Some(&token)).await;
     assert_eq!(list["dependents"].as_array().unwrap().len(), 1);
 
-    assert_eq!(call(&app, "DELETE", &format!("/v1/dependents/{subject}"), None, Some(&token)).await.0, 204);
+    assert_eq!(
+        call(&app, "DELETE", &format!("/v1/dependents/{subject}"), None, Some(&token))
+            .await
+            .0,
+        204
+    );
     let (status, body) = call(&app, "DELETE", &format!("/v1/dependents/{subject}"), None, Some(&token)).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
     let (_, list) = call(&app, "GET", "/v1/dependents", None, Some(&token)).await;
@@ -232,10 +355,24 @@ async fn a_guardian_holds_at_most_five_dependents() {
     let (_, app) = setup().await;
     let token = verified(&app, "alice", 1).await;
     for n in 0..5 {
-        let (status, body) = call(&app, "POST", "/v1/dependents", Some(json!({"name": "李小龙", "id_number": person_id(30 + n), "relation": "child"})), Some(&token)).await;
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/v1/dependents",
+            Some(json!({"name": "李小龙", "id_number": person_id(30 + n), "relation": "child"})),
+            Some(&token),
+        )
+        .await;
         assert_eq!(status, 201, "{body}");
     }
-    let (status, body) = call(&app, "POST", "/v1/dependents", Some(json!({"name": "李小龙", "id_number": person_id(35), "relation": "child"})), Some(&token)).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/dependents",
+        Some(json!({"name": "李小龙", "id_number": person_id(35), "relation": "child"})),
+        Some(&token),
+    )
+    .await;
     assert_eq!((status, body["code"].as_str()), (409, Some("too-many-dependents")));
 }
 
@@ -249,14 +386,23 @@ async fn twenty_simultaneous_dependents_store_exactly_five() {
     });
     let results = futures::future::join_all(requests).await;
     let created = results.iter().filter(|(s, _)| *s == 201).count();
-    let refused = results.iter().filter(|(s, b)| *s == 409 && b["code"] == "too-many-dependents").count();
+    let refused = results
+        .iter()
+        .filter(|(s, b)| *s == 409 && b["code"] == "too-many-dependents")
+        .count();
     assert_eq!((created, refused), (5, 15), "{results:?}");
     let (_, list) = call(&app, "GET", "/v1/dependents", None, Some(&token)).await;
     assert_eq!(list["dependents"].as_array().unwrap().len(), 5);
     // The losers left no subject behind.
-    let profiles = store.client().scan().table_name(&store.tables.subjects)
-        .filter_expression("sk = :p").expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
-        .send().await.unwrap();
+    let profiles = store
+        .client()
+        .scan()
+        .table_name(&store.tables.subjects)
+        .filter_expression("sk = :p")
+        .expression_attribute_values(":p", aws_sdk_dynamodb::types::AttributeValue::S("PROFILE".into()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(profiles.count(), 6, "the guardian and five dependents");
 }
 
@@ -266,7 +412,14 @@ async fn a_registered_adult_cannot_be_claimed_as_a_dependent() {
     let alice = verified(&app, "alice", 1).await;
     let bob = verified(&app, "bob", 2).await;
     for (token, person) in [(&bob, 1), (&alice, 1)] {
-        let (status, body) = call(&app, "POST", "/v1/dependents", Some(json!({"name": "张三丰", "id_number": person_id(person), "relation": "parent"})), Some(token)).await;
+        let (status, body) = call(
+            &app,
+            "POST",
+            "/v1/dependents",
+            Some(json!({"name": "张三丰", "id_number": person_id(person), "relation": "parent"})),
+            Some(token),
+        )
+        .await;
         assert_eq!((status, body["code"].as_str()), (409, Some("id-number-taken")));
     }
 }
@@ -287,7 +440,14 @@ async fn a_second_guardian_must_give_the_same_name_and_a_dependent_can_later_cla
 
     // Grown up, the child verifies and owns the same subject; the parents keep it.
     let own = login(&app, "child").await;
-    let (status, body) = call(&app, "POST", "/v1/identity", Some(json!({"name": "赵小云", "id_number": person_id(50), "phone": "13700000000"})), Some(&own)).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/identity",
+        Some(json!({"name": "赵小云", "id_number": person_id(50), "phone": "13700000000"})),
+        Some(&own),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["subject_id"], first["dependent"]["subject_id"]);
     let (_, list) = call(&app, "GET", "/v1/dependents", None, Some(&mother)).await;

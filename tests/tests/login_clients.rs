@@ -32,7 +32,9 @@ async fn fake_wechat() -> (String, Seen) {
         (StatusCode::OK, body.to_string())
     }
     let seen = Seen::default();
-    let router = Router::new().route("/sns/jscode2session", get(code2session)).with_state(seen.clone());
+    let router = Router::new()
+        .route("/sns/jscode2session", get(code2session))
+        .with_state(seen.clone());
     (fake_http::serve(router).await, seen)
 }
 
@@ -55,9 +57,15 @@ async fn wechat_refusals_and_outages_are_told_apart() {
     assert_eq!(wechat.exchange("nonsense").await, Err(LoginError::Refused));
     assert_eq!(wechat.exchange("used").await, Err(LoginError::Refused));
     assert!(matches!(wechat.exchange("busy").await, Err(LoginError::Unavailable(_))));
-    assert!(matches!(wechat.exchange("broken").await, Err(LoginError::Unavailable(_))));
+    assert!(matches!(
+        wechat.exchange("broken").await,
+        Err(LoginError::Unavailable(_))
+    ));
     let nowhere = WeChat::new("http://127.0.0.1:9".into(), "a".into(), "s".into());
-    assert!(matches!(nowhere.exchange("good-1").await, Err(LoginError::Unavailable(_))));
+    assert!(matches!(
+        nowhere.exchange("good-1").await,
+        Err(LoginError::Unavailable(_))
+    ));
 }
 
 /// A fake verification service that knows one person and wants an API key.
@@ -69,7 +77,8 @@ async fn fake_verifier() -> String {
         if body["name"] == "服务故障" {
             return (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({})));
         }
-        let matches = body["name"] == "张三" && body["id_number"] == "11010519491231002X"
+        let matches = body["name"] == "张三"
+            && body["id_number"] == "11010519491231002X"
             && (body.get("phone").is_none() || body["phone"] == "13812345678");
         (StatusCode::OK, axum::Json(json!({"match": matches})))
     }
@@ -87,9 +96,20 @@ async fn the_http_verifier_asks_the_service_with_its_key() {
     let other_phone = Phone::parse("13900000000").unwrap();
     assert_eq!(verifier.verify(&name, &id, Some(&phone)).await, Ok(Verdict::Match));
     assert_eq!(verifier.verify(&name, &id, None).await, Ok(Verdict::Match));
-    assert_eq!(verifier.verify(&name, &id, Some(&other_phone)).await, Ok(Verdict::Mismatch));
-    assert_eq!(verifier.verify(&PersonName::parse("李四").unwrap(), &id, None).await, Ok(Verdict::Mismatch));
-    assert!(verifier.verify(&PersonName::parse("服务故障").unwrap(), &id, None).await.is_err());
+    assert_eq!(
+        verifier.verify(&name, &id, Some(&other_phone)).await,
+        Ok(Verdict::Mismatch)
+    );
+    assert_eq!(
+        verifier.verify(&PersonName::parse("李四").unwrap(), &id, None).await,
+        Ok(Verdict::Mismatch)
+    );
+    assert!(
+        verifier
+            .verify(&PersonName::parse("服务故障").unwrap(), &id, None)
+            .await
+            .is_err()
+    );
     let wrong_key = HttpVerifier::new(format!("{base}/verify"), "key-2".into());
     assert!(wrong_key.verify(&name, &id, None).await.is_err());
 }
@@ -102,11 +122,25 @@ async fn a_mismatch_is_a_422_and_binds_nothing() {
     app.verifier = Box::new(HttpVerifier::new(format!("{base}/verify"), "key-1".into()));
     let token = integration_tests::login(&app, "alice").await;
     let body = json!({"name": "李四", "id_number": "11010519491231002X", "phone": "13812345678"});
-    let (status, answer) = integration_tests::parts(login::handle(&app, integration_tests::request("POST", "/v1/identity", Some(body), Some(&token))).await);
+    let (status, answer) = integration_tests::parts(
+        login::handle(
+            &app,
+            integration_tests::request("POST", "/v1/identity", Some(body), Some(&token)),
+        )
+        .await,
+    );
     assert_eq!((status, answer["code"].as_str()), (422, Some("identity-mismatch")));
-    let (_, me) = integration_tests::parts(login::handle(&app, integration_tests::request("GET", "/v1/me", None, Some(&token))).await);
+    let (_, me) = integration_tests::parts(
+        login::handle(&app, integration_tests::request("GET", "/v1/me", None, Some(&token))).await,
+    );
     assert_eq!(me["user"]["verified"], false);
     let body = json!({"name": "服务故障", "id_number": "11010519491231002X", "phone": "13812345678"});
-    let (status, _) = integration_tests::parts(login::handle(&app, integration_tests::request("POST", "/v1/identity", Some(body), Some(&token))).await);
+    let (status, _) = integration_tests::parts(
+        login::handle(
+            &app,
+            integration_tests::request("POST", "/v1/identity", Some(body), Some(&token)),
+        )
+        .await,
+    );
     assert_eq!(status, 503);
 }

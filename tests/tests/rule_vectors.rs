@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use serde::Deserialize;
 use shared::domain::declaration::{DeclarationRequest, validate};
 use shared::domain::rules::{Color, Facts, Override, RiskAreas, RiskRecord, RuleSet, Status};
-use serde::Deserialize;
 use time::OffsetDateTime;
 
 /// Fewer than this and the suite has lost files.
@@ -86,8 +86,7 @@ fn run(path: &Path) -> Result<(), String> {
 
     let status = rules.evaluate(&facts, &areas, vector.now);
     let json = serde_json::to_string(&facts).map_err(|e| format!("facts do not serialise: {e}"))?;
-    let stored: Facts =
-        serde_json::from_str(&json).map_err(|e| format!("facts do not deserialise: {e}"))?;
+    let stored: Facts = serde_json::from_str(&json).map_err(|e| format!("facts do not deserialise: {e}"))?;
     if stored != facts {
         return Err(format!("facts change in a JSON round trip: {json}"));
     }
@@ -131,20 +130,11 @@ fn run(path: &Path) -> Result<(), String> {
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "{}\n    got {}",
-            problems.join("\n    "),
-            summary(&status)
-        ))
+        Err(format!("{}\n    got {}", problems.join("\n    "), summary(&status)))
     }
 }
 
-fn check<T: PartialEq + std::fmt::Debug + ?Sized>(
-    problems: &mut Vec<String>,
-    what: &str,
-    expected: &T,
-    got: &T,
-) {
+fn check<T: PartialEq + std::fmt::Debug + ?Sized>(problems: &mut Vec<String>, what: &str, expected: &T, got: &T) {
     if expected != got {
         problems.push(format!("{what}: expected {expected:?}, got {got:?}"));
     }
@@ -160,11 +150,7 @@ fn summary(status: &Status) -> String {
 #[test]
 fn every_rule_vector_holds() {
     let files = vector_files();
-    assert!(
-        files.len() >= MIN_VECTORS,
-        "only {} vectors found",
-        files.len()
-    );
+    assert!(files.len() >= MIN_VECTORS, "only {} vectors found", files.len());
     let failures: Vec<String> = files
         .iter()
         .filter_map(|path| {

@@ -67,7 +67,8 @@ async fn route(app: &App, req: &Request) -> HttpResult {
     }
     let known = matches!(
         path.as_slice(),
-        ["v1", "admin", "risk-areas" | "risk-persons" | "traces" | "rankings"] | ["v1", "admin", "subjects", _, "verification"]
+        ["v1", "admin", "risk-areas" | "risk-persons" | "traces" | "rankings"]
+            | ["v1", "admin", "subjects", _, "verification"]
     );
     if !known {
         return Err(Problem::not_found());
@@ -79,7 +80,9 @@ async fn route(app: &App, req: &Request) -> HttpResult {
         (["v1", "admin", "risk-areas"], &Method::GET) => get_risk_areas(app).await,
         (["v1", "admin", "risk-areas"], _) => Err(Problem::method_not_allowed("GET, PUT")),
         (["v1", "admin", "risk-persons"], &Method::POST) => risk_persons(app, req, &officer).await,
-        (["v1", "admin", "subjects", subject, "verification"], &Method::POST) => verification(app, req, &officer, subject).await,
+        (["v1", "admin", "subjects", subject, "verification"], &Method::POST) => {
+            verification(app, req, &officer, subject).await
+        }
         (["v1", "admin", "traces"], &Method::GET) => traces(app, req, &officer).await,
         (["v1", "admin", "rankings"], &Method::GET) => rankings(app, req).await,
         (["v1", "admin", "risk-persons" | "subjects", ..], _) => Err(Problem::method_not_allowed("POST")),
@@ -90,7 +93,11 @@ async fn route(app: &App, req: &Request) -> HttpResult {
 /// The caller's account id, if it holds the `authority` role now.
 async fn authority(app: &App, req: &Request) -> Result<String, Problem> {
     let session = app.sessions.authenticate(req, app.clock.now())?;
-    let account = app.store.get_account(&session.account_id).await?.ok_or_else(Problem::unauthenticated)?;
+    let account = app
+        .store
+        .get_account(&session.account_id)
+        .await?
+        .ok_or_else(Problem::unauthenticated)?;
     if account.role_list().contains(&Role::Authority) {
         Ok(account.id)
     } else {
@@ -98,7 +105,14 @@ async fn authority(app: &App, req: &Request) -> Result<String, Problem> {
     }
 }
 
-async fn audit(app: &App, officer: &str, action: &str, target: &str, detail: String, records: usize) -> Result<(), Problem> {
+async fn audit(
+    app: &App,
+    officer: &str,
+    action: &str,
+    target: &str,
+    detail: String,
+    records: usize,
+) -> Result<(), Problem> {
     let entry = AuditEntry {
         officer: officer.to_owned(),
         action: action.to_owned(),
@@ -127,11 +141,24 @@ async fn put_risk_areas(app: &App, req: &Request, officer: &str) -> HttpResult {
         return Err(Problem::bad_request(format!("at most {MAX_AREAS} areas")));
     }
     if let Some(index) = body.areas.iter().position(|a| divisions::lookup(&a.region).is_none()) {
-        return Err(Problem::bad_request(format!("`areas[{index}].region` is not a division code")));
+        return Err(Problem::bad_request(format!(
+            "`areas[{index}].region` is not a division code"
+        )));
     }
     let now = app.clock.now();
-    let areas = RiskAreas { areas: body.areas.into_iter().map(|a| (a.region, a.level)).collect(), updated_at: now };
-    audit(app, officer, "risk-areas", &format!("{} areas", areas.areas.len()), String::new(), 0).await?;
+    let areas = RiskAreas {
+        areas: body.areas.into_iter().map(|a| (a.region, a.level)).collect(),
+        updated_at: now,
+    };
+    audit(
+        app,
+        officer,
+        "risk-areas",
+        &format!("{} areas", areas.areas.len()),
+        String::new(),
+        0,
+    )
+    .await?;
     app.store.put_risk_areas(&areas).await?;
     tracing::info!(areas = areas.areas.len(), "risk areas replaced");
     http::ok(&serde_json::json!({ "areas": areas.areas.len(), "updated_at": rfc3339(now) }))
@@ -139,7 +166,11 @@ async fn put_risk_areas(app: &App, req: &Request, officer: &str) -> HttpResult {
 
 async fn get_risk_areas(app: &App) -> HttpResult {
     let areas = app.store.risk_areas().await?;
-    let list: Vec<_> = areas.areas.iter().map(|(region, level)| serde_json::json!({"region": region, "level": level})).collect();
+    let list: Vec<_> = areas
+        .areas
+        .iter()
+        .map(|(region, level)| serde_json::json!({"region": region, "level": level}))
+        .collect();
     http::ok(&serde_json::json!({ "areas": list, "updated_at": rfc3339(areas.updated_at) }))
 }
 
@@ -155,16 +186,33 @@ async fn risk_persons(app: &App, req: &Request, officer: &str) -> HttpResult {
         .records
         .iter()
         .enumerate()
-        .filter_map(|(index, row)| risk_import::validate(row, now).err().map(|code| serde_json::json!({"index": index, "code": code})))
+        .filter_map(|(index, row)| {
+            risk_import::validate(row, now)
+                .err()
+                .map(|code| serde_json::json!({"index": index, "code": code}))
+        })
         .collect();
     if !body.records.is_empty() && refused.len() == body.records.len() {
         // Nothing to apply: the request as a whole does not fit the route.
         return Err(Problem::bad_request("no record is valid").extension("errors", serde_json::Value::Array(refused)));
     }
     let valid = body.records.len() - refused.len();
-    audit(app, officer, "risk-persons", &format!("{valid} records"), String::new(), valid).await?;
+    audit(
+        app,
+        officer,
+        "risk-persons",
+        &format!("{valid} records"),
+        String::new(),
+        valid,
+    )
+    .await?;
     let report = risk_import::import(&app.store, &app.pii, body.records.into_iter().enumerate(), now).await?;
-    tracing::info!(applied = report.applied, unmatched = report.unmatched, refused = refused.len(), "risk persons imported");
+    tracing::info!(
+        applied = report.applied,
+        unmatched = report.unmatched,
+        refused = refused.len(),
+        "risk persons imported"
+    );
     http::ok(&serde_json::json!({ "applied": report.applied, "unmatched": report.unmatched, "errors": refused }))
 }
 
@@ -198,11 +246,23 @@ async fn verification(app: &App, req: &Request, officer: &str, subject_id: &str)
         officer: officer.to_owned(),
         rules_version: app.rules.version().to_owned(),
     };
-    audit(app, officer, "verification", subject_id, format!("{:?} until {}", body.color, rfc3339(valid_until)), 1).await?;
+    audit(
+        app,
+        officer,
+        "verification",
+        subject_id,
+        format!("{:?} until {}", body.color, rfc3339(valid_until)),
+        1,
+    )
+    .await?;
     if !app.store.set_override(subject_id, &verdict).await? {
         return Err(Problem::not_found().detail("no such subject"));
     }
-    let subject = app.store.get_subject(subject_id, true).await?.ok_or_else(Problem::not_found)?;
+    let subject = app
+        .store
+        .get_subject(subject_id, true)
+        .await?
+        .ok_or_else(Problem::not_found)?;
     let areas = app.store.risk_areas().await?;
     let status = app.rules.evaluate(&subject.facts, &areas, now);
     tracing::info!(color = ?verdict.color, "verification recorded");
@@ -229,7 +289,9 @@ fn window(req: &Request, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetD
     let to = time("to")?.unwrap_or(now);
     let from = time("from")?.unwrap_or(to - DEFAULT_WINDOW);
     if from > to || to - from > MAX_WINDOW {
-        return Err(Problem::bad_request("`from` must precede `to`, at most 60 days before it"));
+        return Err(Problem::bad_request(
+            "`from` must precede `to`, at most 60 days before it",
+        ));
     }
     Ok((from, to))
 }
@@ -237,7 +299,11 @@ fn window(req: &Request, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetD
 fn page_size(req: &Request) -> Result<usize, Problem> {
     match http::query(req, "limit") {
         None => Ok(TRACE_PAGE),
-        Some(v) => v.parse().ok().filter(|n| (1..=MAX_TRACE_PAGE).contains(n)).ok_or_else(|| Problem::bad_request(format!("`limit` is 1 to {MAX_TRACE_PAGE}"))),
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_TRACE_PAGE).contains(n))
+            .ok_or_else(|| Problem::bad_request(format!("`limit` is 1 to {MAX_TRACE_PAGE}"))),
     }
 }
 
@@ -266,7 +332,12 @@ fn person(app: &App, subject: &Subject) -> Result<Person, Problem> {
         tracing::error!(error = %err, "opening a sealed identity failed");
         Problem::internal()
     })?;
-    Ok(Person { subject_id: subject.identity.subject_id.clone(), name: revealed.name, id_number: revealed.id_number, phone: revealed.phone })
+    Ok(Person {
+        subject_id: subject.identity.subject_id.clone(),
+        name: revealed.name,
+        id_number: revealed.id_number,
+        phone: revealed.phone,
+    })
 }
 
 fn venue_view(venue: &Venue) -> serde_json::Value {
@@ -289,17 +360,48 @@ async fn traces(app: &App, req: &Request, officer: &str) -> HttpResult {
 }
 
 /// Everyone who entered a venue in the window, with full identity.
-async fn venue_trace(app: &App, officer: &str, venue_id: &str, from: OffsetDateTime, to: OffsetDateTime, after: Option<String>, limit: usize) -> HttpResult {
+async fn venue_trace(
+    app: &App,
+    officer: &str,
+    venue_id: &str,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    after: Option<String>,
+    limit: usize,
+) -> HttpResult {
     let valid_id = venue_id.len() <= 64 && venue_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    let venue = if valid_id { app.store.get_venue(venue_id).await? } else { None };
+    let venue = if valid_id {
+        app.store.get_venue(venue_id).await?
+    } else {
+        None
+    };
     let venue = venue.ok_or_else(|| Problem::not_found().detail("no such venue"))?;
-    let page = app.store.venue_entries(&venue.id, venue.shards, from, to, after.as_deref(), limit).await?;
-    let ids: Vec<String> = page.entries.iter().map(|e| e.subject_id.clone()).collect::<BTreeSet<_>>().into_iter().collect();
-    audit(app, officer, "trace-venue", &venue.id, format!("{} to {}", rfc3339(from), rfc3339(to)), ids.len()).await?;
+    let page = app
+        .store
+        .venue_entries(&venue.id, venue.shards, from, to, after.as_deref(), limit)
+        .await?;
+    let ids: Vec<String> = page
+        .entries
+        .iter()
+        .map(|e| e.subject_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    audit(
+        app,
+        officer,
+        "trace-venue",
+        &venue.id,
+        format!("{} to {}", rfc3339(from), rfc3339(to)),
+        ids.len(),
+    )
+    .await?;
     let subjects = app.store.get_subjects(&ids).await?;
     let mut entries = Vec::new();
     for entry in &page.entries {
-        let Some(subject) = subjects.get(&entry.subject_id) else { continue };
+        let Some(subject) = subjects.get(&entry.subject_id) else {
+            continue;
+        };
         let Some(at) = parse_time(&entry.at) else { continue };
         let who = person(app, subject)?;
         entries.push(serde_json::json!({
@@ -308,22 +410,56 @@ async fn venue_trace(app: &App, officer: &str, venue_id: &str, from: OffsetDateT
         }));
     }
     tracing::info!(entries = entries.len(), "venue traced");
-    http::ok(&serde_json::json!({ "venue": venue_view(&venue), "entries": entries, "next": page.next.map(|n| B64.encode(n)) }))
+    http::ok(
+        &serde_json::json!({ "venue": venue_view(&venue), "entries": entries, "next": page.next.map(|n| B64.encode(n)) }),
+    )
 }
 
 /// Every venue a subject entered and every scan of their code in the window.
-async fn subject_trace(app: &App, officer: &str, subject_id: &str, from: OffsetDateTime, to: OffsetDateTime, after: Option<String>, limit: usize) -> HttpResult {
-    let subject = if shared::access::is_subject_id(subject_id) { app.store.get_subject(subject_id, false).await? } else { None };
+async fn subject_trace(
+    app: &App,
+    officer: &str,
+    subject_id: &str,
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+    after: Option<String>,
+    limit: usize,
+) -> HttpResult {
+    let subject = if shared::access::is_subject_id(subject_id) {
+        app.store.get_subject(subject_id, false).await?
+    } else {
+        None
+    };
     let subject = subject.ok_or_else(|| Problem::not_found().detail("no such subject"))?;
     let all = app.store.subject_entries(subject_id, from, to).await?;
     // Newest first; the cursor is the position `<time>#<entry>` of the last one shown.
     let position = |e: &shared::store::log::Entry| format!("{}#{}", e.at, e.id);
-    let remaining: Vec<_> = all.into_iter().filter(|e| after.as_deref().is_none_or(|a| position(e).as_str() < a)).collect();
+    let remaining: Vec<_> = all
+        .into_iter()
+        .filter(|e| after.as_deref().is_none_or(|a| position(e).as_str() < a))
+        .collect();
     let more = remaining.len() > limit;
     let page: Vec<_> = remaining.into_iter().take(limit).collect();
-    let next = if more { page.last().map(|e| B64.encode(position(e))) } else { None };
-    audit(app, officer, "trace-subject", subject_id, format!("{} to {}", rfc3339(from), rfc3339(to)), 1).await?;
-    let venue_ids: Vec<String> = page.iter().filter_map(|e| e.venue_id.clone()).collect::<BTreeSet<_>>().into_iter().collect();
+    let next = if more {
+        page.last().map(|e| B64.encode(position(e)))
+    } else {
+        None
+    };
+    audit(
+        app,
+        officer,
+        "trace-subject",
+        subject_id,
+        format!("{} to {}", rfc3339(from), rfc3339(to)),
+        1,
+    )
+    .await?;
+    let venue_ids: Vec<String> = page
+        .iter()
+        .filter_map(|e| e.venue_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let venues = app.store.get_venues(&venue_ids).await?;
     let mut visits = Vec::new();
     let mut scans = Vec::new();
@@ -355,5 +491,7 @@ async fn rankings(app: &App, req: &Request) -> HttpResult {
     };
     let day = iso_date::format(date);
     let rows = app.store.rankings(level, &day).await?;
-    http::ok(&serde_json::json!({ "date": day, "level": if level == Level::City { "city" } else { "county" }, "rows": rows }))
+    http::ok(
+        &serde_json::json!({ "date": day, "level": if level == Level::City { "city" } else { "county" }, "rows": rows }),
+    )
 }

@@ -12,7 +12,11 @@ use time::OffsetDateTime;
 
 /// The records of an event as changes, by the table their stream belongs to.
 pub fn changes(store: &Store, event: &Event) -> Vec<Change> {
-    event.records.iter().filter_map(|record| change(store, record)).collect()
+    event
+        .records
+        .iter()
+        .filter_map(|record| change(store, record))
+        .collect()
 }
 
 fn change(store: &Store, record: &EventRecord) -> Option<Change> {
@@ -40,7 +44,11 @@ fn change(store: &Store, record: &EventRecord) -> Option<Change> {
 pub async fn handle(store: &Store, event: LambdaEvent<Event>) -> Result<(), Error> {
     let changes = changes(store, &event.payload);
     let applied = store.count_changes(&changes, OffsetDateTime::now_utc()).await?;
-    tracing::info!(records = event.payload.records.len(), chunks = applied, "stream batch counted");
+    tracing::info!(
+        records = event.payload.records.len(),
+        chunks = applied,
+        "stream batch counted"
+    );
     Ok(())
 }
 
@@ -51,9 +59,12 @@ mod tests {
 
     #[tokio::test]
     async fn stream_records_become_changes_by_their_table() {
-        let event: Event = serde_json::from_str(include_str!("../events/log-and-profile.json")).expect("a DynamoDB stream event");
+        let event: Event =
+            serde_json::from_str(include_str!("../events/log-and-profile.json")).expect("a DynamoDB stream event");
         let client = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::Config::builder().behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest()).build(),
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+                .build(),
         );
         let store = Store::new(client, Tables::with_prefix("hc-"));
         let changes = changes(&store, &event);
@@ -62,7 +73,11 @@ mod tests {
         assert!(changes[0].old_image.is_none());
         assert_eq!(changes[1].source, Source::Subjects);
         let tally = shared::store::stats::tally(&changes);
-        let keys: Vec<String> = tally.0.keys().map(|(level, day, region)| format!("{level:?} {day} {region}")).collect();
+        let keys: Vec<String> = tally
+            .0
+            .keys()
+            .map(|(level, day, region)| format!("{level:?} {day} {region}"))
+            .collect();
         assert_eq!(keys, ["City 2026-11-26 130100", "County 2026-11-26 130102"]);
         let counts = tally.0.values().next().unwrap();
         assert_eq!((counts.claimed, counts.checkins), (1, 1));

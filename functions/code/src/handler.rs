@@ -27,7 +27,15 @@ pub struct App {
 impl App {
     pub fn new(store: Store, sessions: SessionKeys, areas: RiskAreaCache, keys: CodeKeys, clock: Clock) -> Self {
         let jwks = keys.jwks().to_string();
-        Self { store, sessions, rules: RuleSet::embedded(), areas, keys, clock, jwks }
+        Self {
+            store,
+            sessions,
+            rules: RuleSet::embedded(),
+            areas,
+            keys,
+            clock,
+            jwks,
+        }
     }
 
     pub async fn from_env() -> Result<Self, ConfigError> {

@@ -5,5 +5,8 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let app = code::App::from_env().await?;
     let app = &app;
-    run(service_fn(move |req| async move { Ok::<_, std::convert::Infallible>(code::handle(app, req).await) })).await
+    run(service_fn(move |req| async move {
+        Ok::<_, std::convert::Infallible>(code::handle(app, req).await)
+    }))
+    .await
 }

@@ -137,9 +137,16 @@ async fn declare(app: &App, req: &Request) -> HttpResult {
         if app.store.record_declaration(&write).await? {
             tracing::info!(color = ?status.color, rules_version = %status.rules_version, "declaration recorded");
             return http::created(&DeclareResponse {
-                declaration: DeclarationRef { id: record.id, declared_at: rfc3339(now) },
+                declaration: DeclarationRef {
+                    id: record.id,
+                    declared_at: rfc3339(now),
+                },
                 remaining_today: DAILY_LIMIT - (count + 1),
-                status: StatusView { color: status.color, status_text: status.status_text(), hints: status.hints.clone() },
+                status: StatusView {
+                    color: status.color,
+                    status_text: status.status_text(),
+                    hints: status.hints.clone(),
+                },
             });
         }
         // Another write to this subject came first: read again and retry.

@@ -165,10 +165,18 @@ async fn login(app: &App, req: &Request) -> HttpResult {
     let account_id = app.pii.account_id(app.provider.name(), &subject);
     let account = match app.store.get_account(&account_id).await? {
         Some(account) => account,
-        None => app.store.create_account(Account::new(account_id, app.provider.name(), now)).await?,
+        None => {
+            app.store
+                .create_account(Account::new(account_id, app.provider.name(), now))
+                .await?
+        }
     };
     let (token, expires) = issue(app, &account, now);
-    http::ok(&LoginResponse { token, expires_at: rfc3339(expires), user: UserView::of(&account) })
+    http::ok(&LoginResponse {
+        token,
+        expires_at: rfc3339(expires),
+        user: UserView::of(&account),
+    })
 }
 
 fn issue(app: &App, account: &Account, now: OffsetDateTime) -> (String, OffsetDateTime) {
@@ -183,7 +191,11 @@ fn issue(app: &App, account: &Account, now: OffsetDateTime) -> (String, OffsetDa
 /// The caller's account; a token whose account is gone is no longer valid.
 async fn caller(app: &App, req: &Request) -> Result<(Session, Account), Problem> {
     let session = app.sessions.authenticate(req, app.clock.now())?;
-    let account = app.store.get_account(&session.account_id).await?.ok_or_else(Problem::unauthenticated)?;
+    let account = app
+        .store
+        .get_account(&session.account_id)
+        .await?
+        .ok_or_else(Problem::unauthenticated)?;
     Ok((session, account))
 }
 
@@ -206,7 +218,8 @@ struct RealName {
 }
 
 fn parse_real_name(name: &str, id_number: &str, now: OffsetDateTime) -> Result<RealName, Problem> {
-    let id = IdNumber::parse(id_number, shanghai_day(now)).map_err(|e| Problem::invalid("invalid-id-number", e.to_string()))?;
+    let id = IdNumber::parse(id_number, shanghai_day(now))
+        .map_err(|e| Problem::invalid("invalid-id-number", e.to_string()))?;
     let name = PersonName::parse(name).map_err(|e| Problem::invalid("invalid-name", e.to_string()))?;
     Ok(RealName { name, id })
 }
@@ -214,7 +227,10 @@ fn parse_real_name(name: &str, id_number: &str, now: OffsetDateTime) -> Result<R
 async fn check_identity(app: &App, real: &RealName, phone: Option<&Phone>) -> Result<(), Problem> {
     match app.verifier.verify(&real.name, &real.id, phone).await {
         Ok(Verdict::Match) => Ok(()),
-        Ok(Verdict::Mismatch) => Err(Problem::invalid("identity-mismatch", "the name and ID number do not belong together")),
+        Ok(Verdict::Mismatch) => Err(Problem::invalid(
+            "identity-mismatch",
+            "the name and ID number do not belong together",
+        )),
         Err(err) => {
             tracing::warn!(reason = %err.0, "identity verifier unavailable");
             Err(Problem::unavailable())
@@ -237,8 +253,17 @@ async fn identity(app: &App, req: &Request) -> HttpResult {
 
     if let Some(own) = &account.subject_id {
         // A retry of the same binding succeeds again; another number does not.
-        let same = app.store.find_person(&id_hash).await?.person.is_some_and(|p| &p.subject_id == own);
-        return if same { identity_response(app, &account, now) } else { Err(already_verified()) };
+        let same = app
+            .store
+            .find_person(&id_hash)
+            .await?
+            .person
+            .is_some_and(|p| &p.subject_id == own);
+        return if same {
+            identity_response(app, &account, now)
+        } else {
+            Err(already_verified())
+        };
     }
     check_identity(app, &real, Some(&phone)).await?;
 
@@ -248,7 +273,10 @@ async fn identity(app: &App, req: &Request) -> HttpResult {
             None => {
                 let subject_id = random_id("s_");
                 let identity = seal_identity(app, &subject_id, &id_hash, &real, Some(&phone), now)?;
-                let identity = Identity { owner: Some(account.id.clone()), ..identity };
+                let identity = Identity {
+                    owner: Some(account.id.clone()),
+                    ..identity
+                };
                 app.store.bind_new_subject(&account.id, &identity, &state).await?
             }
             Some(person) if person.owner.as_deref() == Some(account.id.as_str()) => BindResult::Bound,
@@ -256,16 +284,31 @@ async fn identity(app: &App, req: &Request) -> HttpResult {
             Some(person) => {
                 // Guardians registered this person; the verified person now
                 // claims their own code, and the guardians keep access.
-                let existing = app.store.get_identity(&person.subject_id).await?.ok_or_else(Problem::internal)?;
+                let existing = app
+                    .store
+                    .get_identity(&person.subject_id)
+                    .await?
+                    .ok_or_else(Problem::internal)?;
                 let fresh = seal_identity(app, &person.subject_id, &id_hash, &real, Some(&phone), now)?;
-                let claimed = Identity { owner: Some(account.id.clone()), ..fresh };
-                let claimed = Identity { guardians: existing.guardians, created_at: existing.created_at, ..claimed };
+                let claimed = Identity {
+                    owner: Some(account.id.clone()),
+                    ..fresh
+                };
+                let claimed = Identity {
+                    guardians: existing.guardians,
+                    created_at: existing.created_at,
+                    ..claimed
+                };
                 app.store.claim_subject(&account.id, &claimed).await?
             }
         };
         match result {
             BindResult::Bound => {
-                let account = app.store.get_account(&account.id).await?.ok_or_else(Problem::internal)?;
+                let account = app
+                    .store
+                    .get_account(&account.id)
+                    .await?
+                    .ok_or_else(Problem::internal)?;
                 tracing::info!("identity bound");
                 return identity_response(app, &account, now);
             }
@@ -359,13 +402,20 @@ async fn add_dependent(app: &App, req: &Request) -> HttpResult {
                 let identity = seal_identity(app, &subject_id, &id_hash, &real, None, now)?;
                 let mut identity = identity;
                 identity.guardians.insert(account.id.clone(), body.relation);
-                let result = app.store.link_new_dependent(&account.id, &identity, &link, MAX_DEPENDENTS, &state).await?;
+                let result = app
+                    .store
+                    .link_new_dependent(&account.id, &identity, &link, MAX_DEPENDENTS, &state)
+                    .await?;
                 (subject_id, result)
             }
             // Adults who registered themselves (including the caller) manage their own code.
             Some(person) if person.owner.is_some() => return Err(id_taken()),
             Some(person) => {
-                let existing = app.store.get_identity(&person.subject_id).await?.ok_or_else(Problem::internal)?;
+                let existing = app
+                    .store
+                    .get_identity(&person.subject_id)
+                    .await?
+                    .ok_or_else(Problem::internal)?;
                 if !existing.guardians.contains_key(&account.id) {
                     // A further guardian must name the person as the first one did.
                     let context = format!("{}/name", existing.subject_id);
@@ -377,7 +427,10 @@ async fn add_dependent(app: &App, req: &Request) -> HttpResult {
                         return Err(id_taken());
                     }
                 }
-                let result = app.store.link_existing_dependent(&account.id, &person.subject_id, &link, MAX_DEPENDENTS).await?;
+                let result = app
+                    .store
+                    .link_existing_dependent(&account.id, &person.subject_id, &link, MAX_DEPENDENTS)
+                    .await?;
                 (person.subject_id.clone(), result)
             }
         };
@@ -390,7 +443,10 @@ async fn add_dependent(app: &App, req: &Request) -> HttpResult {
                     id_masked: link.id_masked,
                     relation: link.relation,
                 };
-                return Ok(http::json(StatusCode::CREATED, &serde_json::json!({ "dependent": view })));
+                return Ok(http::json(
+                    StatusCode::CREATED,
+                    &serde_json::json!({ "dependent": view }),
+                ));
             }
             LinkResult::Full => return Err(too_many()),
             LinkResult::NotVerified => return Err(Problem::identity_required()),

@@ -18,8 +18,8 @@ use shared::health_code::{self, CodeView};
 use shared::http::{self, HttpResult, Problem};
 use shared::store::log::{Entry, EntryKind, Logged};
 use shared::store::settings::RiskAreaCache;
-use shared::store::{Store, parse_time, sort_time};
 use shared::store::venues::{Category, VenueCache};
+use shared::store::{Store, parse_time, sort_time};
 use time::Duration;
 
 pub struct App {
@@ -102,14 +102,22 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
     let body: ScanRequest = http::parse_json(req, None)?;
     let region = match body.region {
         Some(code) if is_hebei_county(&code) => Some(code),
-        Some(_) => return Err(Problem::bad_request("`region` must be a county-level division code of Hebei")),
+        Some(_) => {
+            return Err(Problem::bad_request(
+                "`region` must be a county-level division code of Hebei",
+            ));
+        }
         None => None,
     };
     let claims = app.codes.verify(&body.code, now).map_err(|err| match err {
         CodeError::Invalid => invalid_code(),
         CodeError::Expired => Problem::invalid("expired-code", "the code has expired: ask for a fresh one"),
     })?;
-    let subject = app.store.get_subject(&claims.subject_id, false).await?.ok_or_else(invalid_code)?;
+    let subject = app
+        .store
+        .get_subject(&claims.subject_id, false)
+        .await?
+        .ok_or_else(invalid_code)?;
     let areas = app.areas.get(&app.store).await?;
     let status = health_code::live_status(app.rules, &subject, &areas, now);
     let entry = Entry {
@@ -204,7 +212,9 @@ fn entry_id(session: &Session, idempotency_key: Option<&str>) -> Result<String, 
             let digest = sha256(format!("checkin\0{}\0{key}", session.account_id).as_bytes());
             Ok(format!("e_{}", base32(&digest[..16])))
         }
-        Some(_) => Err(Problem::bad_request("`Idempotency-Key` is 1 to 255 visible ASCII characters")),
+        Some(_) => Err(Problem::bad_request(
+            "`Idempotency-Key` is 1 to 255 visible ASCII characters",
+        )),
     }
 }
 
@@ -235,8 +245,10 @@ async fn checkin(app: &App, req: &Request) -> HttpResult {
     };
     let venue = venue.ok_or_else(invalid_venue_code)?;
     if venue.revoked_at.is_some() {
-        return Err(Problem::new(lambda_http::http::StatusCode::GONE, "venue-revoked", "Venue revoked")
-            .detail("this venue code has been revoked by its applicant"));
+        return Err(
+            Problem::new(lambda_http::http::StatusCode::GONE, "venue-revoked", "Venue revoked")
+                .detail("this venue code has been revoked by its applicant"),
+        );
     }
     let subject = subject
         .filter(|s| subject_id == own || s.identity.may_act(&session.account_id))
@@ -257,7 +269,11 @@ async fn checkin(app: &App, req: &Request) -> HttpResult {
         color: status.color,
         name_masked: subject.identity.name_masked.clone(),
     };
-    let entered_at = match app.store.log_entry(&entry, Some(venue.shards), now + app.retention).await? {
+    let entered_at = match app
+        .store
+        .log_entry(&entry, Some(venue.shards), now + app.retention)
+        .await?
+    {
         Logged::Written => now,
         Logged::Exists(first) if first.venue_id == entry.venue_id && first.subject_id == entry.subject_id => {
             parse_time(&first.at).unwrap_or(now)
@@ -269,7 +285,12 @@ async fn checkin(app: &App, req: &Request) -> HttpResult {
     };
     tracing::info!(color = ?status.color, "checked in");
     http::created(&CheckinResponse {
-        venue: VenueView { id: venue.id, name: venue.name, address: venue.address, category: venue.category },
+        venue: VenueView {
+            id: venue.id,
+            name: venue.name,
+            address: venue.address,
+            category: venue.category,
+        },
         entered_at: rfc3339(entered_at),
         code: code.into(),
     })

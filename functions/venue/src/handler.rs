@@ -16,8 +16,8 @@ use shared::domain::rules::Color;
 use shared::domain::text::plain_text;
 use shared::domain::token::VenueKeys;
 use shared::http::{self, HttpResult, Problem};
-use shared::store::{Store, parse_time};
 use shared::store::venues::{Category, Venue};
+use shared::store::{Store, parse_time};
 use time::{Duration, OffsetDateTime};
 
 use crate::poster::{self, PosterText};
@@ -109,7 +109,9 @@ fn invalid(detail: &str) -> Problem {
 /// Free text printed on a poster (see `shared::domain::text`).
 fn text(value: &str, field: &str, min: usize, max: usize) -> Result<String, Problem> {
     plain_text(value, min, max).ok_or_else(|| {
-        invalid(&format!("`{field}` must be {min} to {max} letters, digits, spaces and common punctuation"))
+        invalid(&format!(
+            "`{field}` must be {min} to {max} letters, digits, spaces and common punctuation"
+        ))
     })
 }
 
@@ -141,7 +143,8 @@ async fn create(app: &App, req: &Request) -> HttpResult {
         shards: app.shards,
     };
     if !app.store.create_venue(&venue).await? {
-        return Err(Problem::conflict("venue-exists", "Venue exists").detail("each applicant holds one venue code; revoke it to apply again"));
+        return Err(Problem::conflict("venue-exists", "Venue exists")
+            .detail("each applicant holds one venue code; revoke it to apply again"));
     }
     tracing::info!(category = ?venue.category, "venue created");
     http::created(&serde_json::json!({ "venue": VenueView::of(&venue), "qr": app.keys.code(&venue.id) }))
@@ -149,7 +152,10 @@ async fn create(app: &App, req: &Request) -> HttpResult {
 
 async fn my_venue(app: &App, req: &Request) -> Result<Venue, Problem> {
     let session = verified(app, req).await?;
-    app.store.venue_of(&session.account_id).await?.ok_or_else(|| Problem::not_found().detail("the caller holds no venue code"))
+    app.store
+        .venue_of(&session.account_id)
+        .await?
+        .ok_or_else(|| Problem::not_found().detail("the caller holds no venue code"))
 }
 
 async fn mine(app: &App, req: &Request) -> HttpResult {
@@ -172,21 +178,34 @@ async fn poster(app: &App, req: &Request) -> HttpResult {
         return Err(Problem::bad_request("`format` is `svg` or `png`"));
     }
     let venue = my_venue(app, req).await?;
-    let text = PosterText { name: &venue.name, address: &venue.address, category_label: venue.category.label() };
+    let text = PosterText {
+        name: &venue.name,
+        address: &venue.address,
+        category_label: venue.category.label(),
+    };
     let qr = app.keys.code(&venue.id);
     let failed = |err: poster::PosterError| {
         tracing::error!(error = %err, "drawing a poster failed");
         Problem::internal()
     };
     let (content_type, body) = if format == "png" {
-        ("image/png", Body::Binary(poster::poster_png(&text, &qr).map_err(failed)?))
+        (
+            "image/png",
+            Body::Binary(poster::poster_png(&text, &qr).map_err(failed)?),
+        )
     } else {
-        ("image/svg+xml", Body::Text(poster::poster_svg(&text, &qr).map_err(failed)?))
+        (
+            "image/svg+xml",
+            Body::Text(poster::poster_svg(&text, &qr).map_err(failed)?),
+        )
     };
     Ok(Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, content_type)
-        .header(header::CONTENT_DISPOSITION, format!("inline; filename=\"venue-code.{format}\""))
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("inline; filename=\"venue-code.{format}\""),
+        )
         .header(header::CACHE_CONTROL, "private, max-age=3600")
         .body(body)
         .expect("valid response"))
@@ -214,7 +233,11 @@ async fn checkins(app: &App, req: &Request) -> HttpResult {
     }
     let limit = match http::query(req, "limit") {
         None => PAGE,
-        Some(v) => v.parse().ok().filter(|n| (1..=MAX_PAGE).contains(n)).ok_or_else(|| Problem::bad_request(format!("`limit` is 1 to {MAX_PAGE}")))?,
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| Problem::bad_request(format!("`limit` is 1 to {MAX_PAGE}")))?,
     };
     let after = match http::query(req, "next") {
         None => None,
@@ -227,11 +250,20 @@ async fn checkins(app: &App, req: &Request) -> HttpResult {
         ),
     };
     let venue = my_venue(app, req).await?;
-    let page = app.store.venue_entries(&venue.id, venue.shards, from, to, after.as_deref(), limit).await?;
+    let page = app
+        .store
+        .venue_entries(&venue.id, venue.shards, from, to, after.as_deref(), limit)
+        .await?;
     let entries: Vec<EntryView> = page
         .entries
         .into_iter()
-        .filter_map(|e| parse_time(&e.at).map(|at| EntryView { entered_at: rfc3339(at), name_masked: e.name_masked, color: e.color }))
+        .filter_map(|e| {
+            parse_time(&e.at).map(|at| EntryView {
+                entered_at: rfc3339(at),
+                name_masked: e.name_masked,
+                color: e.color,
+            })
+        })
         .collect();
     http::ok(&serde_json::json!({ "entries": entries, "next": page.next.map(|n| B64.encode(n)) }))
 }

@@ -10,9 +10,9 @@ use std::sync::{Arc, LazyLock};
 
 use resvg::tiny_skia::{Pixmap, Transform};
 use resvg::usvg::{self, fontdb};
+use shared::domain::qr;
 use skrifa::instance::{LocationRef, Size};
 use skrifa::metrics::GlyphMetrics;
-use shared::domain::qr;
 use skrifa::{FontRef, MetadataProvider, charmap::Charmap};
 
 /// Noto Sans CJK SC Bold cut down to GB 2312 and punctuation (see assets/fonts/README.md).
@@ -20,8 +20,7 @@ use skrifa::{FontRef, MetadataProvider, charmap::Charmap};
 static FONT: &[u8] = include_bytes!("../assets/fonts/NotoSansCJKsc-Bold-subset.otf");
 const FONT_FAMILY: &str = "Noto Sans CJK SC";
 /// The embedded font first, then the usual Chinese system fonts for SVG viewers.
-const FONT_FAMILIES: &str =
-    "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif";
+const FONT_FAMILIES: &str = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif";
 
 /// The fonts resvg may use: the embedded one and nothing from the system.
 static FONTS: LazyLock<Arc<fontdb::Database>> = LazyLock::new(|| {
@@ -112,14 +111,11 @@ pub fn poster_svg(text: &PosterText, qr_content: &str) -> Result<String, PosterE
     // in version 9 (53 modules, 2.3 mm each on the page).
     let symbol = qr::modules(qr_content, qr::EcLevel::Q)?;
 
-    let name =
-        Block::fit(&font, &clean(text.name), &NAME_BAND).ok_or(PosterError::TooLong("name"))?;
+    let name = Block::fit(&font, &clean(text.name), &NAME_BAND).ok_or(PosterError::TooLong("name"))?;
     let category = format!("场所类型：{}", clean(text.category_label));
-    let category =
-        Block::fit(&font, &category, &CATEGORY_BAND).ok_or(PosterError::TooLong("category"))?;
+    let category = Block::fit(&font, &category, &CATEGORY_BAND).ok_or(PosterError::TooLong("category"))?;
     let address = format!("地址：{}", clean(text.address));
-    let address =
-        Block::fit(&font, &address, &ADDRESS_BAND).ok_or(PosterError::TooLong("address"))?;
+    let address = Block::fit(&font, &address, &ADDRESS_BAND).ok_or(PosterError::TooLong("address"))?;
 
     let module = QR_SIDE / (symbol.width() + 2 * qr::QUIET_ZONE) as f32;
     let qr_left = (PAGE_W - QR_SIDE) / 2.0 + module * qr::QUIET_ZONE as f32;
@@ -173,11 +169,7 @@ pub fn poster_png(text: &PosterText, qr_content: &str) -> Result<Vec<u8>, Poster
     let height = (PAGE_H / 25.4 * PNG_DPI).round();
     let mut pixmap = Pixmap::new(width as u32, height as u32).ok_or(PosterError::Bitmap)?;
     let scale = width / tree.size().width();
-    resvg::render(
-        &tree,
-        Transform::from_scale(scale, scale),
-        &mut pixmap.as_mut(),
-    );
+    resvg::render(&tree, Transform::from_scale(scale, scale), &mut pixmap.as_mut());
 
     let mut png = Vec::new();
     let mut encoder = png::Encoder::new(&mut png, pixmap.width(), pixmap.height());
@@ -228,10 +220,7 @@ fn one_bit(pixmap: &Pixmap) -> Vec<u8> {
 /// One line of text, without surrounding whitespace; control characters, which XML
 /// cannot carry, become spaces.
 fn clean(text: &str) -> String {
-    let spaced: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
+    let spaced: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
     spaced.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -262,10 +251,7 @@ impl Metrics<'static> {
         Ok(Self {
             charmap: font.charmap(),
             glyphs: font.glyph_metrics(Size::unscaled(), LocationRef::default()),
-            units_per_em: f32::from(
-                font.metrics(Size::unscaled(), LocationRef::default())
-                    .units_per_em,
-            ),
+            units_per_em: f32::from(font.metrics(Size::unscaled(), LocationRef::default()).units_per_em),
         })
     }
 }
@@ -442,10 +428,9 @@ mod tests {
     }
 
     fn qr_texts(width: u32, height: u32, grey: impl Fn(u32, u32) -> u8) -> Vec<String> {
-        let mut image =
-            rqrr::PreparedImage::prepare_from_greyscale(width as usize, height as usize, |x, y| {
-                grey(x as u32, y as u32)
-            });
+        let mut image = rqrr::PreparedImage::prepare_from_greyscale(width as usize, height as usize, |x, y| {
+            grey(x as u32, y as u32)
+        });
         image
             .detect_grids()
             .iter()
@@ -502,11 +487,7 @@ mod tests {
         let scale = 1.5;
         let size = tree.size().to_int_size().scale_by(scale).unwrap();
         let mut pixmap = Pixmap::new(size.width(), size.height()).unwrap();
-        resvg::render(
-            &tree,
-            Transform::from_scale(scale, scale),
-            &mut pixmap.as_mut(),
-        );
+        resvg::render(&tree, Transform::from_scale(scale, scale), &mut pixmap.as_mut());
         let decoded = qr_texts(pixmap.width(), pixmap.height(), |x, y| {
             pixmap.pixel(x, y).map_or(255, |p| p.green())
         });
@@ -540,24 +521,15 @@ mod tests {
         let font = FontRef::new(FONT).unwrap();
         let charmap = font.charmap();
         let fixed = [TITLE, INSTRUCTION, FOOTER, "场所类型：地址：", NAME];
-        let categories =
-            "居民小区 单位办公 检查站点 公共服务 交通场站 商超市场 学校 医疗卫生机构 其他";
-        for c in fixed
-            .concat()
-            .chars()
-            .chain(categories.chars())
-            .filter(|c| *c != ' ')
-        {
+        let categories = "居民小区 单位办公 检查站点 公共服务 交通场站 商超市场 学校 医疗卫生机构 其他";
+        for c in fixed.concat().chars().chain(categories.chars()).filter(|c| *c != ' ') {
             assert!(charmap.map(c).is_some(), "no glyph for {c}");
         }
     }
 
     #[test]
     fn the_renderer_sees_only_the_embedded_font() {
-        let families: Vec<_> = FONTS
-            .faces()
-            .map(|face| face.families[0].0.clone())
-            .collect();
+        let families: Vec<_> = FONTS.faces().map(|face| face.families[0].0.clone()).collect();
         assert_eq!(families, [FONT_FAMILY]);
     }
 
@@ -566,16 +538,13 @@ mod tests {
         let name = "中国石油天然气股份有限公司河北石家庄销售分公司长安区建设北大街加油站便利店A";
         let name = format!("{name}{}", "东".repeat(50 - name.chars().count()));
         assert_eq!(name.chars().count(), 50);
-        let address =
-            "河北省石家庄市长安区建设北大街与和平东路交叉口东北角中国石油加油站院内便利店二层东侧"
-                .repeat(2);
+        let address = "河北省石家庄市长安区建设北大街与和平东路交叉口东北角中国石油加油站院内便利店二层东侧".repeat(2);
         let poster = PosterText {
             name: &name,
             address: &address,
             category_label: "商超市场",
         };
-        let tree =
-            Tree::from_str(&poster_svg(&poster, VENUE_URL).unwrap(), &render_options()).unwrap();
+        let tree = Tree::from_str(&poster_svg(&poster, VENUE_URL).unwrap(), &render_options()).unwrap();
 
         for id in ["name", "category", "address"] {
             let bounds = text_box(&tree, id);

@@ -14,9 +14,7 @@ pub fn shanghai_day(t: OffsetDateTime) -> Date {
 
 /// The instant a Shanghai day starts (00:00 +08:00), expressed in UTC.
 pub fn start_of_day_utc(d: Date) -> OffsetDateTime {
-    d.midnight()
-        .assume_offset(SHANGHAI)
-        .to_offset(UtcOffset::UTC)
+    d.midnight().assume_offset(SHANGHAI).to_offset(UtcOffset::UTC)
 }
 
 /// The same instant shown in +08:00, as clients expect timestamps.
@@ -26,8 +24,11 @@ pub fn to_shanghai(t: OffsetDateTime) -> OffsetDateTime {
 
 /// An instant as the API writes it: RFC 3339 in +08:00, whole seconds.
 pub fn rfc3339(t: OffsetDateTime) -> String {
-    let t = to_shanghai(t).replace_nanosecond(0).expect("zero nanoseconds are valid");
-    t.format(&time::format_description::well_known::Rfc3339).expect("instants format")
+    let t = to_shanghai(t)
+        .replace_nanosecond(0)
+        .expect("zero nanoseconds are valid");
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("instants format")
 }
 
 /// Serde for a [`Date`] as `"YYYY-MM-DD"`, the API's day format. (`time`'s own `Date` serde
@@ -69,14 +70,8 @@ mod tests {
 
     #[test]
     fn the_shanghai_day_turns_at_16_00_utc() {
-        assert_eq!(
-            shanghai_day(datetime!(2026-11-25 15:59:59 UTC)),
-            date!(2026 - 11 - 25)
-        );
-        assert_eq!(
-            shanghai_day(datetime!(2026-11-25 16:00:00 UTC)),
-            date!(2026 - 11 - 26)
-        );
+        assert_eq!(shanghai_day(datetime!(2026-11-25 15:59:59 UTC)), date!(2026 - 11 - 25));
+        assert_eq!(shanghai_day(datetime!(2026-11-25 16:00:00 UTC)), date!(2026 - 11 - 26));
     }
 
     #[test]
@@ -89,7 +84,10 @@ mod tests {
 
     #[test]
     fn the_api_writes_whole_seconds_in_plus_eight() {
-        assert_eq!(rfc3339(datetime!(2026-11-26 00:00:00.75 UTC)), "2026-11-26T08:00:00+08:00");
+        assert_eq!(
+            rfc3339(datetime!(2026-11-26 00:00:00.75 UTC)),
+            "2026-11-26T08:00:00+08:00"
+        );
     }
 
     #[test]

@@ -117,9 +117,7 @@ impl Declaration {
 /// Why a declaration was refused. Messages name the field and the rule, never the value sent.
 #[derive(Debug, Error, Clone, Copy, PartialEq, Eq)]
 pub enum InvalidDeclaration {
-    #[error(
-        "temperature must be a number of °C between {MIN_TEMPERATURE:.1} and {MAX_TEMPERATURE:.1}"
-    )]
+    #[error("temperature must be a number of °C between {MIN_TEMPERATURE:.1} and {MAX_TEMPERATURE:.1}")]
     Temperature,
     #[error("region must be the code of a city or county in Hebei")]
     Region,
@@ -136,8 +134,8 @@ pub fn validate(req: DeclarationRequest) -> Result<Declaration, InvalidDeclarati
     if !(MIN_TEMPERATURE..=MAX_TEMPERATURE).contains(&req.temperature) {
         return Err(InvalidDeclaration::Temperature);
     }
-    let in_hebei_below_province = divisions::lookup(&req.region)
-        .is_some_and(|d| d.level != Level::Province && divisions::is_hebei(d.code));
+    let in_hebei_below_province =
+        divisions::lookup(&req.region).is_some_and(|d| d.level != Level::Province && divisions::is_hebei(d.code));
     if !in_hebei_below_province {
         return Err(InvalidDeclaration::Region);
     }
@@ -148,11 +146,7 @@ pub fn validate(req: DeclarationRequest) -> Result<Declaration, InvalidDeclarati
     if req.visited_regions.len() > MAX_VISITED_REGIONS {
         return Err(InvalidDeclaration::TooManyVisitedRegions);
     }
-    if let Some(index) = req
-        .visited_regions
-        .iter()
-        .position(|r| divisions::lookup(r).is_none())
-    {
+    if let Some(index) = req.visited_regions.iter().position(|r| divisions::lookup(r).is_none()) {
         return Err(InvalidDeclaration::VisitedRegion { index });
     }
 
@@ -241,9 +235,7 @@ mod tests {
 
     #[test]
     fn an_unknown_symptom_is_a_data_error() {
-        let err = parse(with("symptoms", json!(["cough", "hiccups"])))
-            .err()
-            .unwrap();
+        let err = parse(with("symptoms", json!(["cough", "hiccups"]))).err().unwrap();
         assert!(err.is_data());
     }
 
@@ -262,10 +254,7 @@ mod tests {
             "muscle-ache",
             "conjunctivitis"
         ]);
-        assert_eq!(
-            check(with("symptoms", all)).unwrap().symptoms(),
-            Symptom::ALL
-        );
+        assert_eq!(check(with("symptoms", all)).unwrap().symptoms(), Symptom::ALL);
     }
 
     #[test]
@@ -305,11 +294,7 @@ mod tests {
 
     #[test]
     fn visited_regions_are_known_codes_of_any_level_and_province() {
-        let d = check(with(
-            "visited_regions",
-            json!(["110000", "110105", "420100", "130682"]),
-        ))
-        .unwrap();
+        let d = check(with("visited_regions", json!(["110000", "110105", "420100", "130682"]))).unwrap();
         assert_eq!(d.visited_regions().len(), 4);
         let err = check(with("visited_regions", json!(["110105", "999999"]))).unwrap_err();
         assert_eq!(err, InvalidDeclaration::VisitedRegion { index: 1 });
@@ -338,15 +323,8 @@ mod tests {
 
     #[test]
     fn symptoms_are_deduplicated_and_sorted() {
-        let d = check(with(
-            "symptoms",
-            json!(["diarrhea", "cough", "diarrhea", "fever"]),
-        ))
-        .unwrap();
-        assert_eq!(
-            d.symptoms(),
-            [Symptom::Fever, Symptom::Cough, Symptom::Diarrhea]
-        );
+        let d = check(with("symptoms", json!(["diarrhea", "cough", "diarrhea", "fever"]))).unwrap();
+        assert_eq!(d.symptoms(), [Symptom::Fever, Symptom::Cough, Symptom::Diarrhea]);
     }
 
     #[test]
@@ -364,17 +342,9 @@ mod tests {
     fn errors_name_the_field_but_not_the_value() {
         let err = check(with("visited_regions", json!(["110105", "987654"]))).unwrap_err();
         let text = err.to_string();
-        assert!(
-            text.contains("visited_regions") && !text.contains("987654"),
-            "{text}"
-        );
-        let text = check(with("temperature", json!(44.25)))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            text.contains("temperature") && !text.contains("44.25"),
-            "{text}"
-        );
+        assert!(text.contains("visited_regions") && !text.contains("987654"), "{text}");
+        let text = check(with("temperature", json!(44.25))).unwrap_err().to_string();
+        assert!(text.contains("temperature") && !text.contains("44.25"), "{text}");
         assert_eq!(
             InvalidDeclaration::TooManySymptoms.to_string(),
             "symptoms may hold at most 11 entries"

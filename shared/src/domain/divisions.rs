@@ -4,10 +4,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-const CSV: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/data/cn-divisions.csv"
-));
+const CSV: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/data/cn-divisions.csv"));
 
 /// The province code of Hebei.
 pub const HEBEI: &str = "130000";
@@ -52,10 +49,7 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
 
 fn parse_row(line: &'static str) -> Division {
     let mut cols = line.split(',');
-    let mut next = || {
-        cols.next()
-            .unwrap_or_else(|| panic!("short division row: {line}"))
-    };
+    let mut next = || cols.next().unwrap_or_else(|| panic!("short division row: {line}"));
     let (code, name, level, parent) = (next(), next(), next(), next());
     let level = match level {
         "province" => Level::Province,
@@ -99,10 +93,7 @@ pub fn city_of(code: &str) -> Option<&'static Division> {
 
 /// All Hebei divisions of one level, in code order (the rankings' rows).
 pub fn hebei(level: Level) -> impl Iterator<Item = &'static Division> {
-    TABLE
-        .rows
-        .iter()
-        .filter(move |d| d.level == level && is_hebei(d.code))
+    TABLE.rows.iter().filter(move |d| d.level == level && is_hebei(d.code))
 }
 
 #[cfg(test)]
@@ -128,10 +119,7 @@ mod tests {
     fn hebei_has_11_cities_and_190_counties() {
         assert_eq!(hebei(Level::City).count(), 11);
         assert_eq!(hebei(Level::County).count(), 190);
-        assert_eq!(
-            hebei(Level::Province).map(|d| d.code).collect::<Vec<_>>(),
-            [HEBEI]
-        );
+        assert_eq!(hebei(Level::Province).map(|d| d.code).collect::<Vec<_>>(), [HEBEI]);
         let counties: Vec<&str> = hebei(Level::County).map(|d| d.code).collect();
         assert!(counties.is_sorted(), "rankings list in code order");
     }

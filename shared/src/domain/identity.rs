@@ -14,9 +14,8 @@ use time::{Date, Month};
 /// a number keeps the code of the county that issued it, even after that
 /// county was merged or renamed.
 const PROVINCE_PREFIXES: [&str; 35] = [
-    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41",
-    "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71",
-    "81", "82", "83",
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42", "43", "44",
+    "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65", "71", "81", "82", "83",
 ];
 
 /// ISO 7064 MOD 11-2 weights for the first 17 characters (2^(17-i) mod 11).
@@ -51,9 +50,7 @@ impl IdNumber {
         }
         let upper = raw.to_ascii_uppercase();
         let bytes = upper.as_bytes();
-        if !bytes[..17].iter().all(u8::is_ascii_digit)
-            || !(bytes[17].is_ascii_digit() || bytes[17] == b'X')
-        {
+        if !bytes[..17].iter().all(u8::is_ascii_digit) || !(bytes[17].is_ascii_digit() || bytes[17] == b'X') {
             return Err(IdNumberError::Characters);
         }
         if !PROVINCE_PREFIXES.contains(&&upper[..2]) {
@@ -134,7 +131,7 @@ impl PersonName {
             if separator && previous_separator {
                 return Err(NameError::Characters);
             }
-            if !separator && !(is_cjk(c) || c.is_ascii_alphabetic()) {
+            if !(separator || is_cjk(c) || c.is_ascii_alphabetic()) {
                 return Err(NameError::Characters);
             }
             previous_separator = separator;
@@ -241,7 +238,11 @@ mod tests {
             .map(|(i, b)| u32::from(b - b'0') * (2u32.pow(17 - i as u32) % 11))
             .sum();
         let check = (12 - sum % 11) % 11;
-        let c = if check == 10 { 'X' } else { char::from_digit(check, 10).unwrap() };
+        let c = if check == 10 {
+            'X'
+        } else {
+            char::from_digit(check, 10).unwrap()
+        };
         format!("{first17}{c}")
     }
 
@@ -274,7 +275,10 @@ mod tests {
 
     #[test]
     fn rejects_a_wrong_check_character() {
-        assert_eq!(IdNumber::parse("110105194912310021", TODAY), Err(IdNumberError::CheckCharacter));
+        assert_eq!(
+            IdNumber::parse("110105194912310021", TODAY),
+            Err(IdNumberError::CheckCharacter)
+        );
         let good = with_check("13060219900101123");
         let last = good.as_bytes()[17];
         let wrong = if last == b'0' { '1' } else { '0' };
@@ -284,10 +288,22 @@ mod tests {
 
     #[test]
     fn rejects_impossible_birth_dates() {
-        assert_eq!(IdNumber::parse(&with_check("13060219900230123"), TODAY), Err(IdNumberError::BirthDate));
-        assert_eq!(IdNumber::parse(&with_check("13060219901301123"), TODAY), Err(IdNumberError::BirthDate));
-        assert_eq!(IdNumber::parse(&with_check("13060220270101123"), TODAY), Err(IdNumberError::BirthDate));
-        assert_eq!(IdNumber::parse(&with_check("13060219000229123"), TODAY), Err(IdNumberError::BirthDate));
+        assert_eq!(
+            IdNumber::parse(&with_check("13060219900230123"), TODAY),
+            Err(IdNumberError::BirthDate)
+        );
+        assert_eq!(
+            IdNumber::parse(&with_check("13060219901301123"), TODAY),
+            Err(IdNumberError::BirthDate)
+        );
+        assert_eq!(
+            IdNumber::parse(&with_check("13060220270101123"), TODAY),
+            Err(IdNumberError::BirthDate)
+        );
+        assert_eq!(
+            IdNumber::parse(&with_check("13060219000229123"), TODAY),
+            Err(IdNumberError::BirthDate)
+        );
         assert!(IdNumber::parse(&with_check("13060220000229123"), TODAY).is_ok());
         assert!(IdNumber::parse(&with_check("13060220261126123"), TODAY).is_ok());
     }
@@ -295,17 +311,35 @@ mod tests {
     #[test]
     fn rejects_wrong_lengths_and_characters() {
         assert_eq!(IdNumber::parse("11010519491231002", TODAY), Err(IdNumberError::Length));
-        assert_eq!(IdNumber::parse("11010519491231002X1", TODAY), Err(IdNumberError::Length));
+        assert_eq!(
+            IdNumber::parse("11010519491231002X1", TODAY),
+            Err(IdNumberError::Length)
+        );
         assert_eq!(IdNumber::parse("", TODAY), Err(IdNumberError::Length));
-        assert_eq!(IdNumber::parse("1101051949123100X2", TODAY), Err(IdNumberError::Characters));
-        assert_eq!(IdNumber::parse("11010519491231002Y", TODAY), Err(IdNumberError::Characters));
-        assert_eq!(IdNumber::parse("１１０１０５１９４９１２３１００２X", TODAY), Err(IdNumberError::Characters));
+        assert_eq!(
+            IdNumber::parse("1101051949123100X2", TODAY),
+            Err(IdNumberError::Characters)
+        );
+        assert_eq!(
+            IdNumber::parse("11010519491231002Y", TODAY),
+            Err(IdNumberError::Characters)
+        );
+        assert_eq!(
+            IdNumber::parse("１１０１０５１９４９１２３１００２X", TODAY),
+            Err(IdNumberError::Characters)
+        );
     }
 
     #[test]
     fn rejects_unknown_province_prefixes() {
-        assert_eq!(IdNumber::parse(&with_check("99010219900101123"), TODAY), Err(IdNumberError::Division));
-        assert_eq!(IdNumber::parse(&with_check("00010219900101123"), TODAY), Err(IdNumberError::Division));
+        assert_eq!(
+            IdNumber::parse(&with_check("99010219900101123"), TODAY),
+            Err(IdNumberError::Division)
+        );
+        assert_eq!(
+            IdNumber::parse(&with_check("00010219900101123"), TODAY),
+            Err(IdNumberError::Division)
+        );
     }
 
     #[test]
@@ -338,7 +372,18 @@ mod tests {
     fn rejects_what_is_not_a_name() {
         assert_eq!(PersonName::parse("张"), Err(NameError::Length));
         assert_eq!(PersonName::parse(&"张".repeat(31)), Err(NameError::Length));
-        for bad in ["张3", "张三!", "<script>", "张三'--", "·张三", "张三·", "张··三", "Li  Ming", "😀😀", "张\u{0}三"] {
+        for bad in [
+            "张3",
+            "张三!",
+            "<script>",
+            "张三'--",
+            "·张三",
+            "张三·",
+            "张··三",
+            "Li  Ming",
+            "😀😀",
+            "张\u{0}三",
+        ] {
             assert_eq!(PersonName::parse(bad), Err(NameError::Characters), "{bad:?}");
         }
     }
@@ -347,7 +392,14 @@ mod tests {
     fn validates_and_masks_phones() {
         assert_eq!(Phone::parse("13812345678").unwrap().masked(), "138****5678");
         assert_eq!(Phone::parse("+8613812345678").unwrap().as_str(), "13812345678");
-        for bad in ["1381234567", "138123456789", "23812345678", "12812345678", "1381234567a", ""] {
+        for bad in [
+            "1381234567",
+            "138123456789",
+            "23812345678",
+            "12812345678",
+            "1381234567a",
+            "",
+        ] {
             assert_eq!(Phone::parse(bad), Err(PhoneError), "{bad}");
         }
     }

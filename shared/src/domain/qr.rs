@@ -94,7 +94,11 @@ pub fn modules(content: &str, level: EcLevel) -> Result<Modules, QrError> {
         .map(|&mask| {
             let mut masked = canvas.clone();
             masked.apply_mask(mask);
-            let dark: Vec<bool> = masked.into_colors().into_iter().map(|c| c == qrcode::Color::Dark).collect();
+            let dark: Vec<bool> = masked
+                .into_colors()
+                .into_iter()
+                .map(|c| c == qrcode::Color::Dark)
+                .collect();
             (penalty(width, &dark), dark)
         })
         .min_by_key(|(score, _)| *score)
@@ -127,7 +131,11 @@ fn penalty(width: usize, dark: &[bool]) -> u32 {
     let mut score = 0;
     for index in 0..width {
         for column_wise in [false, true] {
-            let (start, step) = if column_wise { (index, width) } else { (index * width, 1) };
+            let (start, step) = if column_wise {
+                (index, width)
+            } else {
+                (index * width, 1)
+            };
             let mut run = 0;
             let mut previous = false;
             let mut window: u16 = 0;
@@ -206,7 +214,11 @@ mod tests {
             let content = jws_like(len);
             let ours = modules(&content, EcLevel::M).unwrap();
             let theirs = qrcode::QrCode::with_error_correction_level(&content, EcLevel::M).unwrap();
-            let theirs: Vec<bool> = theirs.into_colors().into_iter().map(|c| c == qrcode::Color::Dark).collect();
+            let theirs: Vec<bool> = theirs
+                .into_colors()
+                .into_iter()
+                .map(|c| c == qrcode::Color::Dark)
+                .collect();
             assert!(ours.dark == theirs, "content of {len} characters");
         }
     }
@@ -237,22 +249,13 @@ mod tests {
     /// Rasterises `svg` at `scale` times its intrinsic size and returns every decoded text.
     fn decode(svg: &str, scale: f32) -> Vec<String> {
         let tree = Tree::from_str(svg, &Options::default()).expect("the SVG parses");
-        let size = tree
-            .size()
-            .to_int_size()
-            .scale_by(scale)
-            .expect("a non-empty size");
+        let size = tree.size().to_int_size().scale_by(scale).expect("a non-empty size");
         let mut pixmap = Pixmap::new(size.width(), size.height()).expect("a pixmap");
-        resvg::render(
-            &tree,
-            Transform::from_scale(scale, scale),
-            &mut pixmap.as_mut(),
-        );
-        let mut image = rqrr::PreparedImage::prepare_from_greyscale(
-            pixmap.width() as usize,
-            pixmap.height() as usize,
-            |x, y| pixmap.pixel(x as u32, y as u32).map_or(255, |p| p.red()),
-        );
+        resvg::render(&tree, Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+        let mut image =
+            rqrr::PreparedImage::prepare_from_greyscale(pixmap.width() as usize, pixmap.height() as usize, |x, y| {
+                pixmap.pixel(x as u32, y as u32).map_or(255, |p| p.red())
+            });
         image
             .detect_grids()
             .iter()
@@ -282,11 +285,7 @@ mod tests {
     fn health_code_svg_stays_small() {
         let content = health_code();
         let svg = svg(&content).unwrap();
-        println!(
-            "QR SVG for {} characters: {} bytes",
-            content.len(),
-            svg.len()
-        );
+        println!("QR SVG for {} characters: {} bytes", content.len(), svg.len());
         assert!(svg.len() < 12 * 1024, "{} bytes", svg.len());
     }
 

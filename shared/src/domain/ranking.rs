@@ -37,7 +37,9 @@ impl Tally {
     /// Adds `counts` on `day` to the region and, for a county, to its city.
     /// Regions outside Hebei or unknown are not ranked and are skipped.
     pub fn add(&mut self, day: &str, region: &str, counts: Counts) {
-        let Some(division) = divisions::lookup(region).filter(|d| divisions::is_hebei(d.code)) else { return };
+        let Some(division) = divisions::lookup(region).filter(|d| divisions::is_hebei(d.code)) else {
+            return;
+        };
         let mut places = Vec::new();
         match division.level {
             Level::County => {
@@ -50,7 +52,10 @@ impl Tally {
             Level::Province => {}
         }
         for (level, code) in places {
-            self.0.entry((level, day.to_owned(), code.to_owned())).or_default().add(counts);
+            self.0
+                .entry((level, day.to_owned(), code.to_owned()))
+                .or_default()
+                .add(counts);
         }
     }
 
@@ -109,9 +114,18 @@ mod tests {
 
     fn one(kind: &str) -> Counts {
         match kind {
-            "claim" => Counts { claimed: 1, ..Counts::default() },
-            "scan" => Counts { scans: 1, ..Counts::default() },
-            _ => Counts { checkins: 1, ..Counts::default() },
+            "claim" => Counts {
+                claimed: 1,
+                ..Counts::default()
+            },
+            "scan" => Counts {
+                scans: 1,
+                ..Counts::default()
+            },
+            _ => Counts {
+                checkins: 1,
+                ..Counts::default()
+            },
         }
     }
 
@@ -123,17 +137,48 @@ mod tests {
         tally.add("2026-11-26", "130100", one("claim"));
         tally.add("2026-11-26", "110105", one("scan"));
         let city = tally.0[&(Level::City, "2026-11-26".to_owned(), "130100".to_owned())];
-        assert_eq!(city, Counts { claimed: 1, scans: 1, checkins: 1 });
-        assert_eq!(tally.0[&(Level::County, "2026-11-26".to_owned(), "130102".to_owned())].checkins, 1);
+        assert_eq!(
+            city,
+            Counts {
+                claimed: 1,
+                scans: 1,
+                checkins: 1
+            }
+        );
+        assert_eq!(
+            tally.0[&(Level::County, "2026-11-26".to_owned(), "130102".to_owned())].checkins,
+            1
+        );
         assert_eq!(tally.0.len(), 3, "Beijing is not ranked and a city has no county");
     }
 
     #[test]
     fn ranks_share_places_on_ties_and_list_every_city() {
         let counts = HashMap::from([
-            ("130100".to_owned(), Counts { claimed: 5, scans: 0, checkins: 0 }),
-            ("130200".to_owned(), Counts { claimed: 2, scans: 3, checkins: 0 }),
-            ("130300".to_owned(), Counts { claimed: 0, scans: 0, checkins: 1 }),
+            (
+                "130100".to_owned(),
+                Counts {
+                    claimed: 5,
+                    scans: 0,
+                    checkins: 0,
+                },
+            ),
+            (
+                "130200".to_owned(),
+                Counts {
+                    claimed: 2,
+                    scans: 3,
+                    checkins: 0,
+                },
+            ),
+            (
+                "130300".to_owned(),
+                Counts {
+                    claimed: 0,
+                    scans: 0,
+                    checkins: 1,
+                },
+            ),
         ]);
         let rows = rank(Level::City, &counts, &HashMap::from([("130100".to_owned(), 9)]));
         assert_eq!(rows.len(), 11);

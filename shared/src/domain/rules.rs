@@ -13,10 +13,7 @@ use super::day::{self, iso_date};
 use super::declaration::{Declaration, MAX_TEMPERATURE, MIN_TEMPERATURE, Symptom};
 use super::divisions;
 
-const EMBEDDED: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/rules/colour-rules.toml"
-));
+const EMBEDDED: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/colour-rules.toml"));
 
 // The file is part of the build and parsed by a test, so failing here is a programming error.
 static EMBEDDED_RULES: LazyLock<RuleSet> =
@@ -200,20 +197,11 @@ pub enum RulesError {
     #[error("rule `{0}` needs a source")]
     MissingSource(String),
     #[error("rule `{rule}` needs a non-empty `{parameter}`")]
-    MissingParameter {
-        rule: String,
-        parameter: &'static str,
-    },
+    MissingParameter { rule: String, parameter: &'static str },
     #[error("rule `{rule}` does not take `{parameter}`")]
-    UnexpectedParameter {
-        rule: String,
-        parameter: &'static str,
-    },
+    UnexpectedParameter { rule: String, parameter: &'static str },
     #[error("rule `{rule}`: `{parameter}` must be at least 1")]
-    ZeroDays {
-        rule: String,
-        parameter: &'static str,
-    },
+    ZeroDays { rule: String, parameter: &'static str },
     #[error("history_days must be at least {needed} for rule `{rule}`")]
     HistoryTooShort { rule: String, needed: u16 },
 }
@@ -261,11 +249,7 @@ impl RawRule {
         }
     }
 
-    fn days(
-        &mut self,
-        slot: fn(&mut Self) -> &mut Option<u16>,
-        parameter: &'static str,
-    ) -> Result<u16, RulesError> {
+    fn days(&mut self, slot: fn(&mut Self) -> &mut Option<u16>, parameter: &'static str) -> Result<u16, RulesError> {
         match slot(self).take() {
             Some(0) => Err(RulesError::ZeroDays {
                 rule: self.id.clone(),
@@ -345,10 +329,7 @@ enum Kind {
     /// A trigger on each day whose record shows the finding.
     Declared { finding: Finding, normal_days: u16 },
     /// Live while a record of the window names a region in an area of one of these levels.
-    RiskArea {
-        levels: Vec<RiskLevel>,
-        within_days: u16,
-    },
+    RiskArea { levels: Vec<RiskLevel>, within_days: u16 },
     /// Live while a record of the window says the person came from abroad.
     FromAbroad { within_days: u16 },
 }
@@ -462,12 +443,8 @@ impl RuleSet {
             // Day rules need the trigger day and their whole resolving run in the history, so
             // that a trigger resolved on time is never carried; window rules need their window.
             let needed = match kind {
-                Kind::RiskCleared { normal_days } | Kind::Declared { normal_days, .. } => {
-                    normal_days.saturating_add(1)
-                }
-                Kind::RiskArea { within_days, .. } | Kind::FromAbroad { within_days } => {
-                    within_days
-                }
+                Kind::RiskCleared { normal_days } | Kind::Declared { normal_days, .. } => normal_days.saturating_add(1),
+                Kind::RiskArea { within_days, .. } | Kind::FromAbroad { within_days } => within_days,
                 Kind::RiskStatus(_) => 0,
             };
             if raw.history_days < needed {
@@ -543,11 +520,7 @@ impl RuleSet {
             };
         }
 
-        let color = fired
-            .iter()
-            .map(|(rule, _)| rule.color)
-            .max()
-            .unwrap_or(Color::Green);
+        let color = fired.iter().map(|(rule, _)| rule.color).max().unwrap_or(Color::Green);
         let mut hints: Vec<String> = Vec::new();
         for (rule, _) in &fired {
             if !hints.contains(&rule.hint) {
@@ -616,10 +589,7 @@ impl RuleSet {
         for record in &facts.days[..leaving] {
             let signs = self.record_signs(record);
             for rule in &self.rules {
-                if let Kind::Declared {
-                    finding,
-                    normal_days,
-                } = rule.kind
+                if let Kind::Declared { finding, normal_days } = rule.kind
                     && self.shows(finding, signs)
                     && !history.resolved(record.day, normal_days, settled)
                 {
@@ -638,11 +608,8 @@ impl RuleSet {
 
     fn signs(&self, temperature: f64, symptoms: &[Symptom], close_contact: bool) -> Signs {
         Signs {
-            fever: temperature >= self.fever_threshold
-                || symptoms.iter().any(|s| self.fever_symptoms.contains(s)),
-            respiratory: symptoms
-                .iter()
-                .any(|s| self.respiratory_symptoms.contains(s)),
+            fever: temperature >= self.fever_threshold || symptoms.iter().any(|s| self.fever_symptoms.contains(s)),
+            respiratory: symptoms.iter().any(|s| self.respiratory_symptoms.contains(s)),
             close_contact,
         }
     }
@@ -667,22 +634,16 @@ impl RuleSet {
     }
 
     fn history<'a>(&self, days: &'a [DayRecord]) -> History<'a> {
-        let normal = days
-            .iter()
-            .map(|r| !self.abnormal(self.record_signs(r)))
-            .collect();
+        let normal = days.iter().map(|r| !self.abnormal(self.record_signs(r))).collect();
         History { days, normal }
     }
 
     /// The ending of the day rule `id`; `None` when the rule set no longer has such a rule.
     fn day_rule_days(&self, id: &str) -> Option<u16> {
-        self.rules
-            .iter()
-            .find(|r| r.id == id)
-            .and_then(|r| match r.kind {
-                Kind::Declared { normal_days, .. } => Some(normal_days),
-                _ => None,
-            })
+        self.rules.iter().find(|r| r.id == id).and_then(|r| match r.kind {
+            Kind::Declared { normal_days, .. } => Some(normal_days),
+            _ => None,
+        })
     }
 
     /// The longest `risk-cleared` ending; resolving it resolves every shorter one.
@@ -717,10 +678,7 @@ impl RuleSet {
                 .filter(|r| r.status == RiskStatus::Cleared && !r.recovered)
                 .filter(|r| !history.resolved(r.since, *normal_days, Date::MAX))
                 .map(|r| r.updated_at.max(day::start_of_day_utc(r.since))),
-            Kind::Declared {
-                finding,
-                normal_days,
-            } => {
+            Kind::Declared { finding, normal_days } => {
                 let from_days = facts
                     .days
                     .iter()
@@ -737,19 +695,12 @@ impl RuleSet {
                     .map(|(_, at)| at)
                     .max()
             }
-            Kind::RiskArea {
-                levels,
-                within_days,
-            } => {
+            Kind::RiskArea { levels, within_days } => {
                 // Looking up each region's ancestors in the list costs the same however long
                 // the list grows during an outbreak.
                 let risky = |region: &str| {
-                    divisions::ancestors(region).any(|d| {
-                        areas
-                            .areas
-                            .get(d.code)
-                            .is_some_and(|level| levels.contains(level))
-                    })
+                    divisions::ancestors(region)
+                        .any(|d| areas.areas.get(d.code).is_some_and(|level| levels.contains(level)))
                 };
                 // A region counts from the first record of the window that names it: naming it
                 // again in later declarations is not news.
@@ -761,10 +712,7 @@ impl RuleSet {
                         }
                     }
                 }
-                first_named
-                    .into_values()
-                    .max()
-                    .map(|named| named.max(areas.updated_at))
+                first_named.into_values().max().map(|named| named.max(areas.updated_at))
             }
             Kind::FromAbroad { within_days } => window(&facts.days, today, *within_days)
                 .find(|r| r.from_abroad)
@@ -989,29 +937,16 @@ mod tests {
             FEVER_RULE.replace("yellow", "purple"),
             FEVER_RULE.replace("normal_days = 7", "normal_days = -7"),
         ] {
-            assert!(
-                matches!(with_rule(&broken), Err(RulesError::Toml(_))),
-                "{broken}"
-            );
+            assert!(matches!(with_rule(&broken), Err(RulesError::Toml(_))), "{broken}");
         }
-        let with_base = |from: &str, to: &str| {
-            RuleSet::from_toml(&format!(
-                "{}\n[[rule]]\n{FEVER_RULE}",
-                BASE.replace(from, to)
-            ))
-        };
+        let with_base =
+            |from: &str, to: &str| RuleSet::from_toml(&format!("{}\n[[rule]]\n{FEVER_RULE}", BASE.replace(from, to)));
         assert!(matches!(
             with_base("[\"cough\"]", "[\"hiccups\"]"),
             Err(RulesError::Toml(_))
         ));
-        assert_eq!(
-            with_base("37.3", "50.0").unwrap_err(),
-            RulesError::FeverThreshold
-        );
-        assert_eq!(
-            with_base("t-1", " ").unwrap_err(),
-            RulesError::Empty("version")
-        );
+        assert_eq!(with_base("37.3", "50.0").unwrap_err(), RulesError::FeverThreshold);
+        assert_eq!(with_base("t-1", " ").unwrap_err(), RulesError::Empty("version"));
         assert_eq!(
             with_base("\"checked\"", "\"\"").unwrap_err(),
             RulesError::Empty("override_hint")
@@ -1026,16 +961,10 @@ mod tests {
     fn only_fever_and_respiratory_symptoms_and_close_contact_are_abnormal() {
         let set = rules();
         assert!(!set.is_abnormal(&normal()));
-        assert!(!set.is_abnormal(
-            &validate(request(37.2, &[Symptom::Diarrhea, Symptom::Fatigue], false)).unwrap()
-        ));
+        assert!(!set.is_abnormal(&validate(request(37.2, &[Symptom::Diarrhea, Symptom::Fatigue], false)).unwrap()));
         assert!(set.is_abnormal(&validate(request(37.3, &[], false)).unwrap()));
         assert!(set.is_abnormal(&validate(request(36.5, &[Symptom::Fever], false)).unwrap()));
-        assert!(
-            set.is_abnormal(
-                &validate(request(36.5, &[Symptom::LossOfTasteOrSmell], false)).unwrap()
-            )
-        );
+        assert!(set.is_abnormal(&validate(request(36.5, &[Symptom::LossOfTasteOrSmell], false)).unwrap()));
         assert!(set.is_abnormal(&contact()));
     }
 
@@ -1044,10 +973,7 @@ mod tests {
         let respiratory = FEVER_RULE
             .replace("\"fever\"", "\"respiratory\"")
             .replace("\"h\"", "\"r\"");
-        let set = RuleSet::from_toml(&format!(
-            "{BASE}\n[[rule]]\n{FEVER_RULE}\n[[rule]]\n{respiratory}"
-        ))
-        .unwrap();
+        let set = RuleSet::from_toml(&format!("{BASE}\n[[rule]]\n{FEVER_RULE}\n[[rule]]\n{respiratory}")).unwrap();
         let mut facts = Facts::default();
         set.record(
             &mut facts,
@@ -1117,11 +1043,7 @@ mod tests {
         assert_eq!(color(&facts, noon(22)), Color::Red, "13 normal days");
         declare(&mut facts, [23], &normal());
         assert_eq!(color(&facts, noon(23)), Color::Green, "14 normal days");
-        assert_eq!(
-            facts.carried.len(),
-            1,
-            "today's record could still be corrected"
-        );
+        assert_eq!(facts.carried.len(), 1, "today's record could still be corrected");
         declare(&mut facts, [24], &normal());
         assert!(facts.carried.is_empty());
         assert_eq!(color(&facts, noon(24)), Color::Green);
@@ -1146,11 +1068,7 @@ mod tests {
         declare(&mut facts, [2], &fever());
         declare(&mut facts, [3], &contact());
         declare(&mut facts, [40], &normal());
-        let mut carried: Vec<(&str, Date)> = facts
-            .carried
-            .iter()
-            .map(|t| (t.rule.as_str(), t.day))
-            .collect();
+        let mut carried: Vec<(&str, Date)> = facts.carried.iter().map(|t| (t.rule.as_str(), t.day)).collect();
         carried.sort_unstable();
         assert_eq!(
             carried,
@@ -1199,10 +1117,7 @@ mod tests {
         declare(&mut facts, [15], &normal());
         assert!(facts.risk.as_ref().unwrap().recovered);
         declare(&mut facts, [16], &contact());
-        assert_eq!(
-            rules().evaluate(&facts, &no_areas(), noon(16)).rules,
-            ["close-contact"]
-        );
+        assert_eq!(rules().evaluate(&facts, &no_areas(), noon(16)).rules, ["close-contact"]);
     }
 
     #[test]
@@ -1239,10 +1154,7 @@ mod tests {
     #[test]
     fn status_text_follows_the_hints() {
         let mut status = rules().evaluate(&Facts::default(), &no_areas(), noon(0));
-        assert_eq!(
-            (status.color, status.status_text()),
-            (Color::Green, "未见异常")
-        );
+        assert_eq!((status.color, status.status_text()), (Color::Green, "未见异常"));
         status.hints.push("申报发热".into());
         assert_eq!(status.status_text(), "请进行健康状态核验");
     }
@@ -1286,10 +1198,7 @@ mod tests {
         rules().record(&mut facts, &contact(), datetime!(2026-11-01 15:59:59 UTC));
         rules().record(&mut facts, &normal(), datetime!(2026-11-01 16:00:00 UTC));
         assert_eq!(facts.days.len(), 2);
-        assert_eq!(
-            color(&facts, datetime!(2026-11-01 16:00:00 UTC)),
-            Color::Red
-        );
+        assert_eq!(color(&facts, datetime!(2026-11-01 16:00:00 UTC)), Color::Red);
     }
 
     /// A small deterministic generator, so that the property below is reproducible.
@@ -1327,14 +1236,13 @@ mod tests {
                     continue;
                 }
                 for correction in 0..=rng.below(2) {
-                    let (temperature, symptoms, close_contact) =
-                        match rng.below(40 + 40 * (seed % 3)) {
-                            0..=2 => (38.0, vec![], false),
-                            3..=5 => (36.5, vec![Symptom::Cough], false),
-                            6 => (36.5, vec![], true),
-                            7 => (38.5, vec![Symptom::SoreThroat], false),
-                            _ => (36.5, vec![], false),
-                        };
+                    let (temperature, symptoms, close_contact) = match rng.below(40 + 40 * (seed % 3)) {
+                        0..=2 => (38.0, vec![], false),
+                        3..=5 => (36.5, vec![Symptom::Cough], false),
+                        6 => (36.5, vec![], true),
+                        7 => (38.5, vec![Symptom::SoreThroat], false),
+                        _ => (36.5, vec![], false),
+                    };
                     let decl = validate(DeclarationRequest {
                         symptoms,
                         close_contact,
@@ -1362,9 +1270,6 @@ mod tests {
                 }
             }
         }
-        assert!(
-            carried_then_green > 0,
-            "the scenarios resolve carried triggers"
-        );
+        assert!(carried_then_green > 0, "the scenarios resolve carried triggers");
     }
 }

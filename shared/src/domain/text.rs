@@ -25,14 +25,30 @@ mod tests {
 
     #[test]
     fn names_and_addresses_pass() {
-        for ok in ["石家庄市长安区建设北大街66号", "A&B 超市（东店）", "保定·白沟新城 3-2-101", "No. 5, Jianshe Rd."] {
+        for ok in [
+            "石家庄市长安区建设北大街66号",
+            "A&B 超市（东店）",
+            "保定·白沟新城 3-2-101",
+            "No. 5, Jianshe Rd.",
+        ] {
             assert_eq!(plain_text(ok, 2, 100).as_deref(), Some(ok), "{ok}");
         }
     }
 
     #[test]
     fn injection_and_markup_fail() {
-        for bad in ["' OR '1'='1", "x; DROP TABLE venues", "<script>alert(1)</script>", "${jndi:ldap://x}", "a\\b", "name = :v", "`rm`", "a|b", "tab\there", "a  b"] {
+        for bad in [
+            "' OR '1'='1",
+            "x; DROP TABLE venues",
+            "<script>alert(1)</script>",
+            "${jndi:ldap://x}",
+            "a\\b",
+            "name = :v",
+            "`rm`",
+            "a|b",
+            "tab\there",
+            "a  b",
+        ] {
             assert_eq!(plain_text(bad, 1, 100), None, "{bad}");
         }
         assert_eq!(plain_text("店", 2, 50), None);

@@ -77,7 +77,11 @@ impl PublicKey {
     fn new(public: &[u8; 32]) -> Self {
         let x = B64.encode(public);
         let decoding = DecodingKey::from_ed_components(&x).expect("base64url of 32 bytes");
-        Self { kid: thumbprint(&x), x, decoding }
+        Self {
+            kid: thumbprint(&x),
+            x,
+            decoding,
+        }
     }
 }
 
@@ -108,7 +112,13 @@ impl CodeKeys {
         header.kid = Some(current.kid.clone());
         let mut public = vec![current];
         public.extend(previous.map(PublicKey::new));
-        Self { issuer: issuer.to_owned(), lifetime, signing: EncodingKey::from_ed_der(der.as_bytes()), header, public }
+        Self {
+            issuer: issuer.to_owned(),
+            lifetime,
+            signing: EncodingKey::from_ed_der(der.as_bytes()),
+            header,
+            public,
+        }
     }
 
     /// From `HC_CODE_SIGNING_KEY` (32-byte Ed25519 seed, base64),
@@ -122,7 +132,10 @@ impl CodeKeys {
         // A code on a screen is good for a few minutes: long enough to be
         // scanned, short enough that a screenshot is soon worthless.
         if !(60..=900).contains(&ttl) {
-            return Err(crate::config::ConfigError::new("HC_CODE_TTL_SECONDS", "must be between 60 and 900"));
+            return Err(crate::config::ConfigError::new(
+                "HC_CODE_TTL_SECONDS",
+                "must be between 60 and 900",
+            ));
         }
         Ok(Self::new(&seed, previous.as_ref(), &issuer, Duration::seconds(ttl)))
     }
@@ -150,7 +163,11 @@ impl CodeKeys {
         let jws = jsonwebtoken::encode(&self.header, &claims, &self.signing).expect("Ed25519 signing cannot fail");
         // Refresh when four fifths of the lifetime have passed (4 of 5 minutes).
         let refresh_after = now + self.lifetime * 4 / 5;
-        IssuedCode { content: format!("{CODE_PREFIX}{jws}"), expires_at, refresh_after }
+        IssuedCode {
+            content: format!("{CODE_PREFIX}{jws}"),
+            expires_at,
+            refresh_after,
+        }
     }
 
     /// Verifies QR content against our published keys: the prefix, the
@@ -168,7 +185,9 @@ impl CodeKeys {
         validation.set_issuer(&[&self.issuer]);
         validation.set_required_spec_claims(&["iss", "sub", "iat", "exp"]);
         validation.validate_exp = false;
-        let claims = jsonwebtoken::decode::<Claims>(jws, &key.decoding, &validation).map_err(|_| CodeError::Invalid)?.claims;
+        let claims = jsonwebtoken::decode::<Claims>(jws, &key.decoding, &validation)
+            .map_err(|_| CodeError::Invalid)?
+            .claims;
         let issued_at = OffsetDateTime::from_unix_timestamp(claims.iat).map_err(|_| CodeError::Invalid)?;
         let expires_at = OffsetDateTime::from_unix_timestamp(claims.exp).map_err(|_| CodeError::Invalid)?;
         if issued_at > now + CLOCK_SKEW || expires_at <= issued_at {
@@ -177,7 +196,12 @@ impl CodeKeys {
         if now >= expires_at {
             return Err(CodeError::Expired);
         }
-        Ok(CodeClaims { subject_id: claims.sub, color: claims.col, issued_at, expires_at })
+        Ok(CodeClaims {
+            subject_id: claims.sub,
+            color: claims.col,
+            issued_at,
+            expires_at,
+        })
     }
 
     /// The public keys as an RFC 7517 JWK Set, current key first.
@@ -210,7 +234,10 @@ impl VenueKeys {
         let id = |key: &[u8]| B64.encode(&sha256(key)[..3]);
         let mut keys = vec![(id(current), current.to_vec())];
         keys.extend(previous.map(|k| (id(k), k.to_vec())));
-        Self { url_base: url_base.to_owned(), keys }
+        Self {
+            url_base: url_base.to_owned(),
+            keys,
+        }
     }
 
     /// From `HC_VENUE_URL_BASE`, `HC_VENUE_KEY` and, during a rotation,
@@ -237,10 +264,12 @@ impl VenueKeys {
     pub fn verify(&self, content: &str) -> Result<String, InvalidVenueCode> {
         let token = venue_token(content.trim()).ok_or(InvalidVenueCode)?;
         let mut parts = token.split('.');
-        let (Some(venue_id), Some(kid), Some(tag), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(venue_id), Some(kid), Some(tag), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(InvalidVenueCode);
         };
-        let valid_id = (3..=64).contains(&venue_id.len()) && venue_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let valid_id =
+            (3..=64).contains(&venue_id.len()) && venue_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !valid_id {
             return Err(InvalidVenueCode);
         }
@@ -281,7 +310,10 @@ mod tests {
         assert_eq!(code.refresh_after, NOW + Duration::minutes(4));
         let claims = keys().verify(&code.content, NOW + Duration::seconds(299)).unwrap();
         assert_eq!((claims.subject_id.as_str(), claims.color), ("s_abc", Color::Green));
-        assert_eq!(keys().verify(&code.content, NOW + Duration::minutes(5)), Err(CodeError::Expired));
+        assert_eq!(
+            keys().verify(&code.content, NOW + Duration::minutes(5)),
+            Err(CodeError::Expired)
+        );
     }
 
     #[test]
@@ -304,7 +336,9 @@ mod tests {
         let mut flipped = code.clone().into_bytes();
         let i = flipped.len() / 2;
         flipped[i] = if flipped[i] == b'A' { b'B' } else { b'A' };
-        let other_issuer = CodeKeys::new(&[5u8; 32], None, "https://elsewhere", Duration::minutes(5)).issue("s_abc", Color::Red, NOW).content;
+        let other_issuer = CodeKeys::new(&[5u8; 32], None, "https://elsewhere", Duration::minutes(5))
+            .issue("s_abc", Color::Red, NOW)
+            .content;
         for bad in [
             String::from_utf8(flipped).unwrap(),
             code.replacen(CODE_PREFIX, "HC1:", 1),
@@ -322,9 +356,18 @@ mod tests {
         let mallory = CodeKeys::new(&[9u8; 32], None, "https://hc.example", Duration::minutes(5));
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(keys().kid().to_owned());
-        let claims = Claims { iss: "https://hc.example".into(), sub: "s_abc".into(), col: Color::Green, iat: NOW.unix_timestamp(), exp: NOW.unix_timestamp() + 300 };
+        let claims = Claims {
+            iss: "https://hc.example".into(),
+            sub: "s_abc".into(),
+            col: Color::Green,
+            iat: NOW.unix_timestamp(),
+            exp: NOW.unix_timestamp() + 300,
+        };
         let forged = jsonwebtoken::encode(&header, &claims, &mallory.signing).unwrap();
-        assert_eq!(keys().verify(&format!("{CODE_PREFIX}{forged}"), NOW), Err(CodeError::Invalid));
+        assert_eq!(
+            keys().verify(&format!("{CODE_PREFIX}{forged}"), NOW),
+            Err(CodeError::Invalid)
+        );
     }
 
     #[test]
@@ -334,19 +377,34 @@ mod tests {
         let payload = jws.split('.').nth(1).unwrap();
         let kid = keys().kid().to_owned();
         let none = B64.encode(format!(r#"{{"alg":"none","kid":"{kid}"}}"#));
-        assert_eq!(keys().verify(&format!("{CODE_PREFIX}{none}.{payload}."), NOW), Err(CodeError::Invalid));
+        assert_eq!(
+            keys().verify(&format!("{CODE_PREFIX}{none}.{payload}."), NOW),
+            Err(CodeError::Invalid)
+        );
         let x = keys().jwks()["keys"][0]["x"].as_str().unwrap().to_owned();
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(kid);
-        let claims = Claims { iss: "https://hc.example".into(), sub: "s_abc".into(), col: Color::Green, iat: NOW.unix_timestamp(), exp: NOW.unix_timestamp() + 300 };
+        let claims = Claims {
+            iss: "https://hc.example".into(),
+            sub: "s_abc".into(),
+            col: Color::Green,
+            iat: NOW.unix_timestamp(),
+            exp: NOW.unix_timestamp() + 300,
+        };
         let confused = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(x.as_bytes())).unwrap();
-        assert_eq!(keys().verify(&format!("{CODE_PREFIX}{confused}"), NOW), Err(CodeError::Invalid));
+        assert_eq!(
+            keys().verify(&format!("{CODE_PREFIX}{confused}"), NOW),
+            Err(CodeError::Invalid)
+        );
     }
 
     #[test]
     fn the_kid_is_the_rfc_7638_thumbprint() {
         // RFC 8037 appendix A.3: the thumbprint of its example Ed25519 key.
-        assert_eq!(thumbprint("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+        assert_eq!(
+            thumbprint("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
     }
 
     fn venue_keys() -> VenueKeys {
@@ -367,9 +425,24 @@ mod tests {
         let code = venue_keys().code("v_abc123");
         let changed_id = code.replace("v_abc123", "v_abc124");
         let (head, tag) = code.rsplit_once('.').unwrap();
-        let changed_tag = format!("{head}.{}", if tag.starts_with('A') { tag.replacen('A', "B", 1) } else { format!("A{}", &tag[1..]) });
+        let changed_tag = format!(
+            "{head}.{}",
+            if tag.starts_with('A') {
+                tag.replacen('A', "B", 1)
+            } else {
+                format!("A{}", &tag[1..])
+            }
+        );
         let other_key = VenueKeys::new("https://hc.example/v", &[2u8; 32], None).code("v_abc123");
-        for bad in [changed_id, changed_tag, other_key, "https://hc.example/v?c=".into(), "HBHC:1:x".into(), "v_abc123".into(), String::new()] {
+        for bad in [
+            changed_id,
+            changed_tag,
+            other_key,
+            "https://hc.example/v?c=".into(),
+            "HBHC:1:x".into(),
+            "v_abc123".into(),
+            String::new(),
+        ] {
             assert_eq!(venue_keys().verify(&bad), Err(InvalidVenueCode), "{bad}");
         }
     }

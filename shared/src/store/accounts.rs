@@ -239,12 +239,17 @@ impl Store {
             .consistent_read(true)
             .send()
             .await?;
-        out.item.map(|item| from_item::<AccountItem>(item).map(|a| a.account)).transpose()
+        out.item
+            .map(|item| from_item::<AccountItem>(item).map(|a| a.account))
+            .transpose()
     }
 
     /// Creates the account unless it exists; returns the stored account either way.
     pub async fn create_account(&self, account: Account) -> Result<Account, StoreError> {
-        let item = to_item(&AccountItem { pk: account_pk(&account.id), account: account.clone() });
+        let item = to_item(&AccountItem {
+            pk: account_pk(&account.id),
+            account: account.clone(),
+        });
         let result = self
             .client
             .put_item()
@@ -255,16 +260,26 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(account),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => self
-                .get_account(&account.id)
-                .await?
-                .ok_or_else(|| StoreError::Corrupt("account vanished after a conflicting create".into())),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                self.get_account(&account.id)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("account vanished after a conflicting create".into()))
+            }
             Err(err) => Err(err.into()),
         }
     }
 
     /// Grants (or revokes) a role; `false` when the account does not exist.
-    pub async fn set_role(&self, account_id: &str, role: crate::auth::Role, granted: Option<OffsetDateTime>) -> Result<bool, StoreError> {
+    pub async fn set_role(
+        &self,
+        account_id: &str,
+        role: crate::auth::Role,
+        granted: Option<OffsetDateTime>,
+    ) -> Result<bool, StoreError> {
         let request = self
             .client
             .update_item()
@@ -281,7 +296,13 @@ impl Store {
         };
         match request.send().await {
             Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(err) => Err(err.into()),
         }
     }
@@ -302,8 +323,13 @@ impl Store {
             let probe: PersonProbe = from_item(item)?;
             match probe.sk.as_str() {
                 PERSON => {
-                    let subject_id = probe.subject_id.ok_or_else(|| StoreError::Corrupt("person without subject".into()))?;
-                    state.person = Some(Person { subject_id, owner: probe.owner });
+                    let subject_id = probe
+                        .subject_id
+                        .ok_or_else(|| StoreError::Corrupt("person without subject".into()))?;
+                    state.person = Some(Person {
+                        subject_id,
+                        owner: probe.owner,
+                    });
                 }
                 RISK => {
                     state.risk = probe.record;
@@ -329,8 +355,16 @@ impl Store {
 
     /// Binds a new subject to `account` as its own: the ID-hash index, the
     /// profile and the account change together or not at all.
-    pub async fn bind_new_subject(&self, account_id: &str, identity: &Identity, seen: &PersonState) -> Result<BindResult, StoreError> {
-        let person = Person { subject_id: identity.subject_id.clone(), owner: Some(account_id.to_owned()) };
+    pub async fn bind_new_subject(
+        &self,
+        account_id: &str,
+        identity: &Identity,
+        seen: &PersonState,
+    ) -> Result<BindResult, StoreError> {
+        let person = Person {
+            subject_id: identity.subject_id.clone(),
+            owner: Some(account_id.to_owned()),
+        };
         let items = vec![
             self.put_person(&identity.id_hash, &person),
             self.put_profile(identity, seen),
@@ -375,7 +409,9 @@ impl Store {
         };
         let items = vec![
             TransactWriteItem::builder().update(claim_person).build(),
-            TransactWriteItem::builder().update(update_profile.build().expect("complete update")).build(),
+            TransactWriteItem::builder()
+                .update(update_profile.build().expect("complete update"))
+                .build(),
             self.set_own_subject(account_id, identity),
         ];
         match self.transact(items).await {
@@ -396,7 +432,10 @@ impl Store {
         max: usize,
         seen: &PersonState,
     ) -> Result<LinkResult, StoreError> {
-        let person = Person { subject_id: identity.subject_id.clone(), owner: None };
+        let person = Person {
+            subject_id: identity.subject_id.clone(),
+            owner: None,
+        };
         let items = vec![
             self.put_person(&identity.id_hash, &person),
             self.put_profile(identity, seen),
@@ -432,7 +471,12 @@ impl Store {
         self.link_outcome(items, guardian, subject_id).await
     }
 
-    async fn link_outcome(&self, items: Vec<TransactWriteItem>, guardian: &str, subject_id: &str) -> Result<LinkResult, StoreError> {
+    async fn link_outcome(
+        &self,
+        items: Vec<TransactWriteItem>,
+        guardian: &str,
+        subject_id: &str,
+    ) -> Result<LinkResult, StoreError> {
         let account_index = items
             .iter()
             .position(|i| i.update().is_some_and(|u| u.table_name() == self.tables.accounts))
@@ -485,15 +529,28 @@ impl Store {
     }
 
     fn put_person(&self, id_hash: &str, person: &Person) -> TransactWriteItem {
-        let item = to_item(&PersonItem { pk: person_pk(id_hash), sk: PERSON, person });
+        let item = to_item(&PersonItem {
+            pk: person_pk(id_hash),
+            sk: PERSON,
+            person,
+        });
         put(&self.tables.subjects, item, "attribute_not_exists(pk)")
     }
 
     /// A new profile, carrying the risk record the authority filed for the
     /// number before the person registered.
     fn put_profile(&self, identity: &Identity, seen: &PersonState) -> TransactWriteItem {
-        let facts = Facts { risk: seen.risk.clone(), ..Facts::default() };
-        let item = to_item(&NewProfileItem { pk: subject_pk(&identity.subject_id), sk: PROFILE, identity, ver: 0, facts });
+        let facts = Facts {
+            risk: seen.risk.clone(),
+            ..Facts::default()
+        };
+        let item = to_item(&NewProfileItem {
+            pk: subject_pk(&identity.subject_id),
+            sk: PROFILE,
+            identity,
+            ver: 0,
+            facts,
+        });
         put(&self.tables.subjects, item, "attribute_not_exists(pk)")
     }
 
@@ -511,7 +568,13 @@ impl Store {
         TransactWriteItem::builder().update(update).build()
     }
 
-    fn add_dependent_link(&self, guardian: &str, subject_id: &str, link: &DependentLink, max: usize) -> TransactWriteItem {
+    fn add_dependent_link(
+        &self,
+        guardian: &str,
+        subject_id: &str,
+        link: &DependentLink,
+        max: usize,
+    ) -> TransactWriteItem {
         let update = Update::builder()
             .table_name(&self.tables.accounts)
             .set_key(Some(key(account_pk(guardian))))
@@ -536,9 +599,13 @@ impl Store {
             .set_key(Some(key2(person_pk(id_hash), RISK)));
         let check = match &seen.risk_version {
             None => check.condition_expression("attribute_not_exists(pk)"),
-            Some(v) => check.condition_expression("updated_at = :seen").expression_attribute_values(":seen", s(v)),
+            Some(v) => check
+                .condition_expression("updated_at = :seen")
+                .expression_attribute_values(":seen", s(v)),
         };
-        TransactWriteItem::builder().condition_check(check.build().expect("complete check")).build()
+        TransactWriteItem::builder()
+            .condition_check(check.build().expect("complete check"))
+            .build()
     }
 }
 

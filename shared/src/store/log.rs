@@ -101,7 +101,10 @@ fn shard_of(entry_id: &str, shards: u32) -> u32 {
 pub fn is_position(cursor: &str) -> bool {
     match cursor.split_once('#') {
         Some((at, id)) => {
-            at.len() == 24 && super::parse_time(at).is_some() && (3..=40).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            at.len() == 24
+                && super::parse_time(at).is_some()
+                && (3..=40).contains(&id.len())
+                && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
         }
         None => false,
     }
@@ -116,7 +119,12 @@ pub enum Logged {
 
 impl Store {
     /// Logs an entry; for a check-in, `venue_shards` spreads it over the venue index.
-    pub async fn log_entry(&self, entry: &Entry, venue_shards: Option<u32>, expires: OffsetDateTime) -> Result<Logged, StoreError> {
+    pub async fn log_entry(
+        &self,
+        entry: &Entry,
+        venue_shards: Option<u32>,
+        expires: OffsetDateTime,
+    ) -> Result<Logged, StoreError> {
         let (gpk, gsk) = match (&entry.venue_id, venue_shards) {
             (Some(venue), Some(shards)) => (
                 Some(venue_shard(venue, shard_of(&entry.id, shards))),
@@ -142,7 +150,11 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(Logged::Written),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
                 let out = self
                     .client
                     .get_item()
@@ -151,7 +163,9 @@ impl Store {
                     .consistent_read(true)
                     .send()
                     .await?;
-                let item = out.item.ok_or_else(|| StoreError::Corrupt("entry vanished after a conflicting write".into()))?;
+                let item = out
+                    .item
+                    .ok_or_else(|| StoreError::Corrupt("entry vanished after a conflicting write".into()))?;
                 Ok(Logged::Exists(from_item::<EntryItem>(item)?.entry))
             }
             Err(err) => Err(err.into()),
@@ -212,14 +226,23 @@ impl Store {
         entries.sort_by(|a, b| b.gsk.cmp(&a.gsk));
         let more = entries.len() > limit;
         entries.truncate(limit);
-        let next = if more { entries.last().map(|e| e.gsk.clone()) } else { None };
+        let next = if more {
+            entries.last().map(|e| e.gsk.clone())
+        } else {
+            None
+        };
         Ok(VenuePage { entries, next })
     }
 
     /// A subject's entries between `from` and `to`, newest first. A
     /// subject's partition holds its few weeks of entries, so it is read
     /// whole, filtered on time.
-    pub async fn subject_entries(&self, subject: &str, from: OffsetDateTime, to: OffsetDateTime) -> Result<Vec<Entry>, StoreError> {
+    pub async fn subject_entries(
+        &self,
+        subject: &str,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+    ) -> Result<Vec<Entry>, StoreError> {
         let mut entries = Vec::new();
         let mut start = None;
         loop {

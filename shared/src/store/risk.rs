@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::accounts::{PERSON, Person, PROFILE, RISK, person_pk, subject_pk};
+use super::accounts::{PERSON, PROFILE, Person, RISK, person_pk, subject_pk};
 use super::{Item, Store, StoreError, from_item, key2, n, sort_time, to_item, value};
 use crate::domain::rules::RiskRecord;
 
@@ -48,8 +48,15 @@ impl Store {
                 chunk
                     .iter()
                     .map(|(hash, record)| {
-                        let item = to_item(&RiskItem { pk: person_pk(hash), sk: RISK, record, updated_at: sort_time(record.updated_at) });
-                        WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().expect("an item")).build()
+                        let item = to_item(&RiskItem {
+                            pk: person_pk(hash),
+                            sk: RISK,
+                            record,
+                            updated_at: sort_time(record.updated_at),
+                        });
+                        WriteRequest::builder()
+                            .put_request(PutRequest::builder().set_item(Some(item)).build().expect("an item"))
+                            .build()
                     })
                     .collect()
             })
@@ -70,7 +77,10 @@ impl Store {
                 .request_items(&self.tables.subjects, requests)
                 .send()
                 .await?;
-            requests = out.unprocessed_items.and_then(|mut m| m.remove(&self.tables.subjects)).unwrap_or_default();
+            requests = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(&self.tables.subjects))
+                .unwrap_or_default();
             if requests.is_empty() {
                 return Ok(());
             }
@@ -109,7 +119,13 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(err) => Err(err.into()),
         }
     }

@@ -3,8 +3,8 @@
 //! step with [`super::tables::ALL`].
 
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 
 use super::tables::{self, TableDef, Tables};
@@ -24,7 +24,12 @@ impl Store {
         let mut existing = Vec::new();
         let mut start = None;
         loop {
-            let page = self.client.list_tables().set_exclusive_start_table_name(start).send().await?;
+            let page = self
+                .client
+                .list_tables()
+                .set_exclusive_start_table_name(start)
+                .send()
+                .await?;
             existing.extend(page.table_names().iter().cloned());
             start = page.last_evaluated_table_name().map(str::to_owned);
             if start.is_none() {
@@ -111,9 +116,21 @@ impl Store {
 }
 
 fn key_schema(pk: &str, sk: Option<&str>) -> Vec<KeySchemaElement> {
-    let mut schema = vec![KeySchemaElement::builder().attribute_name(pk).key_type(KeyType::Hash).build().expect("key")];
+    let mut schema = vec![
+        KeySchemaElement::builder()
+            .attribute_name(pk)
+            .key_type(KeyType::Hash)
+            .build()
+            .expect("key"),
+    ];
     if let Some(sk) = sk {
-        schema.push(KeySchemaElement::builder().attribute_name(sk).key_type(KeyType::Range).build().expect("key"));
+        schema.push(
+            KeySchemaElement::builder()
+                .attribute_name(sk)
+                .key_type(KeyType::Range)
+                .build()
+                .expect("key"),
+        );
     }
     schema
 }

@@ -35,14 +35,25 @@ impl Store {
             .await?;
         match out.item {
             Some(item) => Ok(from_item::<RiskAreasItem>(item)?.areas),
-            None => Ok(RiskAreas { areas: Default::default(), updated_at: OffsetDateTime::UNIX_EPOCH }),
+            None => Ok(RiskAreas {
+                areas: Default::default(),
+                updated_at: OffsetDateTime::UNIX_EPOCH,
+            }),
         }
     }
 
     /// Replaces the risk-area list.
     pub async fn put_risk_areas(&self, areas: &RiskAreas) -> Result<(), StoreError> {
-        let item = to_item(&RiskAreasItem { pk: RISK_AREAS.to_owned(), areas: areas.clone() });
-        self.client.put_item().table_name(&self.tables.settings).set_item(Some(item)).send().await?;
+        let item = to_item(&RiskAreasItem {
+            pk: RISK_AREAS.to_owned(),
+            areas: areas.clone(),
+        });
+        self.client
+            .put_item()
+            .table_name(&self.tables.settings)
+            .set_item(Some(item))
+            .send()
+            .await?;
         Ok(())
     }
 }
@@ -55,12 +66,18 @@ pub struct RiskAreaCache {
 
 impl RiskAreaCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, cached: Mutex::new(None) }
+        Self {
+            ttl,
+            cached: Mutex::new(None),
+        }
     }
 
     /// With the TTL of `HC_RISK_AREAS_TTL_SECONDS` (default 30).
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
-        Ok(Self::new(Duration::from_secs(crate::config::parse_or("HC_RISK_AREAS_TTL_SECONDS", 30)?)))
+        Ok(Self::new(Duration::from_secs(crate::config::parse_or(
+            "HC_RISK_AREAS_TTL_SECONDS",
+            30,
+        )?)))
     }
 
     /// The list, read again when the cached copy is older than the TTL.

@@ -53,7 +53,11 @@ impl Subject {
 
     /// How many declarations the subject made on `day`.
     pub fn declarations_on(&self, day: &str) -> u32 {
-        if self.decl_day.as_deref() == Some(day) { self.decl_count } else { 0 }
+        if self.decl_day.as_deref() == Some(day) {
+            self.decl_count
+        } else {
+            0
+        }
     }
 }
 
@@ -129,7 +133,11 @@ impl Store {
 
     /// Records the outcome of a health-status check on a subject; `false`
     /// when the subject does not exist.
-    pub async fn set_override(&self, subject_id: &str, verdict: &crate::domain::rules::Override) -> Result<bool, StoreError> {
+    pub async fn set_override(
+        &self,
+        subject_id: &str,
+        verdict: &crate::domain::rules::Override,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -144,7 +152,13 @@ impl Store {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(err) => Err(err.into()),
         }
     }
@@ -183,7 +197,10 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .expect("complete put");
-        let items = vec![TransactWriteItem::builder().update(update).build(), TransactWriteItem::builder().put(put).build()];
+        let items = vec![
+            TransactWriteItem::builder().update(update).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ];
         match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(e) if e.failed_at(0) => Ok(false),
@@ -192,7 +209,11 @@ impl Store {
     }
 
     /// The subject's declarations since `from`, newest first.
-    pub async fn declarations_since(&self, subject_id: &str, from: OffsetDateTime) -> Result<Vec<DeclarationRecord>, StoreError> {
+    pub async fn declarations_since(
+        &self,
+        subject_id: &str,
+        from: OffsetDateTime,
+    ) -> Result<Vec<DeclarationRecord>, StoreError> {
         let mut records = Vec::new();
         let mut start = None;
         loop {

@@ -58,7 +58,11 @@ pub struct Venue {
     pub category: Category,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
     pub revoked_at: Option<OffsetDateTime>,
     /// How many index partitions its check-ins are spread over (see the log).
     pub shards: u32,
@@ -99,17 +103,26 @@ const VENUE_CACHE_CAPACITY: usize = 50_000;
 
 impl VenueCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::new(HashMap::new()) }
+        Self {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
-        Ok(Self::new(Duration::from_secs(crate::config::parse_or("HC_VENUE_CACHE_SECONDS", 30)?)))
+        Ok(Self::new(Duration::from_secs(crate::config::parse_or(
+            "HC_VENUE_CACHE_SECONDS",
+            30,
+        )?)))
     }
 
     /// The venue, if read less than the TTL ago.
     pub fn get(&self, id: &str) -> Option<Venue> {
         let entries = self.entries.lock().expect("venue cache lock");
-        entries.get(id).filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, v)| v.clone())
+        entries
+            .get(id)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| v.clone())
     }
 
     pub fn put(&self, venue: &Venue) {
@@ -133,8 +146,14 @@ pub struct CheckinReads {
 impl Store {
     /// Creates a venue; `false` when the applicant already holds one.
     pub async fn create_venue(&self, venue: &Venue) -> Result<bool, StoreError> {
-        let venue_item = to_item(&VenueItem { pk: venue_pk(&venue.id), venue: venue.clone() });
-        let owner_item = to_item(&OwnerItem { pk: owner_pk(&venue.owner), venue_id: venue.id.clone() });
+        let venue_item = to_item(&VenueItem {
+            pk: venue_pk(&venue.id),
+            venue: venue.clone(),
+        });
+        let owner_item = to_item(&OwnerItem {
+            pk: owner_pk(&venue.owner),
+            venue_id: venue.id.clone(),
+        });
         let put = |item: Item| {
             let put = Put::builder()
                 .table_name(&self.tables.venues)
@@ -175,14 +194,19 @@ impl Store {
             .consistent_read(true)
             .send()
             .await?;
-        out.item.map(|item| from_item::<VenueItem>(item).map(|v| v.venue)).transpose()
+        out.item
+            .map(|item| from_item::<VenueItem>(item).map(|v| v.venue))
+            .transpose()
     }
 
     /// Several venues, by id; missing ones are left out.
     pub async fn get_venues(&self, ids: &[String]) -> Result<HashMap<String, Venue>, StoreError> {
         let keys = ids.iter().map(|id| key(venue_pk(id))).collect();
         let items = self.batch_get(&self.tables.venues, keys, false).await?;
-        items.into_iter().map(|item| from_item::<VenueItem>(item).map(|v| (v.venue.id.clone(), v.venue))).collect()
+        items
+            .into_iter()
+            .map(|item| from_item::<VenueItem>(item).map(|v| (v.venue.id.clone(), v.venue)))
+            .collect()
     }
 
     /// Revokes a venue: its printed code stops working, and its applicant may
@@ -203,7 +227,10 @@ impl Store {
             .expression_attribute_values(":venue", s(&venue.id))
             .build()
             .expect("complete delete");
-        let items = vec![TransactWriteItem::builder().update(revoke).build(), TransactWriteItem::builder().delete(release).build()];
+        let items = vec![
+            TransactWriteItem::builder().update(revoke).build(),
+            TransactWriteItem::builder().delete(release).build(),
+        ];
         match self.transact(items).await {
             Ok(()) => Ok(true),
             Err(e) if e.failed_at(0) || e.failed_at(1) => Ok(false),
@@ -219,9 +246,18 @@ impl Store {
         let mut request = self
             .client
             .batch_get_item()
-            .request_items(&self.tables.venues, KeysAndAttributes::builder().keys(venue_key).build().expect("keys"))
-            .request_items(&self.tables.subjects, KeysAndAttributes::builder().keys(subject_key).build().expect("keys"));
-        let mut reads = CheckinReads { venue: None, subject: None };
+            .request_items(
+                &self.tables.venues,
+                KeysAndAttributes::builder().keys(venue_key).build().expect("keys"),
+            )
+            .request_items(
+                &self.tables.subjects,
+                KeysAndAttributes::builder().keys(subject_key).build().expect("keys"),
+            );
+        let mut reads = CheckinReads {
+            venue: None,
+            subject: None,
+        };
         // BatchGetItem may return some keys as unprocessed under load: ask again for those.
         for _ in 0..5 {
             let out = request.send().await?;

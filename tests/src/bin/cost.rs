@@ -1,0 +1,197 @@
+//! The cost report: what one million of each operation costs at AWS list
+//! prices, split into API Gateway, Lambda and DynamoDB, from units measured
+//! on the wire (tests/src/capacity.rs) and handler time measured here.
+//!
+//! Runs every operation through its function's handler against the
+//! emulator at HC_TEST_DYNAMODB_ENDPOINT: `make cost` (bench/cost.sh).
+//! Handler time is the wall time less the time spent in DynamoDB calls; the
+//! billed Lambda duration adds one assumed in-region round trip per call.
+
+use std::time::{Duration, Instant};
+
+use integration_tests::capacity::{Call, Meter, metered_client};
+use integration_tests::prices::*;
+use integration_tests::*;
+use lambda_http::{Body, Response};
+use serde_json::json;
+use shared::clock::Clock;
+use shared::store::{Store, Tables};
+
+/// Memory of each function in template.yaml, in MB.
+const MEMORY_MB: f64 = 256.0;
+
+struct Measured {
+    read_units: f64,
+    write_units: f64,
+    calls: usize,
+    handler: Duration,
+}
+
+async fn measure<F, Fut>(meter: &Meter, runs: usize, mut operation: F) -> Measured
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = Response<Body>>,
+{
+    // One run to warm caches (risk areas, venues) as a busy instance has them.
+    let status = operation(0).await.status();
+    assert!(status.is_success(), "warm-up answered {status}");
+    meter.take();
+    let mut handler_times = Vec::new();
+    let mut last: Vec<Call> = Vec::new();
+    for run in 1..=runs {
+        let started = Instant::now();
+        let status = operation(run).await.status();
+        let wall = started.elapsed();
+        assert!(status.is_success(), "run {run} answered {status}");
+        last = meter.take();
+        let in_store: Duration = last.iter().map(|c| c.elapsed).sum();
+        handler_times.push(wall.saturating_sub(in_store));
+    }
+    handler_times.sort();
+    Measured {
+        read_units: last.iter().map(|c| c.read_units).sum(),
+        write_units: last.iter().map(|c| c.write_units).sum(),
+        calls: last.len(),
+        handler: handler_times[handler_times.len() / 2],
+    }
+}
+
+fn print(name: &str, m: &Measured) -> f64 {
+    let dynamodb = m.read_units * DYNAMODB_PER_MILLION_RRU + m.write_units * DYNAMODB_PER_MILLION_WRU;
+    let billed_ms = (m.handler.as_secs_f64() * 1000.0 + m.calls as f64 * DYNAMODB_ROUND_TRIP_MS).ceil();
+    let lambda =
+        LAMBDA_PER_MILLION_REQUESTS + MEMORY_MB / 1024.0 * billed_ms / 1000.0 * LAMBDA_ARM64_PER_GB_SECOND * 1e6;
+    let total = API_GATEWAY_PER_MILLION + lambda + dynamodb;
+    println!(
+        "{name:<24} {:>4} {:>4} {:>9.3}ms {:>5} {:>8.2} {:>8.3} {:>9.3} {:>8.3}  ({:.3} above 300 M/month)",
+        m.read_units,
+        m.write_units,
+        m.handler.as_secs_f64() * 1000.0,
+        billed_ms,
+        API_GATEWAY_PER_MILLION,
+        lambda,
+        dynamodb,
+        total,
+        total - API_GATEWAY_PER_MILLION + API_GATEWAY_PER_MILLION_AT_VOLUME,
+    );
+    total
+}
+
+#[tokio::main]
+async fn main() {
+    let runs: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(200);
+    let meter = Meter::new();
+    let prefix = format!("{}-", shared::crypto::random_id("cost"));
+    let store = Store::new(metered_client(&meter), Tables::with_prefix(&prefix));
+    store.create_tables().await.expect("tables on the emulator");
+    let clock = Clock::fixed(NOW);
+    let login_app = long_login_app(&store, &clock);
+    let declaration_app = declaration_app(&store, &clock);
+    let code_app = code_app(&store, &clock);
+    let mut scan_app = scan_app(&store, &clock);
+    let venue_app = venue_app(&store, &clock);
+    // As deployed: risk areas cached 30 s and venues 30 s per instance.
+    scan_app.areas = shared::store::settings::RiskAreaCache::new(Duration::from_secs(30));
+    scan_app.venue_cache = shared::store::venues::VenueCache::new(Duration::from_secs(30));
+
+    let visitor = verified(&login_app, "visitor", 1).await;
+    let guard = verified(&login_app, "guard", 2).await;
+    let owner = verified(&login_app, "owner", 3).await;
+    let (_, venue) = parts(
+        venue::handle(
+            &venue_app,
+            request("POST", "/v1/venues", Some(venue_body()), Some(&owner)),
+        )
+        .await,
+    );
+    let venue_code = venue["qr"].as_str().unwrap().to_owned();
+    // A visitor with a week of declarations, as the colour rules see a typical person.
+    for _ in 0..7 {
+        declaration::handle(
+            &declaration_app,
+            request("POST", "/v1/declarations", Some(normal_declaration()), Some(&visitor)),
+        )
+        .await;
+        clock.advance(time::Duration::days(1));
+    }
+    let (_, code) = parts(code::handle(&code_app, request("GET", "/v1/code", None, Some(&visitor))).await);
+    let qr = code["qr"].as_str().unwrap().to_owned();
+
+    println!(
+        "Cost per million operations at AWS list prices (tests/src/prices.rs), {runs} runs each, handler time p50."
+    );
+    println!(
+        "Lambda: arm64, {MEMORY_MB} MB, billed = handler time + {DYNAMODB_ROUND_TRIP_MS} ms per DynamoDB call, rounded up to 1 ms."
+    );
+    println!(
+        "{:<24} {:>4} {:>4} {:>11} {:>5} {:>8} {:>8} {:>9} {:>8}",
+        "operation", "RRU", "WRU", "handler", "ms", "API GW", "Lambda", "DynamoDB", "total $"
+    );
+
+    let m = measure(&meter, runs, |_| {
+        login::handle(
+            &login_app,
+            request("POST", "/v1/login", Some(json!({"code": "dev:visitor"})), None),
+        )
+    })
+    .await;
+    print("login", &m);
+    let m = measure(&meter, runs, |_| {
+        // Three declarations a day: move to the next day every third run.
+        clock.advance(time::Duration::hours(8));
+        declaration::handle(
+            &declaration_app,
+            request("POST", "/v1/declarations", Some(normal_declaration()), Some(&guard)),
+        )
+    })
+    .await;
+    print("declaration", &m);
+    let m = measure(&meter, runs, |_| {
+        code::handle(&code_app, request("GET", "/v1/code", None, Some(&visitor)))
+    })
+    .await;
+    print("code", &m);
+    let m = measure(&meter, runs, |_| {
+        scan::handle(
+            &scan_app,
+            request("POST", "/v1/scans", Some(json!({"code": qr})), Some(&guard)),
+        )
+    })
+    .await;
+    print("checkpoint scan", &m);
+    let m = measure(&meter, runs, |run| {
+        let mut req = request(
+            "POST",
+            "/v1/checkins",
+            Some(json!({"venue_code": venue_code})),
+            Some(&visitor),
+        );
+        req.headers_mut()
+            .insert("idempotency-key", format!("cost-{run}").parse().unwrap());
+        scan::handle(&scan_app, req)
+    })
+    .await;
+    let checkin = print("check-in (venue cached)", &m);
+    scan_app.venue_cache = shared::store::venues::VenueCache::new(Duration::ZERO);
+    let m = measure(&meter, runs, |run| {
+        let mut req = request(
+            "POST",
+            "/v1/checkins",
+            Some(json!({"venue_code": venue_code})),
+            Some(&visitor),
+        );
+        req.headers_mut()
+            .insert("idempotency-key", format!("cold-{run}").parse().unwrap());
+        scan::handle(&scan_app, req)
+    })
+    .await;
+    print("check-in (venue read)", &m);
+    println!(
+        "Goal: a check-in under US$2.50 per million all included: {}",
+        if checkin < 2.50 {
+            "met"
+        } else {
+            "not met at the first-tier API Gateway price"
+        }
+    );
+}
