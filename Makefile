@@ -1,6 +1,6 @@
 # The two commands of the README, and the helpers behind them.
 
-.PHONY: dev test lint clean
+.PHONY: dev test lint bench cost clean
 
 ## make dev: start the whole local stack (DynamoDB emulator, every function); Ctrl-C stops it.
 dev:
@@ -14,6 +14,15 @@ test:
 lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+## make bench: the code-issuing benchmark and the cold-start benchmark (release builds; minutes).
+bench:
+	cargo bench -p shared --bench code
+	bench/coldstart.sh
+
+## make cost: the cost per million of each operation at AWS list prices (release build).
+cost:
+	@bench/cost.sh
 
 ## make clean: remove build output and local state (keys, logs); keeps .venv.
 clean:

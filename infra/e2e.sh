@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The end-to-end smoke test: serves every function with `cargo lambda watch`
-# against the emulator on port $1, on port $2, with fresh keys and tables,
-# and drives them over HTTP with tests/e2e/smoke.py.
+# The end-to-end tests: serves every function with `cargo lambda watch`
+# against the emulator on port $1, on port $2, with fresh keys and tables;
+# drives them over HTTP with tests/e2e/smoke.py; fuzzes every route from
+# docs/openapi.yaml with schemathesis behind infra/apigw.py (port $2 + 10);
+# and searches the functions' logs for the personal data the run sent.
 source "$(dirname "$0")/lib.sh"
 
 DYNAMODB_PORT=$1
@@ -20,5 +22,17 @@ PATH="$VENV/bin:$PATH" background "$LOCAL/logs/e2e-functions.log" \
 wait_for_port "$FUNCTIONS_PORT" "cargo lambda watch" 120
 
 "$VENV/bin/python" "$ROOT/tests/e2e/smoke.py" --base "http://127.0.0.1:$FUNCTIONS_PORT" --hcctl "$ROOT/target/debug/hcctl" \
-    --log "$LOCAL/logs/e2e-functions.log" \
     || die "the end-to-end smoke test failed (function logs: .local/logs/e2e-functions.log)"
+
+GATEWAY_PORT=$((FUNCTIONS_PORT + 10))
+require_free_port "$GATEWAY_PORT" "API gateway stand-in"
+background "$LOCAL/logs/e2e-apigw.log" "$VENV/bin/python" "$ROOT/infra/apigw.py" --port "$GATEWAY_PORT" --functions "http://127.0.0.1:$FUNCTIONS_PORT"
+wait_for_port "$GATEWAY_PORT" "the API gateway stand-in"
+say "schema fuzzing of docs/openapi.yaml (schemathesis, fixed seed)"
+"$VENV/bin/python" "$ROOT/tests/e2e/fuzz.py" --base "http://127.0.0.1:$GATEWAY_PORT" --hcctl "$ROOT/target/debug/hcctl" \
+    > "$LOCAL/logs/e2e-fuzz.log" 2>&1 \
+    || { tail -n 60 "$LOCAL/logs/e2e-fuzz.log"; die "schema fuzzing found problems (report: .local/logs/e2e-fuzz.log)"; }
+grep -E "^==>|passed|generated" "$LOCAL/logs/e2e-fuzz.log" || true
+
+"$VENV/bin/python" "$ROOT/tests/e2e/no_personal_data.py" "$LOCAL/logs/e2e-functions.log" \
+    || die "personal data reached the function logs (.local/logs/e2e-functions.log)"

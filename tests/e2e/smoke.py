@@ -69,7 +69,6 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", required=True)
     parser.add_argument("--hcctl", required=True)
-    parser.add_argument("--log", help="the functions' log, searched for personal data at the end")
     args = parser.parse_args()
     BASE = args.base.rstrip("/")
 
@@ -173,13 +172,6 @@ def main():
     row = next(r for r in ranking["rows"] if r["region"] == "130102")
     check(row["checkins"] == 1 and row["scans"] >= 1 and row["rank"] == 1, "the rankings count the check-in and the scans")
     step("rankings → Chang'an district first")
-
-    if args.log:
-        with open(args.log, encoding="utf-8", errors="replace") as f:
-            logged = f.read()
-        leaked = [kind for kind, value in PERSONAL.items() if value in logged]
-        check(not leaked, f"personal data in the function logs: {', '.join(leaked)}")
-        step(f"no name, ID number or phone in the function logs ({len(logged)} bytes read)")
 
     print("end-to-end smoke test passed")
 

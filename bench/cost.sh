@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `make cost`: what a million of each operation costs at AWS list prices,
+# from units measured on the wire and handler time measured in a release
+# build (tests/src/bin/cost.rs; prices in tests/src/prices.rs). Uses an
+# emulator of its own on port 8004.
+source "$(dirname "$0")/../infra/lib.sh"
+
+PORT=8004
+RUNS=${1:-200}
+ensure_venv
+require_free_port "$PORT" "cost-report DynamoDB emulator"
+trap stop_children EXIT
+start_emulator "$PORT"
+HC_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$PORT" cargo run --release -q -p integration-tests --bin cost -- "$RUNS"
