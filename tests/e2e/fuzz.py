@@ -67,7 +67,6 @@ def main():
             "--max-examples", str(EXAMPLES),
             "--phases", "examples,coverage,fuzzing",
             "--generation-deterministic",
-            "--generation-database", "none",
             "--workers", "1",
             "--request-timeout", "30",
             "--suppress-health-check", "all",

@@ -132,6 +132,7 @@ pub fn venue_app(store: &Store, clock: &Clock) -> venue::App {
         keys: venue_keys(),
         clock: clock.clone(),
         shards: 4,
+        retention: time::Duration::days(28),
     }
 }
 
@@ -158,6 +159,7 @@ pub fn admin_app(store: &Store, clock: &Clock) -> admin::App {
         pii: pii(),
         rules: shared::domain::rules::RuleSet::embedded(),
         clock: clock.clone(),
+        retention: time::Duration::days(28),
     }
 }
 

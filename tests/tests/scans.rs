@@ -365,6 +365,19 @@ async fn a_retried_check_in_with_the_same_idempotency_key_logs_one_entry() {
     .await;
     assert!(both.iter().all(|(s, _)| *s == 201));
     assert_eq!(log_count(&w.store).await, 2);
+    // A key that is not visible ASCII is refused, not ignored.
+    let mut req = request(
+        "POST",
+        "/v1/checkins",
+        Some(json!({"venue_code": venue_code})),
+        Some(&visitor),
+    );
+    req.headers_mut().insert(
+        "idempotency-key",
+        lambda_http::http::HeaderValue::from_bytes("重试-1".as_bytes()).unwrap(),
+    );
+    let (status, body) = parts(scan::handle(&w.scan, req).await);
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad-request")));
     // Another key is another entry.
     assert_eq!(
         checkin(&w, &visitor, json!({"venue_code": venue_code}), Some("k-789"))

@@ -41,6 +41,8 @@ pub struct App {
     pub pii: PiiKeys,
     pub rules: &'static RuleSet,
     pub clock: Clock,
+    /// How long log entries are kept: older ones are not traced, deleted or not.
+    pub retention: Duration,
 }
 
 impl App {
@@ -50,6 +52,7 @@ impl App {
             pii: PiiKeys::from_env()?,
             rules: RuleSet::embedded(),
             clock: Clock::system(),
+            retention: shared::store::log::retention_from_env()?,
             store: Store::from_env().await,
         })
     }
@@ -350,6 +353,7 @@ fn venue_view(venue: &Venue) -> serde_json::Value {
 async fn traces(app: &App, req: &Request, officer: &str) -> HttpResult {
     let now = app.clock.now();
     let (from, to) = window(req, now)?;
+    let from = from.max(now - app.retention);
     let limit = page_size(req)?;
     let after = cursor(req)?;
     match (http::query(req, "venue_id"), http::query(req, "subject_id")) {

@@ -37,11 +37,6 @@ pub struct App {
 
 impl App {
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let days: i64 = shared::config::parse_or("HC_LOG_RETENTION_DAYS", 28)?;
-        if days < 14 {
-            // Tracing looks back 14 days at least.
-            return Err(ConfigError::new("HC_LOG_RETENTION_DAYS", "must be at least 14"));
-        }
         Ok(Self {
             sessions: SessionKeys::from_env()?,
             rules: RuleSet::embedded(),
@@ -50,7 +45,7 @@ impl App {
             venues: VenueKeys::from_env()?,
             venue_cache: VenueCache::from_env()?,
             clock: Clock::system(),
-            retention: Duration::days(days),
+            retention: shared::store::log::retention_from_env()?,
             store: Store::from_env().await,
         })
     }
@@ -203,6 +198,20 @@ fn invalid_venue_code() -> Problem {
     Problem::invalid("invalid-venue-code", "the venue code is forged or malformed")
 }
 
+/// The `Idempotency-Key` header as sent: a value that is not visible ASCII
+/// is refused rather than ignored, so that a retry is never logged twice
+/// by mistake.
+fn idempotency_key(req: &Request) -> Result<Option<&str>, Problem> {
+    req.headers()
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str()
+                .map(str::trim)
+                .map_err(|_| Problem::bad_request("`Idempotency-Key` is 1 to 255 visible ASCII characters"))
+        })
+        .transpose()
+}
+
 /// The entry id: derived from the caller and their `Idempotency-Key`, so
 /// that a retry finds the entry the first attempt wrote; random otherwise.
 fn entry_id(session: &Session, idempotency_key: Option<&str>) -> Result<String, Problem> {
@@ -224,7 +233,7 @@ async fn checkin(app: &App, req: &Request) -> HttpResult {
     let now = app.clock.now();
     let session = app.sessions.authenticate(req, now)?;
     let own = access::own_subject(&app.store, &session).await?;
-    let entry_id = entry_id(&session, http::header(req, "idempotency-key"))?;
+    let entry_id = entry_id(&session, idempotency_key(req)?)?;
     let body: CheckinRequest = http::parse_json(req, None)?;
     let venue_id = app.venues.verify(&body.venue_code).map_err(|_| invalid_venue_code())?;
     let subject_id = body.subject_id.filter(|s| !s.is_empty()).unwrap_or_else(|| own.clone());

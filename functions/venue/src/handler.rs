@@ -33,6 +33,8 @@ pub struct App {
     pub clock: Clock,
     /// Index shards given to new venues (see shared/src/store/log.rs).
     pub shards: u32,
+    /// How long entries are kept: older ones are not listed, deleted or not.
+    pub retention: Duration,
 }
 
 impl App {
@@ -46,6 +48,7 @@ impl App {
             keys: VenueKeys::from_env()?,
             clock: Clock::system(),
             shards,
+            retention: shared::store::log::retention_from_env()?,
             store: Store::from_env().await,
         })
     }
@@ -173,11 +176,12 @@ async fn revoke(app: &App, req: &Request) -> HttpResult {
 }
 
 async fn poster(app: &App, req: &Request) -> HttpResult {
+    // The caller first: a bad parameter without a valid session is a 401.
+    let venue = my_venue(app, req).await?;
     let format = http::query(req, "format").unwrap_or_else(|| "svg".to_owned());
     if format != "svg" && format != "png" {
         return Err(Problem::bad_request("`format` is `svg` or `png`"));
     }
-    let venue = my_venue(app, req).await?;
     let text = PosterText {
         name: &venue.name,
         address: &venue.address,
@@ -220,6 +224,7 @@ struct EntryView {
 
 /// Entries at the caller's venue, newest first, paginated by `next`.
 async fn checkins(app: &App, req: &Request) -> HttpResult {
+    let venue = my_venue(app, req).await?;
     let now = app.clock.now();
     let time_param = |name: &str| -> Result<Option<OffsetDateTime>, Problem> {
         http::query(req, name)
@@ -227,7 +232,9 @@ async fn checkins(app: &App, req: &Request) -> HttpResult {
             .transpose()
     };
     let to = time_param("to")?.unwrap_or(now);
-    let from = time_param("from")?.unwrap_or(to - Duration::hours(24));
+    let from = time_param("from")?
+        .unwrap_or(to - Duration::hours(24))
+        .max(now - app.retention);
     if from > to {
         return Err(Problem::bad_request("`from` must not be after `to`"));
     }
@@ -249,7 +256,6 @@ async fn checkins(app: &App, req: &Request) -> HttpResult {
                 .ok_or_else(|| Problem::bad_request("`next` is not a cursor this route returned"))?,
         ),
     };
-    let venue = my_venue(app, req).await?;
     let page = app
         .store
         .venue_entries(&venue.id, venue.shards, from, to, after.as_deref(), limit)

@@ -95,6 +95,20 @@ fn shard_of(entry_id: &str, shards: u32) -> u32 {
     u32::from_le_bytes([digest[0], digest[1], digest[2], digest[3]]) % shards.max(1)
 }
 
+/// How long entries are kept: `HC_LOG_RETENTION_DAYS`, 28 by default and at
+/// least 14, since tracing looks back 14 days. Reads stop at the same age,
+/// as TTL deletion may lag by days.
+pub fn retention_from_env() -> Result<time::Duration, crate::config::ConfigError> {
+    let days: i64 = crate::config::parse_or("HC_LOG_RETENTION_DAYS", 28)?;
+    if days < 14 {
+        return Err(crate::config::ConfigError::new(
+            "HC_LOG_RETENTION_DAYS",
+            "must be at least 14",
+        ));
+    }
+    Ok(time::Duration::days(days))
+}
+
 /// Whether `cursor` is an index position `<time>#<entry id>` as
 /// [`Store::venue_entries`] returns them, so that a client cannot steer a
 /// query with a made-up bound.

@@ -90,9 +90,10 @@ fn owner_pk(account: &str) -> String {
 }
 
 /// Venues as a function instance last read them. A venue changes only when
-/// it is revoked, so check-ins at a busy venue read it once per TTL
-/// (`HC_VENUE_CACHE_SECONDS`, 30 s by default) instead of at every entry: a
-/// revocation reaches every instance within that time.
+/// it is revoked, so with `HC_VENUE_CACHE_SECONDS` set, check-ins at a busy
+/// venue read it once per that many seconds instead of at every entry, and
+/// a revocation reaches every instance within that time. The default, 0,
+/// reads it at every check-in: a revoked code fails at once.
 pub struct VenueCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (Instant, Venue)>>,
@@ -112,7 +113,7 @@ impl VenueCache {
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         Ok(Self::new(Duration::from_secs(crate::config::parse_or(
             "HC_VENUE_CACHE_SECONDS",
-            30,
+            0,
         )?)))
     }
 
