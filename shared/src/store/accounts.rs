@@ -14,7 +14,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Item, Store, StoreError, TxError, from_item, key, key2, s, to_item, value};
+use super::{Item, Store, StoreError, TxError, from_item, key, key2, s, to_item, value, written};
 use crate::domain::rules::{Facts, RiskRecord};
 
 pub(crate) const PROFILE: &str = "PROFILE";
@@ -258,19 +258,12 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(account),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                self.get_account(&account.id)
-                    .await?
-                    .ok_or_else(|| StoreError::Corrupt("account vanished after a conflicting create".into()))
-            }
-            Err(err) => Err(err.into()),
+        if written(result)? {
+            return Ok(account);
         }
+        self.get_account(&account.id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("account vanished after a conflicting create".into()))
     }
 
     /// Grants (or revokes) a role; `false` when the account does not exist.
@@ -294,17 +287,7 @@ impl Store {
                 .expression_attribute_values(":at", s(super::sort_time(at))),
             None => request.update_expression("REMOVE #roles.#role"),
         };
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(err.into()),
-        }
+        written(request.send().await)
     }
 
     /// The holder of an ID number and its risk record, read consistently.

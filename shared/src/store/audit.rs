@@ -59,25 +59,16 @@ impl Store {
 
     /// The audit entries of one Shanghai day, oldest first.
     pub async fn audit_of_day(&self, day: &str) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.audit)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(audit_pk(day)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in out.items.unwrap_or_default() {
-                entries.push(from_item::<AuditItem>(item)?.entry);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(entries);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.audit)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(audit_pk(day)));
+        let items = self.query_all(query).await?;
+        items
+            .into_iter()
+            .map(|item| from_item::<AuditItem>(item).map(|i| i.entry))
+            .collect()
     }
 }

@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Store, StoreError, from_item, key2, s, sort_time, to_item};
+use super::{Store, StoreError, from_item, key2, s, sort_time, to_item, written};
 use crate::domain::rules::Color;
 
 pub const BY_VENUE: &str = "by-venue";
@@ -162,28 +162,22 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Logged::Written),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                let out = self
-                    .client
-                    .get_item()
-                    .table_name(&self.tables.log)
-                    .set_key(Some(key2(entry_pk(&entry.subject_id), format!("E#{}", entry.id))))
-                    .consistent_read(true)
-                    .send()
-                    .await?;
-                let item = out
-                    .item
-                    .ok_or_else(|| StoreError::Corrupt("entry vanished after a conflicting write".into()))?;
-                Ok(Logged::Exists(from_item::<EntryItem>(item)?.entry))
-            }
-            Err(err) => Err(err.into()),
+        if written(result)? {
+            return Ok(Logged::Written);
         }
+        // An entry with this id exists: read it back.
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.tables.log)
+            .set_key(Some(key2(entry_pk(&entry.subject_id), format!("E#{}", entry.id))))
+            .consistent_read(true)
+            .send()
+            .await?;
+        let item = out
+            .item
+            .ok_or_else(|| StoreError::Corrupt("entry vanished after a conflicting write".into()))?;
+        Ok(Logged::Exists(from_item::<EntryItem>(item)?.entry))
     }
 
     /// A venue's entries between `from` and `to`, newest first, `limit` at
@@ -257,30 +251,22 @@ impl Store {
         from: OffsetDateTime,
         to: OffsetDateTime,
     ) -> Result<Vec<Entry>, StoreError> {
-        let mut entries = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.log)
-                .key_condition_expression("pk = :pk")
-                .filter_expression("#at BETWEEN :from AND :to")
-                .expression_attribute_names("#at", "at")
-                .expression_attribute_values(":pk", s(entry_pk(subject)))
-                .expression_attribute_values(":from", s(sort_time(from)))
-                .expression_attribute_values(":to", s(sort_time(to)))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in out.items.unwrap_or_default() {
-                entries.push(from_item::<EntryItem>(item)?.entry);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.log)
+            .key_condition_expression("pk = :pk")
+            .filter_expression("#at BETWEEN :from AND :to")
+            .expression_attribute_names("#at", "at")
+            .expression_attribute_values(":pk", s(entry_pk(subject)))
+            .expression_attribute_values(":from", s(sort_time(from)))
+            .expression_attribute_values(":to", s(sort_time(to)));
+        let mut entries = self
+            .query_all(query)
+            .await?
+            .into_iter()
+            .map(|item| from_item::<EntryItem>(item).map(|i| i.entry))
+            .collect::<Result<Vec<_>, _>>()?;
         entries.sort_by(|a, b| b.at.cmp(&a.at));
         Ok(entries)
     }

@@ -231,6 +231,23 @@ impl Store {
 }
 
 impl Store {
+    /// Every item a query finds, page after page.
+    pub(crate) async fn query_all(
+        &self,
+        query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = query.clone().set_exclusive_start_key(start).send().await?;
+            items.extend(out.items.unwrap_or_default());
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+
     /// Reads items of one table by key, 100 keys a call, several calls in
     /// flight, asking again for the keys DynamoDB leaves unprocessed.
     pub(crate) async fn batch_get(
@@ -270,6 +287,19 @@ impl Store {
             .try_collect::<Vec<Vec<Item>>>()
             .await?;
         Ok(pages.into_iter().flatten().collect())
+    }
+}
+
+/// Whether a conditional write happened: `false` when its condition failed.
+pub(crate) fn written<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(err) if err.code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(err) => Err(err.into()),
     }
 }
 

@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::accounts::{PERSON, PROFILE, Person, RISK, person_pk, subject_pk};
-use super::{Item, Store, StoreError, from_item, key2, n, sort_time, to_item, value};
+use super::accounts::{PERSON, Person, RISK, person_pk};
+use super::{Item, Store, StoreError, from_item, key2, sort_time, to_item, value};
 use crate::domain::rules::RiskRecord;
 
 /// DynamoDB's limit per BatchWriteItem call.
@@ -106,27 +106,6 @@ impl Store {
     /// Puts a risk record on a registered subject's profile; `false` when
     /// the subject does not exist.
     pub async fn apply_risk(&self, subject_id: &str, record: &RiskRecord) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.subjects)
-            .set_key(Some(key2(subject_pk(subject_id), PROFILE)))
-            .update_expression("SET facts.risk = :record ADD ver :one")
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":record", value(record))
-            .expression_attribute_values(":one", n(1))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(err.into()),
-        }
+        self.set_fact(subject_id, "risk", value(record)).await
     }
 }

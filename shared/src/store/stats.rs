@@ -220,7 +220,7 @@ impl Store {
     /// Where a reader of the streams left each shard of `stream` (an ARN):
     /// the sequence number of the last record it counted.
     pub async fn stream_positions(&self, stream: &str) -> Result<HashMap<String, String>, StoreError> {
-        let items = self.query_all(&format!("STREAM#{stream}")).await?;
+        let items = self.partition(&format!("STREAM#{stream}")).await?;
         Ok(items
             .iter()
             .map(|item| (string(item, "sk"), string(item, "seq")))
@@ -288,7 +288,7 @@ impl Store {
     /// The counts of every locality of `level` with activity on `day`.
     pub async fn day_counts(&self, level: Level, day: &str) -> Result<HashMap<String, Counts>, StoreError> {
         let mut counts = HashMap::new();
-        for item in self.query_all(&day_pk(level, day)).await? {
+        for item in self.partition(&day_pk(level, day)).await? {
             let region = string(&item, "sk");
             counts.insert(
                 region,
@@ -306,7 +306,7 @@ impl Store {
     pub async fn claim_totals(&self, level: Level, day: &str) -> Result<HashMap<String, u64>, StoreError> {
         let cutoff = day_attribute(day);
         let mut totals = HashMap::new();
-        for item in self.query_all(&total_pk(level)).await? {
+        for item in self.partition(&total_pk(level)).await? {
             let later: u64 = item
                 .iter()
                 .filter(|(name, _)| name.len() == 9 && name.starts_with('c') && name.as_str() > cutoff.as_str())
@@ -324,25 +324,14 @@ impl Store {
         Ok(ranking::rank(level, &counts, &totals))
     }
 
-    async fn query_all(&self, pk: &str) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.stats)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk))
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            items.extend(out.items.unwrap_or_default());
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(items);
-            }
-        }
+    async fn partition(&self, pk: &str) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.stats)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk));
+        self.query_all(query).await
     }
 }
 

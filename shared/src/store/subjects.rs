@@ -7,12 +7,12 @@
 //! guarded by the profile's version, so that the daily limit holds under any
 //! concurrency and a failed request leaves nothing behind.
 
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::accounts::{Identity, PROFILE, subject_pk};
-use super::{Store, StoreError, from_item, key2, n, s, sort_time, to_item, value};
+use super::{Store, StoreError, from_item, key2, n, s, sort_time, to_item, value, written};
 use crate::domain::declaration::Symptom;
 use crate::domain::rules::{Color, Facts, Status};
 
@@ -138,29 +138,31 @@ impl Store {
         subject_id: &str,
         verdict: &crate::domain::rules::Override,
     ) -> Result<bool, StoreError> {
+        self.set_fact(subject_id, "override", value(verdict)).await
+    }
+
+    /// Sets one member of a subject's facts written by the authority (its
+    /// risk record, a verification outcome), bumping the version so that a
+    /// declaration in flight reads again; `false` when the subject does not exist.
+    pub(crate) async fn set_fact(
+        &self,
+        subject_id: &str,
+        member: &str,
+        fact: AttributeValue,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
             .table_name(&self.tables.subjects)
             .set_key(Some(key2(subject_pk(subject_id), PROFILE)))
-            .update_expression("SET facts.#override = :verdict ADD ver :one")
+            .update_expression("SET facts.#member = :fact ADD ver :one")
             .condition_expression("attribute_exists(pk)")
-            .expression_attribute_names("#override", "override")
-            .expression_attribute_values(":verdict", value(verdict))
+            .expression_attribute_names("#member", member)
+            .expression_attribute_values(":fact", fact)
             .expression_attribute_values(":one", n(1))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(err) => Err(err.into()),
-        }
+        written(result)
     }
 
     /// Writes a declaration and the profile's new facts, count and status
@@ -214,29 +216,16 @@ impl Store {
         subject_id: &str,
         from: OffsetDateTime,
     ) -> Result<Vec<DeclarationRecord>, StoreError> {
-        let mut records = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.tables.subjects)
-                .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
-                .expression_attribute_values(":pk", s(subject_pk(subject_id)))
-                .expression_attribute_values(":from", s(format!("D#{}", sort_time(from))))
-                .expression_attribute_values(":to", s("D#~"))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start)
-                .send()
-                .await?;
-            for item in out.items.unwrap_or_default() {
-                records.push(from_item(item)?);
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(records);
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.tables.subjects)
+            .key_condition_expression("pk = :pk AND sk BETWEEN :from AND :to")
+            .expression_attribute_values(":pk", s(subject_pk(subject_id)))
+            .expression_attribute_values(":from", s(format!("D#{}", sort_time(from))))
+            .expression_attribute_values(":to", s("D#~"))
+            .scan_index_forward(false);
+        self.query_all(query).await?.into_iter().map(from_item).collect()
     }
 }
 
