@@ -198,6 +198,39 @@ pub fn normal_declaration() -> Value {
     })
 }
 
+/// Every function on one store and one fixed clock, as a test sees the system.
+pub struct World {
+    pub store: Store,
+    pub clock: Clock,
+    pub login: login::App,
+    pub declaration: declaration::App,
+    pub code: code::App,
+    pub venue: venue::App,
+    pub scan: scan::App,
+    pub admin: admin::App,
+}
+
+/// Every function on fresh tables, the clock at [`NOW`], sessions that last
+/// weeks of test time.
+pub async fn world() -> World {
+    world_on(store().await)
+}
+
+/// Every function on the given store.
+pub fn world_on(store: Store) -> World {
+    let clock = Clock::fixed(NOW);
+    World {
+        login: long_login_app(&store, &clock),
+        declaration: declaration_app(&store, &clock),
+        code: code_app(&store, &clock),
+        venue: venue_app(&store, &clock),
+        scan: scan_app(&store, &clock),
+        admin: admin_app(&store, &clock),
+        store,
+        clock,
+    }
+}
+
 /// Builds a request as API Gateway would hand it to a function.
 pub fn request(method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Request {
     let mut builder = lambda_http::http::Request::builder().method(method).uri(path);

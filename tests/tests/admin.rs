@@ -8,38 +8,11 @@ use std::collections::HashMap;
 
 use integration_tests::*;
 use serde_json::{Value, json};
-use shared::clock::Clock;
 use shared::domain::day::iso_date;
 use shared::domain::divisions::{self, Level};
 use shared::store::Store;
 use shared::store::stats::{Change, Source};
 use time::Duration;
-
-struct World {
-    store: Store,
-    clock: Clock,
-    login: login::App,
-    declaration: declaration::App,
-    code: code::App,
-    venue: venue::App,
-    scan: scan::App,
-    admin: admin::App,
-}
-
-async fn world() -> World {
-    let store = store().await;
-    let clock = Clock::fixed(NOW);
-    World {
-        login: long_login_app(&store, &clock),
-        declaration: declaration_app(&store, &clock),
-        code: code_app(&store, &clock),
-        venue: venue_app(&store, &clock),
-        scan: scan_app(&store, &clock),
-        admin: admin_app(&store, &clock),
-        store,
-        clock,
-    }
-}
 
 async fn admin(w: &World, method: &str, path: &str, body: Option<Value>, token: &str) -> (u16, Value) {
     parts(admin::handle(&w.admin, request(method, path, body, Some(token))).await)

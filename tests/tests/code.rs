@@ -8,30 +8,9 @@ use integration_tests::*;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
-use shared::clock::Clock;
 use shared::domain::rules::{Color, Override, RiskAreas, RiskLevel, RiskRecord, RiskStatus};
 use shared::store::Store;
 use time::Duration;
-
-struct World {
-    store: Store,
-    clock: Clock,
-    login: login::App,
-    declaration: declaration::App,
-    code: code::App,
-}
-
-async fn world() -> World {
-    let store = store().await;
-    let clock = Clock::fixed(NOW);
-    World {
-        login: long_login_app(&store, &clock),
-        declaration: declaration_app(&store, &clock),
-        code: code_app(&store, &clock),
-        store,
-        clock,
-    }
-}
 
 async fn get_code(w: &World, token: &str, subject: Option<&str>) -> (u16, Value) {
     let path = subject.map_or("/v1/code".to_owned(), |s| format!("/v1/code?subject_id={s}"));

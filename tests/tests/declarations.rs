@@ -4,27 +4,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::*;
 use serde_json::{Value, json};
-use shared::clock::Clock;
-use shared::store::Store;
 use time::Duration;
-
-struct World {
-    store: Store,
-    clock: Clock,
-    login: login::App,
-    declaration: declaration::App,
-}
-
-async fn world() -> World {
-    let store = store().await;
-    let clock = Clock::fixed(NOW);
-    World {
-        login: long_login_app(&store, &clock),
-        declaration: declaration_app(&store, &clock),
-        store,
-        clock,
-    }
-}
 
 async fn declare(w: &World, token: &str, body: Value) -> (u16, Value) {
     parts(

@@ -8,37 +8,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use integration_tests::capacity::{Meter, metered_client};
 use integration_tests::*;
 use serde_json::{Value, json};
-use shared::clock::Clock;
 use shared::domain::rules::{RiskRecord, RiskStatus};
 use shared::store::Store;
 use time::Duration;
-
-struct World {
-    store: Store,
-    clock: Clock,
-    login: login::App,
-    declaration: declaration::App,
-    code: code::App,
-    venue: venue::App,
-    scan: scan::App,
-}
-
-fn world_on(store: Store) -> World {
-    let clock = Clock::fixed(NOW);
-    World {
-        login: long_login_app(&store, &clock),
-        declaration: declaration_app(&store, &clock),
-        code: code_app(&store, &clock),
-        venue: venue_app(&store, &clock),
-        scan: scan_app(&store, &clock),
-        store,
-        clock,
-    }
-}
-
-async fn world() -> World {
-    world_on(store().await)
-}
 
 /// A verified person who declared once; returns their token.
 async fn person(w: &World, name: &str, n: u32, declaration: Value) -> String {

@@ -5,31 +5,8 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::*;
 use serde_json::{Value, json};
-use shared::clock::Clock;
 use shared::store::Store;
 use time::Duration;
-
-struct World {
-    store: Store,
-    clock: Clock,
-    login: login::App,
-    declaration: declaration::App,
-    venue: venue::App,
-    scan: scan::App,
-}
-
-async fn world() -> World {
-    let store = store().await;
-    let clock = Clock::fixed(NOW);
-    World {
-        login: long_login_app(&store, &clock),
-        declaration: declaration_app(&store, &clock),
-        venue: venue_app(&store, &clock),
-        scan: scan_app(&store, &clock),
-        store,
-        clock,
-    }
-}
 
 async fn call(w: &World, method: &str, path: &str, body: Option<Value>, token: &str) -> (u16, Value) {
     parts(venue::handle(&w.venue, request(method, path, body, Some(token))).await)
