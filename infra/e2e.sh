@@ -31,7 +31,8 @@ wait_for_port "$GATEWAY_PORT" "the API gateway stand-in"
 say "schema fuzzing of docs/openapi.yaml (schemathesis, fixed seed)"
 "$VENV/bin/python" "$ROOT/tests/e2e/fuzz.py" --base "http://127.0.0.1:$GATEWAY_PORT" --hcctl "$ROOT/target/debug/hcctl" \
     > "$LOCAL/logs/e2e-fuzz.log" 2>&1 \
-    || { tail -n 60 "$LOCAL/logs/e2e-fuzz.log"; die "schema fuzzing found problems (report: .local/logs/e2e-fuzz.log)"; }
+    || { tail -n 45 "$LOCAL/logs/e2e-fuzz.log"
+         die "schema fuzzing found problems (report: .local/logs/e2e-fuzz.log)"; }
 grep -E "^==>|passed|generated" "$LOCAL/logs/e2e-fuzz.log" || true
 
 "$VENV/bin/python" "$ROOT/tests/e2e/no_personal_data.py" "$LOCAL/logs/e2e-functions.log" \

@@ -11,6 +11,7 @@ Usage: fuzz.py --base http://127.0.0.1:9011 --hcctl target/debug/hcctl
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.error
@@ -21,6 +22,8 @@ SEED = 20261126
 # The identity this run registers (also searched for in the logs afterwards).
 CITIZEN = {"name": "王五", "id_number": "130102199003070011", "phone": "13700000009"}
 EXAMPLES = 12
+# The lines of schemathesis' report that say what failed where.
+GIST = re.compile(r"^_+ .+ _+$|^\s*- [A-Z]+\d+ |^\s*\[\d{3}\]|^\s*curl |^\s*(Error|Exception|Selected|Unmatched|No test cases)")
 
 # The citizen's routes and the authority's, each run with its own token.
 RUNS = {"citizen": ("--exclude-path-regex", r"^/v1/admin/"), "authority": ("--include-path-regex", r"^/v1/admin/")}
@@ -73,10 +76,19 @@ def main():
             "--no-color",
         ]
         print(f"==> schemathesis: the {who}'s routes", flush=True)
-        if subprocess.run(command).returncode != 0:
-            failed.append(who)
+        run = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        print(run.stdout, flush=True)
+        if run.returncode != 0:
+            failed.append((who, run.stdout))
     if failed:
-        print(f"FAIL schema fuzzing found problems in the routes of: {', '.join(failed)}")
+        # The gist last, where a short tail of the output shows it: each
+        # failing operation, what failed, and the status it answered.
+        for who, output in failed:
+            print(f"FAIL the {who}'s routes:")
+            gist = [line.strip() for line in output.splitlines() if GIST.search(line)]
+            for line in gist[:40]:
+                print(f"  {line}")
+        print(f"FAIL schema fuzzing found problems in the routes of: {', '.join(who for who, _ in failed)}")
         sys.exit(1)
     print("schema fuzzing passed: no server error, every response as documented")
 
