@@ -1,34 +1,27 @@
 //! The printable venue poster (场所码): the venue's name, its QR code and how to use it.
 //!
-//! The poster is laid out once, as an A4 SVG in millimetres, and the PNG is that SVG
-//! rendered by resvg with the embedded font only, so Lambda draws exactly what the tests
-//! see here. Text is measured with the same font's advance widths to pick the size and
-//! the line breaks, so a long name shrinks and wraps instead of running off the page.
+//! The poster is laid out once, on an A4 page in millimetres ([`Layout`]), and drawn from
+//! that layout twice: as an SVG document, whose text viewers set in a Chinese font, and as
+//! a PNG, whose text is filled from the embedded font's own glyph outlines with tiny-skia,
+//! so Lambda draws exactly what the tests see here and needs no SVG renderer or text
+//! shaper in the binary. Text is measured with the same font's advance widths to pick the
+//! size and the line breaks, so a long name shrinks and wraps instead of running off the
+//! page.
 
 use std::fmt::Write;
-use std::sync::{Arc, LazyLock};
 
-use resvg::tiny_skia::{Pixmap, Transform};
-use resvg::usvg::{self, fontdb};
 use shared::domain::qr;
 use skrifa::instance::{LocationRef, Size};
 use skrifa::metrics::GlyphMetrics;
-use skrifa::{FontRef, MetadataProvider, charmap::Charmap};
+use skrifa::outline::{DrawSettings, OutlineGlyphCollection, OutlinePen};
+use skrifa::{FontRef, GlyphId, MetadataProvider, charmap::Charmap};
+use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Transform};
 
 /// Noto Sans CJK SC Bold cut down to GB 2312 and punctuation (see assets/fonts/README.md).
 /// Bold, and only one weight: the poster is read from a distance and often photocopied.
 static FONT: &[u8] = include_bytes!("../assets/fonts/NotoSansCJKsc-Bold-subset.otf");
-const FONT_FAMILY: &str = "Noto Sans CJK SC";
 /// The embedded font first, then the usual Chinese system fonts for SVG viewers.
 const FONT_FAMILIES: &str = "'Noto Sans CJK SC','Source Han Sans SC','PingFang SC','Microsoft YaHei',sans-serif";
-
-/// The fonts resvg may use: the embedded one and nothing from the system.
-static FONTS: LazyLock<Arc<fontdb::Database>> = LazyLock::new(|| {
-    let mut db = fontdb::Database::new();
-    db.load_font_source(fontdb::Source::Binary(Arc::new(FONT)));
-    db.set_sans_serif_family(FONT_FAMILY);
-    Arc::new(db)
-});
 
 /// Print resolution. The PNG exists to be printed, so it is drawn at 300 dpi in black and
 /// white, as a laser printer would: 1 bit per pixel at 300 dpi is a smaller file than 8-bit
@@ -95,32 +88,73 @@ pub enum PosterError {
     Qr(#[from] qr::QrError),
     #[error("the embedded font cannot be read")]
     Font(#[source] skrifa::raw::ReadError),
-    #[error("the poster SVG cannot be rendered")]
-    Render(#[from] usvg::Error),
+    #[error("a glyph of the embedded font cannot be drawn")]
+    Glyph,
     #[error("the poster bitmap cannot be allocated")]
     Bitmap,
     #[error("the poster PNG cannot be encoded")]
     Png(#[from] png::EncodingError),
 }
 
+/// Where the title, the instruction and the footer go: one line each, fixed sizes.
+const TITLE_BASELINE: f32 = 28.0;
+const TITLE_SIZE: f32 = 12.0;
+const INSTRUCTION_BASELINE: f32 = 247.0;
+const INSTRUCTION_SIZE: f32 = 8.0;
+const FOOTER_BASELINE: f32 = 290.0;
+const FOOTER_SIZE: f32 = 3.6;
+/// Thickness of the two horizontal rules.
+const RULE_WIDTH: f32 = 0.5;
+
+/// The poster laid out on the page, in millimetres.
+struct Layout {
+    name: Block,
+    category: Block,
+    address: Block,
+    symbol: qr::Modules,
+    /// Side of one QR module, and the symbol's top-left corner (inside its quiet zone).
+    module: f32,
+    qr_left: f32,
+    qr_top: f32,
+}
+
+impl Layout {
+    fn new(font: &Metrics, text: &PosterText, qr_content: &str) -> Result<Self, PosterError> {
+        // Printed codes get scuffed, creased and photographed at an angle: level Q survives
+        // about a quarter of the codewords damaged, and a 120-character venue URL still fits
+        // in version 9 (53 modules, 2.3 mm each on the page).
+        let symbol = qr::modules(qr_content, qr::EcLevel::Q)?;
+        let name = Block::fit(font, &clean(text.name), &NAME_BAND).ok_or(PosterError::TooLong("name"))?;
+        let category = format!("场所类型：{}", clean(text.category_label));
+        let category = Block::fit(font, &category, &CATEGORY_BAND).ok_or(PosterError::TooLong("category"))?;
+        let address = format!("地址：{}", clean(text.address));
+        let address = Block::fit(font, &address, &ADDRESS_BAND).ok_or(PosterError::TooLong("address"))?;
+        let module = QR_SIDE / (symbol.width() + 2 * qr::QUIET_ZONE) as f32;
+        Ok(Self {
+            name,
+            category,
+            address,
+            qr_left: (PAGE_W - QR_SIDE) / 2.0 + module * qr::QUIET_ZONE as f32,
+            qr_top: QR_TOP + module * qr::QUIET_ZONE as f32,
+            module,
+            symbol,
+        })
+    }
+
+    /// The lines of the page that are not the venue's: title, instruction, footer.
+    fn fixed_lines() -> [Block; 3] {
+        [
+            Block::line(TITLE, TITLE_SIZE, TITLE_BASELINE),
+            Block::line(INSTRUCTION, INSTRUCTION_SIZE, INSTRUCTION_BASELINE),
+            Block::line(FOOTER, FOOTER_SIZE, FOOTER_BASELINE),
+        ]
+    }
+}
+
 /// The poster as a standalone A4 SVG document (sized in millimetres, so it prints at A4).
 pub fn poster_svg(text: &PosterText, qr_content: &str) -> Result<String, PosterError> {
-    let font = Metrics::new()?;
-    // Printed codes get scuffed, creased and photographed at an angle: level Q survives
-    // about a quarter of the codewords damaged, and a 120-character venue URL still fits
-    // in version 9 (53 modules, 2.3 mm each on the page).
-    let symbol = qr::modules(qr_content, qr::EcLevel::Q)?;
-
-    let name = Block::fit(&font, &clean(text.name), &NAME_BAND).ok_or(PosterError::TooLong("name"))?;
-    let category = format!("场所类型：{}", clean(text.category_label));
-    let category = Block::fit(&font, &category, &CATEGORY_BAND).ok_or(PosterError::TooLong("category"))?;
-    let address = format!("地址：{}", clean(text.address));
-    let address = Block::fit(&font, &address, &ADDRESS_BAND).ok_or(PosterError::TooLong("address"))?;
-
-    let module = QR_SIDE / (symbol.width() + 2 * qr::QUIET_ZONE) as f32;
-    let qr_left = (PAGE_W - QR_SIDE) / 2.0 + module * qr::QUIET_ZONE as f32;
-    let qr_top = QR_TOP + module * qr::QUIET_ZONE as f32;
-
+    let layout = Layout::new(&Metrics::new()?, text, qr_content)?;
+    let [title, instruction, footer] = Layout::fixed_lines();
     let mut svg = String::with_capacity(16 * 1024);
     // Writing to a String cannot fail.
     let _ = write!(
@@ -130,46 +164,84 @@ pub fn poster_svg(text: &PosterText, qr_content: &str) -> Result<String, PosterE
             r#"viewBox="0 0 {w} {h}" font-family="{families}" font-weight="bold" "#,
             r##"text-anchor="middle" fill="#000">"##,
             r##"<rect width="{w}" height="{h}" fill="#fff"/>"##,
-            r#"<text x="{cx}" y="28" font-size="12">{title}</text>"#,
             r##"<path d="M{m} {top_rule}H{r}M{m} {footer_rule}H{r}" stroke="#000" "##,
-            r#"stroke-width="0.5"/>"#,
+            r#"stroke-width="{rule}"/>"#,
             r##"<path transform="translate({qx} {qy}) scale({module})" "##,
             r##"shape-rendering="crispEdges" fill="none" stroke="#000" d="{qr}"/>"##,
-            r#"<text x="{cx}" y="247" font-size="8">{instruction}</text>"#,
-            r#"<text x="{cx}" y="290" font-size="3.6">{footer}</text>"#,
         ),
         w = PAGE_W,
         h = PAGE_H,
         families = FONT_FAMILIES,
-        cx = CENTRE_X,
-        title = TITLE,
         m = MARGIN,
         top_rule = TOP_RULE_Y,
         footer_rule = FOOTER_RULE_Y,
         r = PAGE_W - MARGIN,
-        qx = qr_left,
-        qy = qr_top,
-        module = module,
-        qr = symbol.path_data(),
-        instruction = INSTRUCTION,
-        footer = FOOTER,
+        rule = RULE_WIDTH,
+        qx = layout.qr_left,
+        qy = layout.qr_top,
+        module = layout.module,
+        qr = layout.symbol.path_data(),
     );
-    name.write_svg(&mut svg, "name");
-    category.write_svg(&mut svg, "category");
-    address.write_svg(&mut svg, "address");
+    title.write_svg(&mut svg, "title");
+    instruction.write_svg(&mut svg, "instruction");
+    footer.write_svg(&mut svg, "footer");
+    layout.name.write_svg(&mut svg, "name");
+    layout.category.write_svg(&mut svg, "category");
+    layout.address.write_svg(&mut svg, "address");
     svg.push_str("</svg>");
     Ok(svg)
 }
 
-/// The poster as a black-and-white PNG at [`PNG_DPI`] (2480 × 3508 px for A4).
+/// The poster as a black-and-white PNG at [`PNG_DPI`] (2480 × 3508 px for A4): the same
+/// layout as [`poster_svg`], its text filled from the embedded font's glyph outlines.
 pub fn poster_png(text: &PosterText, qr_content: &str) -> Result<Vec<u8>, PosterError> {
-    let svg = poster_svg(text, qr_content)?;
-    let tree = usvg::Tree::from_str(&svg, &render_options())?;
-    let width = (PAGE_W / 25.4 * PNG_DPI).round();
-    let height = (PAGE_H / 25.4 * PNG_DPI).round();
-    let mut pixmap = Pixmap::new(width as u32, height as u32).ok_or(PosterError::Bitmap)?;
-    let scale = width / tree.size().width();
-    resvg::render(&tree, Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+    let font = Metrics::new()?;
+    let layout = Layout::new(&font, text, qr_content)?;
+    let px_per_mm = PNG_DPI / 25.4;
+    let width = (PAGE_W * px_per_mm).round() as u32;
+    let height = (PAGE_H * px_per_mm).round() as u32;
+    let mut pixmap = Pixmap::new(width, height).ok_or(PosterError::Bitmap)?;
+    pixmap.fill(Color::WHITE);
+    let page = Transform::from_scale(px_per_mm, px_per_mm);
+    let mut ink = Paint::default();
+    ink.set_color(Color::BLACK);
+
+    // The rules, centred on their lines as the SVG strokes them.
+    for y in [TOP_RULE_Y, FOOTER_RULE_Y] {
+        if let Some(rule) = Rect::from_xywh(MARGIN, y - RULE_WIDTH / 2.0, TEXT_W, RULE_WIDTH) {
+            pixmap.fill_rect(rule, &ink, page, None);
+        }
+    }
+
+    // The QR symbol, one rectangle per run of dark modules, without anti-aliasing
+    // (crispEdges in the SVG): grey module edges would only blur the threshold below.
+    let mut modules = PathBuilder::new();
+    for (row, start, run) in layout.symbol.dark_runs() {
+        let cell = |n: usize| n as f32 * layout.module;
+        if let Some(rect) = Rect::from_xywh(
+            layout.qr_left + cell(start),
+            layout.qr_top + cell(row),
+            cell(run),
+            layout.module,
+        ) {
+            modules.push_rect(rect);
+        }
+    }
+    if let Some(path) = modules.finish() {
+        ink.anti_alias = false;
+        pixmap.fill_path(&path, &ink, FillRule::Winding, page, None);
+        ink.anti_alias = true;
+    }
+
+    // The text: every line centred, every glyph's outline at its advance.
+    let mut glyphs = PathBuilder::new();
+    let blocks = Layout::fixed_lines();
+    for block in blocks.iter().chain([&layout.name, &layout.category, &layout.address]) {
+        block.outline(&font, &mut glyphs)?;
+    }
+    if let Some(path) = glyphs.finish() {
+        pixmap.fill_path(&path, &ink, FillRule::Winding, page, None);
+    }
 
     let mut png = Vec::new();
     let mut encoder = png::Encoder::new(&mut png, pixmap.width(), pixmap.height());
@@ -190,11 +262,47 @@ pub fn poster_png(text: &PosterText, qr_content: &str) -> Result<Vec<u8>, Poster
     Ok(png)
 }
 
-/// Parsing options that give resvg the embedded font and nothing from the system.
-fn render_options() -> usvg::Options<'static> {
-    usvg::Options {
-        fontdb: Arc::clone(&FONTS),
-        ..usvg::Options::default()
+/// Draws glyph outlines into a path on the page: font units scaled to millimetres at
+/// `scale`, the y axis turned down, the origin at a glyph's point on the baseline.
+struct GlyphPen<'a> {
+    path: &'a mut PathBuilder,
+    x: f32,
+    baseline: f32,
+    scale: f32,
+}
+
+impl GlyphPen<'_> {
+    fn at(&self, x: f32, y: f32) -> (f32, f32) {
+        (self.x + x * self.scale, self.baseline - y * self.scale)
+    }
+}
+
+impl OutlinePen for GlyphPen<'_> {
+    fn move_to(&mut self, x: f32, y: f32) {
+        let (x, y) = self.at(x, y);
+        self.path.move_to(x, y);
+    }
+
+    fn line_to(&mut self, x: f32, y: f32) {
+        let (x, y) = self.at(x, y);
+        self.path.line_to(x, y);
+    }
+
+    fn quad_to(&mut self, cx0: f32, cy0: f32, x: f32, y: f32) {
+        let (cx0, cy0) = self.at(cx0, cy0);
+        let (x, y) = self.at(x, y);
+        self.path.quad_to(cx0, cy0, x, y);
+    }
+
+    fn curve_to(&mut self, cx0: f32, cy0: f32, cx1: f32, cy1: f32, x: f32, y: f32) {
+        let (cx0, cy0) = self.at(cx0, cy0);
+        let (cx1, cy1) = self.at(cx1, cy1);
+        let (x, y) = self.at(x, y);
+        self.path.cubic_to(cx0, cy0, cx1, cy1, x, y);
+    }
+
+    fn close(&mut self) {
+        self.path.close();
     }
 }
 
@@ -238,10 +346,11 @@ fn escape(text: &str, out: &mut String) {
     }
 }
 
-/// Horizontal advances of the embedded font, in ems.
+/// Horizontal advances of the embedded font, in ems, and its glyph outlines.
 struct Metrics<'a> {
     charmap: Charmap<'a>,
     glyphs: GlyphMetrics<'a>,
+    outlines: OutlineGlyphCollection<'a>,
     units_per_em: f32,
 }
 
@@ -251,17 +360,21 @@ impl Metrics<'static> {
         Ok(Self {
             charmap: font.charmap(),
             glyphs: font.glyph_metrics(Size::unscaled(), LocationRef::default()),
+            outlines: font.outline_glyphs(),
             units_per_em: f32::from(font.metrics(Size::unscaled(), LocationRef::default()).units_per_em),
         })
     }
 }
 
 impl Metrics<'_> {
-    /// A character the font lacks is drawn as the 1 em wide "missing glyph" box.
+    /// A character the font lacks is drawn as the font's "missing glyph" box.
+    fn glyph(&self, c: char) -> GlyphId {
+        self.charmap.map(c).unwrap_or(GlyphId::NOTDEF)
+    }
+
     fn advance(&self, c: char) -> f32 {
-        self.charmap
-            .map(c)
-            .and_then(|glyph| self.glyphs.advance_width(glyph))
+        self.glyphs
+            .advance_width(self.glyph(c))
             .map_or(1.0, |width| width / self.units_per_em)
     }
 }
@@ -378,10 +491,45 @@ impl Block {
         None
     }
 
+    /// One line at a fixed size and baseline.
+    fn line(text: &str, size: f32, baseline: f32) -> Self {
+        Self {
+            size,
+            top_baseline: baseline,
+            lines: vec![text.to_owned()],
+        }
+    }
+
+    fn baseline(&self, line: usize) -> f32 {
+        self.top_baseline + line as f32 * LINE_HEIGHT * self.size
+    }
+
+    /// The outlines of the block's glyphs, each line centred on the page as the SVG's
+    /// `text-anchor="middle"` centres it.
+    fn outline(&self, font: &Metrics, path: &mut PathBuilder) -> Result<(), PosterError> {
+        let settings = || DrawSettings::unhinted(Size::unscaled(), LocationRef::default());
+        for (i, line) in self.lines.iter().enumerate() {
+            let width: f32 = line.chars().map(|c| font.advance(c)).sum::<f32>() * self.size;
+            let mut pen = GlyphPen {
+                path: &mut *path,
+                x: CENTRE_X - width / 2.0,
+                baseline: self.baseline(i),
+                scale: self.size / font.units_per_em,
+            };
+            for c in line.chars() {
+                if let Some(glyph) = font.outlines.get(font.glyph(c)) {
+                    glyph.draw(settings(), &mut pen).map_err(|_| PosterError::Glyph)?;
+                }
+                pen.x += font.advance(c) * self.size;
+            }
+        }
+        Ok(())
+    }
+
     fn write_svg(&self, svg: &mut String, id: &str) {
         let _ = write!(svg, r#"<text id="{id}" font-size="{}">"#, self.size);
         for (i, line) in self.lines.iter().enumerate() {
-            let y = self.top_baseline + i as f32 * LINE_HEIGHT * self.size;
+            let y = self.baseline(i);
             let _ = write!(svg, r#"<tspan x="{CENTRE_X}" y="{y:.2}">"#);
             escape(line, svg);
             svg.push_str("</tspan>");
@@ -413,7 +561,36 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    use usvg::{Node, Rect, Tree};
+    use std::sync::Arc;
+
+    use resvg::usvg::{self, Node, Tree, fontdb};
+
+    /// SVG viewers set the poster's text in a font of the family it names; here, resvg with
+    /// the embedded font and nothing from the system.
+    fn render_options() -> usvg::Options<'static> {
+        let mut fonts = fontdb::Database::new();
+        fonts.load_font_source(fontdb::Source::Binary(Arc::new(FONT)));
+        fonts.set_sans_serif_family("Noto Sans CJK SC");
+        usvg::Options {
+            fontdb: Arc::new(fonts),
+            ..usvg::Options::default()
+        }
+    }
+
+    /// The SVG poster as resvg draws it at `px_per_mm`.
+    fn render_svg(svg: &str, px_per_mm: f32) -> resvg::tiny_skia::Pixmap {
+        let tree = Tree::from_str(svg, &render_options()).unwrap();
+        let scale = px_per_mm * PAGE_W / tree.size().width();
+        let width = (PAGE_W * px_per_mm).round() as u32;
+        let height = (PAGE_H * px_per_mm).round() as u32;
+        let mut pixmap = resvg::tiny_skia::Pixmap::new(width, height).unwrap();
+        resvg::render(
+            &tree,
+            resvg::tiny_skia::Transform::from_scale(scale, scale),
+            &mut pixmap.as_mut(),
+        );
+        pixmap
+    }
 
     const VENUE_URL: &str = "https://hc.example.gov.cn/v?c=\
         AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4_QA";
@@ -466,12 +643,12 @@ mod tests {
     }
 
     /// The drawn extent of a text element, in millimetres on the page.
-    fn text_box(tree: &Tree, id: &str) -> Rect {
+    fn text_box(tree: &Tree, id: &str) -> usvg::Rect {
         let px_per_mm = tree.size().width() / PAGE_W;
         match tree.node_by_id(id) {
             Some(Node::Text(text)) => text
                 .abs_bounding_box()
-                .transform(Transform::from_scale(1.0 / px_per_mm, 1.0 / px_per_mm))
+                .transform(usvg::Transform::from_scale(1.0 / px_per_mm, 1.0 / px_per_mm))
                 .unwrap(),
             _ => panic!("no text {id}"),
         }
@@ -483,11 +660,8 @@ mod tests {
         let svg = poster_svg(&text(NAME), VENUE_URL).unwrap();
         println!("poster SVG: {} bytes in {:?}", svg.len(), started.elapsed());
 
-        let tree = Tree::from_str(&svg, &render_options()).unwrap();
-        let scale = 1.5;
-        let size = tree.size().to_int_size().scale_by(scale).unwrap();
-        let mut pixmap = Pixmap::new(size.width(), size.height()).unwrap();
-        resvg::render(&tree, Transform::from_scale(scale, scale), &mut pixmap.as_mut());
+        // About 150 dpi, as a phone photographing a print might resolve it.
+        let pixmap = render_svg(&svg, 6.0);
         let decoded = qr_texts(pixmap.width(), pixmap.height(), |x, y| {
             pixmap.pixel(x, y).map_or(255, |p| p.green())
         });
@@ -527,10 +701,37 @@ mod tests {
         }
     }
 
+    /// The PNG draws the layout of the SVG: resvg's rendering of the SVG (which shapes the
+    /// text with the same font) and our PNG differ only at the edges of strokes.
     #[test]
-    fn the_renderer_sees_only_the_embedded_font() {
-        let families: Vec<_> = FONTS.faces().map(|face| face.families[0].0.clone()).collect();
-        assert_eq!(families, [FONT_FAMILY]);
+    fn png_poster_matches_the_svg_poster() {
+        let poster = text(NAME);
+        let png = poster_png(&poster, VENUE_URL).unwrap();
+        let (width, height, ours) = decode_png(&png);
+        let theirs = render_svg(&poster_svg(&poster, VENUE_URL).unwrap(), PNG_DPI / 25.4);
+        assert_eq!((theirs.width(), theirs.height()), (width, height));
+        let theirs: Vec<bool> = theirs.pixels().iter().map(|p| p.green() < 128).collect();
+        let ours: Vec<bool> = ours.iter().map(|&g| g < 128).collect();
+        let dark = theirs.iter().filter(|&&d| d).count();
+        let differing = ours.iter().zip(&theirs).filter(|(a, b)| a != b).count();
+        println!("{differing} of {dark} dark pixels differ");
+        assert!(dark > 1_000_000, "{dark}");
+        assert!(differing * 1000 < dark * 5, "{differing} of {dark} dark pixels differ");
+        // Each band of text is drawn where the SVG puts it.
+        for band in [NAME_BAND, CATEGORY_BAND, ADDRESS_BAND] {
+            let rows = |px: &[bool]| {
+                let row_px = height as f32 / PAGE_H;
+                let from = (band.top * row_px) as usize * width as usize;
+                let to = ((band.top + band.height) * row_px) as usize * width as usize;
+                px[from..to].iter().filter(|&&d| d).count()
+            };
+            let (a, b) = (rows(&ours), rows(&theirs));
+            assert!(
+                b > 0 && a.abs_diff(b) * 20 < b,
+                "band at {} mm: {a} and {b} dark pixels",
+                band.top
+            );
+        }
     }
 
     #[test]

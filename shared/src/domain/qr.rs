@@ -44,29 +44,35 @@ impl Modules {
     /// each run of dark modules is a horizontal line through the middle of its row.
     pub fn path_data(&self) -> String {
         let mut d = String::with_capacity(self.dark.len());
-        for (y, row) in self.dark.chunks(self.width).enumerate() {
-            // Where the pen stands after the previous run of this row, if any.
-            let mut pen: Option<usize> = None;
-            let mut x = 0;
-            while x < self.width {
-                if !row[x] {
-                    x += 1;
-                    continue;
-                }
-                let start = x;
-                while x < self.width && row[x] {
-                    x += 1;
-                }
-                let run = x - start;
-                // Writing to a String cannot fail.
-                let _ = match pen {
-                    None => write!(d, "M{start} {y}.5h{run}"),
-                    Some(end) => write!(d, "m{} 0h{run}", start - end),
-                };
-                pen = Some(x);
-            }
+        // The row and column where the pen stands after the previous run.
+        let mut pen: Option<(usize, usize)> = None;
+        for (y, start, run) in self.dark_runs() {
+            // Writing to a String cannot fail.
+            let _ = match pen {
+                Some((row, end)) if row == y => write!(d, "m{} 0h{run}", start - end),
+                _ => write!(d, "M{start} {y}.5h{run}"),
+            };
+            pen = Some((y, start + run));
         }
         d
+    }
+
+    /// The runs of dark modules, row by row from the top, left to right:
+    /// `(row, first column, length)`.
+    pub fn dark_runs(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.dark.chunks(self.width).enumerate().flat_map(|(y, row)| {
+            let mut x = 0;
+            std::iter::from_fn(move || {
+                while x < row.len() && !row[x] {
+                    x += 1;
+                }
+                let start = x;
+                while x < row.len() && row[x] {
+                    x += 1;
+                }
+                (x > start).then(|| (y, start, x - start))
+            })
+        })
     }
 }
 
