@@ -15,10 +15,10 @@ lint:
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
-## make bench: the code-issuing benchmark and the cold-start benchmark (release builds; minutes).
+## make bench: the code-issuing benchmark, and the cold-start benchmark with the arm64 sizes (release builds; some twenty minutes on 2 cores).
 bench:
 	cargo bench -p shared --bench code
-	bench/coldstart.sh
+	bench/coldstart.sh --arm64
 
 ## make cost: the cost per million of each operation at AWS list prices (release build).
 cost:
