@@ -3,5 +3,6 @@
 
 pub mod handler;
 pub mod poster;
+mod raster;
 
 pub use handler::{App, handle};

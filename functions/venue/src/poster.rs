@@ -2,11 +2,11 @@
 //!
 //! The poster is laid out once, on an A4 page in millimetres ([`Layout`]), and drawn from
 //! that layout twice: as an SVG document, whose text viewers set in a Chinese font, and as
-//! a PNG, whose text is filled from the embedded font's own glyph outlines with tiny-skia,
-//! so Lambda draws exactly what the tests see here and needs no SVG renderer or text
-//! shaper in the binary. Text is measured with the same font's advance widths to pick the
-//! size and the line breaks, so a long name shrinks and wraps instead of running off the
-//! page.
+//! a black-and-white PNG, whose text is filled from the embedded font's own glyph outlines
+//! by the small rasteriser of [`crate::raster`], so Lambda draws exactly what the tests see
+//! here and carries no SVG renderer, text shaper or colour canvas. Text is measured with
+//! the same font's advance widths to pick the size and the line breaks, so a long name
+//! shrinks and wraps instead of running off the page.
 
 use std::fmt::Write;
 
@@ -15,7 +15,8 @@ use skrifa::instance::{LocationRef, Size};
 use skrifa::metrics::GlyphMetrics;
 use skrifa::outline::{DrawSettings, OutlineGlyphCollection, OutlinePen};
 use skrifa::{FontRef, GlyphId, MetadataProvider, charmap::Charmap};
-use tiny_skia::{Color, FillRule, Paint, PathBuilder, Pixmap, Rect, Transform};
+
+use crate::raster::{Bitmap, Path};
 
 /// Noto Sans CJK SC Bold cut down to GB 2312 and punctuation (see assets/fonts/README.md).
 /// Bold, and only one weight: the poster is read from a distance and often photocopied.
@@ -90,8 +91,6 @@ pub enum PosterError {
     Font(#[source] skrifa::raw::ReadError),
     #[error("a glyph of the embedded font cannot be drawn")]
     Glyph,
-    #[error("the poster bitmap cannot be allocated")]
-    Bitmap,
     #[error("the poster PNG cannot be encoded")]
     Png(#[from] png::EncodingError),
 }
@@ -200,51 +199,36 @@ pub fn poster_png(text: &PosterText, qr_content: &str) -> Result<Vec<u8>, Poster
     let px_per_mm = PNG_DPI / 25.4;
     let width = (PAGE_W * px_per_mm).round() as u32;
     let height = (PAGE_H * px_per_mm).round() as u32;
-    let mut pixmap = Pixmap::new(width, height).ok_or(PosterError::Bitmap)?;
-    pixmap.fill(Color::WHITE);
-    let page = Transform::from_scale(px_per_mm, px_per_mm);
-    let mut ink = Paint::default();
-    ink.set_color(Color::BLACK);
+    let mut page = Bitmap::white(width, height);
+    let px = |mm: f32| mm * px_per_mm;
 
     // The rules, centred on their lines as the SVG strokes them.
     for y in [TOP_RULE_Y, FOOTER_RULE_Y] {
-        if let Some(rule) = Rect::from_xywh(MARGIN, y - RULE_WIDTH / 2.0, TEXT_W, RULE_WIDTH) {
-            pixmap.fill_rect(rule, &ink, page, None);
-        }
+        page.fill_rect(
+            px(MARGIN),
+            px(y - RULE_WIDTH / 2.0),
+            px(PAGE_W - MARGIN),
+            px(y + RULE_WIDTH / 2.0),
+        );
     }
 
-    // The QR symbol, one rectangle per run of dark modules, without anti-aliasing
-    // (crispEdges in the SVG): grey module edges would only blur the threshold below.
-    let mut modules = PathBuilder::new();
+    // The QR symbol, one rectangle per run of dark modules.
     for (row, start, run) in layout.symbol.dark_runs() {
         let cell = |n: usize| n as f32 * layout.module;
-        if let Some(rect) = Rect::from_xywh(
-            layout.qr_left + cell(start),
-            layout.qr_top + cell(row),
-            cell(run),
-            layout.module,
-        ) {
-            modules.push_rect(rect);
-        }
-    }
-    if let Some(path) = modules.finish() {
-        ink.anti_alias = false;
-        pixmap.fill_path(&path, &ink, FillRule::Winding, page, None);
-        ink.anti_alias = true;
+        let (left, top) = (layout.qr_left + cell(start), layout.qr_top + cell(row));
+        page.fill_rect(px(left), px(top), px(left + cell(run)), px(top + layout.module));
     }
 
     // The text: every line centred, every glyph's outline at its advance.
-    let mut glyphs = PathBuilder::new();
+    let mut glyphs = Path::default();
     let blocks = Layout::fixed_lines();
     for block in blocks.iter().chain([&layout.name, &layout.category, &layout.address]) {
-        block.outline(&font, &mut glyphs)?;
+        block.outline(&font, px_per_mm, &mut glyphs)?;
     }
-    if let Some(path) = glyphs.finish() {
-        pixmap.fill_path(&path, &ink, FillRule::Winding, page, None);
-    }
+    page.fill_path(&glyphs);
 
     let mut png = Vec::new();
-    let mut encoder = png::Encoder::new(&mut png, pixmap.width(), pixmap.height());
+    let mut encoder = png::Encoder::new(&mut png, page.width(), page.height());
     encoder.set_color(png::ColorType::Grayscale);
     encoder.set_depth(png::BitDepth::One);
     // High compresses this 1-bit page about 10% better than Balanced but takes 40% longer.
@@ -257,15 +241,15 @@ pub fn poster_png(text: &PosterText, qr_content: &str) -> Result<Vec<u8>, Poster
         unit: png::Unit::Meter,
     }));
     let mut writer = encoder.write_header()?;
-    writer.write_image_data(&one_bit(&pixmap))?;
+    writer.write_image_data(page.rows())?;
     writer.finish()?;
     Ok(png)
 }
 
-/// Draws glyph outlines into a path on the page: font units scaled to millimetres at
+/// Draws glyph outlines into a path on the page: font units scaled to pixels at
 /// `scale`, the y axis turned down, the origin at a glyph's point on the baseline.
 struct GlyphPen<'a> {
-    path: &'a mut PathBuilder,
+    path: &'a mut Path,
     x: f32,
     baseline: f32,
     scale: f32,
@@ -304,25 +288,6 @@ impl OutlinePen for GlyphPen<'_> {
     fn close(&mut self) {
         self.path.close();
     }
-}
-
-/// PNG rows of 1-bit grey (1 is white), 8 pixels a byte, most significant bit first.
-/// The page is opaque and colourless, so the green channel is the grey level; the
-/// anti-aliased edges are thresholded at half grey.
-fn one_bit(pixmap: &Pixmap) -> Vec<u8> {
-    let width = pixmap.width() as usize;
-    let mut rows = Vec::with_capacity(width.div_ceil(8) * pixmap.height() as usize);
-    for row in pixmap.pixels().chunks(width) {
-        for eight in row.chunks(8) {
-            let byte = eight
-                .iter()
-                .enumerate()
-                .filter(|(_, pixel)| pixel.green() >= 128)
-                .fold(0u8, |byte, (i, _)| byte | 0x80 >> i);
-            rows.push(byte);
-        }
-    }
-    rows
 }
 
 /// One line of text, without surrounding whitespace; control characters, which XML
@@ -504,23 +469,24 @@ impl Block {
         self.top_baseline + line as f32 * LINE_HEIGHT * self.size
     }
 
-    /// The outlines of the block's glyphs, each line centred on the page as the SVG's
-    /// `text-anchor="middle"` centres it.
-    fn outline(&self, font: &Metrics, path: &mut PathBuilder) -> Result<(), PosterError> {
+    /// The outlines of the block's glyphs, in pixels at `px_per_mm`, each line centred
+    /// on the page as the SVG's `text-anchor="middle"` centres it.
+    fn outline(&self, font: &Metrics, px_per_mm: f32, path: &mut Path) -> Result<(), PosterError> {
         let settings = || DrawSettings::unhinted(Size::unscaled(), LocationRef::default());
+        let size = self.size * px_per_mm;
         for (i, line) in self.lines.iter().enumerate() {
-            let width: f32 = line.chars().map(|c| font.advance(c)).sum::<f32>() * self.size;
+            let width: f32 = line.chars().map(|c| font.advance(c)).sum::<f32>() * size;
             let mut pen = GlyphPen {
                 path: &mut *path,
-                x: CENTRE_X - width / 2.0,
-                baseline: self.baseline(i),
-                scale: self.size / font.units_per_em,
+                x: CENTRE_X * px_per_mm - width / 2.0,
+                baseline: self.baseline(i) * px_per_mm,
+                scale: size / font.units_per_em,
             };
             for c in line.chars() {
                 if let Some(glyph) = font.outlines.get(font.glyph(c)) {
                     glyph.draw(settings(), &mut pen).map_err(|_| PosterError::Glyph)?;
                 }
-                pen.x += font.advance(c) * self.size;
+                pen.x += font.advance(c) * size;
             }
         }
         Ok(())
@@ -702,7 +668,8 @@ mod tests {
     }
 
     /// The PNG draws the layout of the SVG: resvg's rendering of the SVG (which shapes the
-    /// text with the same font) and our PNG differ only at the edges of strokes.
+    /// text with the same font), thresholded at half grey, and our PNG differ only at the
+    /// edges of shapes.
     #[test]
     fn png_poster_matches_the_svg_poster() {
         let poster = text(NAME);
@@ -716,7 +683,9 @@ mod tests {
         let differing = ours.iter().zip(&theirs).filter(|(a, b)| a != b).count();
         println!("{differing} of {dark} dark pixels differ");
         assert!(dark > 1_000_000, "{dark}");
-        assert!(differing * 1000 < dark * 5, "{differing} of {dark} dark pixels differ");
+        // About 0.6%: edges, and a rule whose edge falls on a half pixel, which resvg's
+        // half-covered pixel (grey 127.5) makes black and a centre test does not.
+        assert!(differing * 100 < dark, "{differing} of {dark} dark pixels differ");
         // Each band of text is drawn where the SVG puts it.
         for band in [NAME_BAND, CATEGORY_BAND, ADDRESS_BAND] {
             let rows = |px: &[bool]| {
