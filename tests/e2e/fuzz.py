@@ -22,8 +22,9 @@ SEED = 20261126
 # The identity this run registers (also searched for in the logs afterwards).
 CITIZEN = {"name": "王五", "id_number": "130102199003070011", "phone": "13700000009"}
 EXAMPLES = 12
+WORKDIR = os.path.join(ROOT, ".local", "fuzz")
 # The lines of schemathesis' report that say what failed where.
-GIST = re.compile(r"^_+ .+ _+$|^\s*- [A-Z]+\d+ |^\s*\[\d{3}\]|^\s*curl |^\s*(Error|Exception|Selected|Unmatched|No test cases)")
+GIST = re.compile(r"^_+ .+ _+$|^\s*- [A-Z]+\d+ |^\s*\[\d{3}\]|^\s*curl |^\s*(Error|Exception|Selected|Unmatched|No test cases|Network Error|Read timed out)")
 
 # The citizen's routes and the authority's, each run with its own token.
 RUNS = {"citizen": ("--exclude-path-regex", r"^/v1/admin/"), "authority": ("--include-path-regex", r"^/v1/admin/")}
@@ -57,6 +58,12 @@ def main():
     subprocess.run([args.hcctl, "roles", "grant", "--user", officer["user"]["id"], "--role", "authority"], check=True, capture_output=True)
     officer = post(base, "/v1/login", {"code": "dev:fuzz-officer"})["token"]
 
+    # Schemathesis and Hypothesis keep caches in their working directory
+    # (.schemathesis/, .hypothesis/). In the repository, their first writes
+    # would make `cargo lambda watch` rebuild and restart every function in
+    # the middle of the run, and requests time out; .local/ is git-ignored,
+    # so the watcher ignores it.
+    os.makedirs(WORKDIR, exist_ok=True)
     failed = []
     for who, (option, paths) in RUNS.items():
         token = officer if who == "authority" else citizen
@@ -76,7 +83,7 @@ def main():
             "--no-color",
         ]
         print(f"==> schemathesis: the {who}'s routes", flush=True)
-        run = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        run = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=WORKDIR)
         print(run.stdout, flush=True)
         if run.returncode != 0:
             failed.append((who, run.stdout))
