@@ -231,6 +231,34 @@ pub fn world_on(store: Store) -> World {
     }
 }
 
+/// Every item of `table` as JSON (whose maps print their keys in order, so equal
+/// items print alike), by a consistent scan over all its pages: for tests that check
+/// what the store holds.
+pub async fn table_items(store: &Store, table: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let out = store
+            .client()
+            .scan()
+            .table_name(table)
+            .consistent_read(true)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("the emulator answers a scan");
+        items.extend(
+            out.items()
+                .iter()
+                .map(|item| serde_dynamo::from_item::<_, Value>(item.clone()).expect("an item reads as JSON")),
+        );
+        match out.last_evaluated_key {
+            Some(key) => start = Some(key),
+            None => return items,
+        }
+    }
+}
+
 /// Builds a request as API Gateway would hand it to a function.
 pub fn request(method: &str, path: &str, body: Option<Value>, token: Option<&str>) -> Request {
     let mut builder = lambda_http::http::Request::builder().method(method).uri(path);

@@ -263,19 +263,7 @@ async fn writes_during_an_outage_get_503_and_every_acknowledged_write_survives_a
 /// No declaration counted but not stored (or stored but not counted), no
 /// venue without its marker, no dependent subject without its guardian's link.
 async fn check_nothing_half_done(store: &Store) {
-    let out = store
-        .client()
-        .scan()
-        .table_name(&store.tables.subjects)
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    let items: Vec<Value> = out
-        .items()
-        .iter()
-        .map(|i| serde_dynamo::from_item(i.clone()).unwrap())
-        .collect();
+    let items = table_items(store, &store.tables.subjects).await;
     for profile in items.iter().filter(|i| i["sk"] == "PROFILE") {
         let pk = profile["pk"].as_str().unwrap();
         let day = profile["decl_day"].as_str();
@@ -311,19 +299,7 @@ async fn check_nothing_half_done(store: &Store) {
             "the ID index points at a profile"
         );
     }
-    let out = store
-        .client()
-        .scan()
-        .table_name(&store.tables.venues)
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    let venues: Vec<Value> = out
-        .items()
-        .iter()
-        .map(|i| serde_dynamo::from_item(i.clone()).unwrap())
-        .collect();
+    let venues = table_items(store, &store.tables.venues).await;
     for venue in venues
         .iter()
         .filter(|v| v["pk"].as_str().unwrap().starts_with("V#") && v.get("revoked_at").is_none())

@@ -109,18 +109,11 @@ async fn snapshot(store: &Store) -> Vec<String> {
         &store.tables.audit,
         &store.tables.settings,
     ] {
-        let out = store
-            .client()
-            .scan()
-            .table_name(table)
-            .consistent_read(true)
-            .send()
-            .await
-            .unwrap();
         items.extend(
-            out.items()
+            table_items(store, table)
+                .await
                 .iter()
-                .map(|i| format!("{table} {}", serde_dynamo::from_item::<_, Value>(i.clone()).unwrap())),
+                .map(|item| format!("{table} {item}")),
         );
     }
     items.sort();

@@ -2,7 +2,6 @@
 //! concurrency, posters whose QR decodes to the venue code, revocation, and
 //! the owner's paginated list of entries.
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use integration_tests::*;
 use serde_json::{Value, json};
 use shared::store::Store;
@@ -13,18 +12,7 @@ async fn call(w: &World, method: &str, path: &str, body: Option<Value>, token: &
 }
 
 async fn venue_items(store: &Store) -> Vec<Value> {
-    let out = store
-        .client()
-        .scan()
-        .table_name(&store.tables.venues)
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    out.items()
-        .iter()
-        .map(|i| serde_dynamo::from_item::<_, Value>(i.clone()).unwrap())
-        .collect()
+    table_items(store, &store.tables.venues).await
 }
 
 /// A verified visitor who declared once, checking in with `venue_code`.
@@ -277,21 +265,10 @@ async fn entries_spread_over_the_venue_index_shards() {
     for n in 0..12 {
         assert_eq!(visit(&w, &format!("v{n}"), 40 + n, &code).await.0, 201);
     }
-    let out = w
-        .store
-        .client()
-        .scan()
-        .table_name(&w.store.tables.log)
-        .send()
+    let shards: std::collections::BTreeSet<String> = table_items(&w.store, &w.store.tables.log)
         .await
-        .unwrap();
-    let shards: std::collections::BTreeSet<String> = out
-        .items()
         .iter()
-        .filter_map(|i| match i.get("gpk") {
-            Some(AttributeValue::S(s)) => Some(s.clone()),
-            _ => None,
-        })
+        .filter_map(|item| item["gpk"].as_str().map(str::to_owned))
         .collect();
     assert!(
         shards.len() >= 2,
