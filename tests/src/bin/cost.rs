@@ -165,30 +165,25 @@ async fn main() {
     })
     .await;
     print("checkpoint scan", &m);
-    let m = measure(&meter, runs, |run| {
+    // Each check-in a new one, with its own Idempotency-Key.
+    let checkin_request = |key: String| {
         let mut req = request(
             "POST",
             "/v1/checkins",
             Some(json!({"venue_code": venue_code})),
             Some(&visitor),
         );
-        req.headers_mut()
-            .insert("idempotency-key", format!("cost-{run}").parse().unwrap());
-        scan::handle(&scan_app, req)
+        req.headers_mut().insert("idempotency-key", key.parse().unwrap());
+        req
+    };
+    let m = measure(&meter, runs, |run| {
+        scan::handle(&scan_app, checkin_request(format!("cost-{run}")))
     })
     .await;
     let checkin = print("check-in", &m);
     scan_app.venue_cache = shared::store::venues::VenueCache::new(Duration::from_secs(30));
     let m = measure(&meter, runs, |run| {
-        let mut req = request(
-            "POST",
-            "/v1/checkins",
-            Some(json!({"venue_code": venue_code})),
-            Some(&visitor),
-        );
-        req.headers_mut()
-            .insert("idempotency-key", format!("cold-{run}").parse().unwrap());
-        scan::handle(&scan_app, req)
+        scan::handle(&scan_app, checkin_request(format!("cold-{run}")))
     })
     .await;
     print("check-in, venue cached 30 s", &m);
