@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates functions/venue/assets/fonts/NotoSansCJKsc-Bold-subset.otf, the only font the poster
+# Regenerates shared/poster/assets/fonts/NotoSansCJKsc-Bold-subset.otf, the only font the poster
 # PNG renderer loads. Run by hand after `apt-get update` (it downloads a Debian package and
 # fonttools from PyPI); CI never runs it, it uses the committed file.
 set -euo pipefail
@@ -9,7 +9,7 @@ FONTTOOLS_VERSION='4.68.0'
 TTC_INDEX=2                          # NotoSansCJK-Bold.ttc: 0 JP, 1 KR, 2 SC, 3 TC, 4 HK
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-out="$repo/functions/venue/assets/fonts/NotoSansCJKsc-Bold-subset.otf"
+out="$repo/shared/poster/assets/fonts/NotoSansCJKsc-Bold-subset.otf"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -7,7 +7,8 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use shared::domain::qr;
-use shared::domain::rules::{Color, Facts, RiskAreas, RiskLevel, RuleSet};
+use shared::domain::rules::RuleSet;
+use shared::domain::status::{Color, Facts, RiskAreas, RiskLevel};
 use shared::domain::token::CodeKeys;
 use time::Duration;
 use time::macros::datetime;

@@ -12,32 +12,11 @@ use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+use crate::domain::role::Role;
 use crate::http::Problem;
 
 const ISSUER: &str = "hbhc";
 const AUDIENCE: &str = "hbhc-session";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Role {
-    /// The health authority: risk data, verification, traces, rankings.
-    Authority,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Authority => "authority",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "authority" => Some(Role::Authority),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {

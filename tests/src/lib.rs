@@ -10,6 +10,7 @@ use shared::auth::SessionKeys;
 use shared::clock::Clock;
 use shared::crypto::{PiiKeys, random_id};
 use shared::domain::token::{CodeKeys, VenueKeys};
+use shared::function::Base;
 use shared::store::settings::RiskAreaCache;
 use shared::store::{Store, Tables};
 use time::OffsetDateTime;
@@ -68,6 +69,15 @@ pub fn sessions() -> SessionKeys {
     SessionKeys::new(&SESSION_SECRET, time::Duration::hours(2))
 }
 
+/// What every function holds: the store, the test session keys, the clock.
+pub fn base(store: &Store, clock: &Clock) -> Base {
+    Base {
+        store: store.clone(),
+        sessions: sessions(),
+        clock: clock.clone(),
+    }
+}
+
 pub fn pii() -> PiiKeys {
     PiiKeys::new(&PII_HASH_KEY, &PII_ENC_KEY, None)
 }
@@ -75,32 +85,27 @@ pub fn pii() -> PiiKeys {
 /// The login function with the development provider and the local verifier.
 pub fn login_app(store: &Store, clock: &Clock) -> login::App {
     login::App {
-        store: store.clone(),
-        sessions: sessions(),
+        base: base(store, clock),
         pii: pii(),
         provider: Box::new(login::provider::Dev),
         verifier: Box::new(login::verifier::LocalVerifier),
-        clock: clock.clone(),
     }
 }
 
 /// The login function issuing sessions that outlive the weeks a test
 /// travels through with its clock.
 pub fn long_login_app(store: &Store, clock: &Clock) -> login::App {
-    login::App {
-        sessions: SessionKeys::new(&SESSION_SECRET, time::Duration::days(60)),
-        ..login_app(store, clock)
-    }
+    let mut app = login_app(store, clock);
+    app.base.sessions = SessionKeys::new(&SESSION_SECRET, time::Duration::days(60));
+    app
 }
 
 /// The declaration function; the risk-area list is read afresh every time.
 pub fn declaration_app(store: &Store, clock: &Clock) -> declaration::App {
     declaration::App {
-        store: store.clone(),
-        sessions: sessions(),
+        base: base(store, clock),
         rules: shared::domain::rules::RuleSet::embedded(),
         areas: RiskAreaCache::new(Duration::ZERO),
-        clock: clock.clone(),
         retention: time::Duration::days(30),
     }
 }
@@ -111,13 +116,7 @@ pub fn code_keys() -> CodeKeys {
 
 /// The code function, with the test signing key.
 pub fn code_app(store: &Store, clock: &Clock) -> code::App {
-    code::App::new(
-        store.clone(),
-        sessions(),
-        RiskAreaCache::new(Duration::ZERO),
-        code_keys(),
-        clock.clone(),
-    )
+    code::App::new(base(store, clock), RiskAreaCache::new(Duration::ZERO), code_keys())
 }
 
 pub fn venue_keys() -> VenueKeys {
@@ -127,10 +126,8 @@ pub fn venue_keys() -> VenueKeys {
 /// The venue function, spreading each venue's entries over 4 index shards.
 pub fn venue_app(store: &Store, clock: &Clock) -> venue::App {
     venue::App {
-        store: store.clone(),
-        sessions: sessions(),
+        base: base(store, clock),
         keys: venue_keys(),
-        clock: clock.clone(),
         shards: 4,
         retention: time::Duration::days(28),
     }
@@ -139,14 +136,12 @@ pub fn venue_app(store: &Store, clock: &Clock) -> venue::App {
 /// The scan function, with the test keys.
 pub fn scan_app(store: &Store, clock: &Clock) -> scan::App {
     scan::App {
-        store: store.clone(),
-        sessions: sessions(),
+        base: base(store, clock),
         rules: shared::domain::rules::RuleSet::embedded(),
         areas: RiskAreaCache::new(Duration::ZERO),
         codes: code_keys(),
         venues: venue_keys(),
         venue_cache: shared::store::venues::VenueCache::new(Duration::ZERO),
-        clock: clock.clone(),
         retention: time::Duration::days(28),
     }
 }
@@ -154,11 +149,9 @@ pub fn scan_app(store: &Store, clock: &Clock) -> scan::App {
 /// The admin function.
 pub fn admin_app(store: &Store, clock: &Clock) -> admin::App {
     admin::App {
-        store: store.clone(),
-        sessions: sessions(),
+        base: base(store, clock),
         pii: pii(),
         rules: shared::domain::rules::RuleSet::embedded(),
-        clock: clock.clone(),
         retention: time::Duration::days(28),
     }
 }
@@ -168,8 +161,9 @@ pub async fn officer(app: &login::App, name: &str, person: u32) -> String {
     let token = verified(app, name, person).await;
     let account = sessions().verify(&token, NOW).expect("a valid token").account_id;
     assert!(
-        app.store
-            .set_role(&account, shared::auth::Role::Authority, Some(NOW))
+        app.base
+            .store
+            .set_role(&account, shared::domain::role::Role::Authority, Some(NOW))
             .await
             .expect("the store")
     );

@@ -77,7 +77,7 @@ async fn a_revoked_role_stops_working_at_once() {
     assert_eq!(admin(&w, "GET", "/v1/admin/rankings", None, &token).await.0, 200);
     let account = sessions().verify(&token, NOW).unwrap().account_id;
     w.store
-        .set_role(&account, shared::auth::Role::Authority, None)
+        .set_role(&account, shared::domain::role::Role::Authority, None)
         .await
         .unwrap();
     assert_eq!(
@@ -495,7 +495,7 @@ async fn rankings_of_a_scripted_day_equal_the_log_also_when_a_batch_is_seen_twic
             day: iso_date::format(shared::domain::day::shanghai_day(at)),
             region: Some(county.into()),
             venue_id: (n < 1000).then(|| format!("v_{}", n % 5)),
-            color: shared::domain::rules::Color::Green,
+            color: shared::domain::status::Color::Green,
             name_masked: "张*".into(),
         });
         for (level, region) in [

@@ -8,7 +8,7 @@ use integration_tests::*;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
-use shared::domain::rules::{Color, Override, RiskAreas, RiskLevel, RiskRecord, RiskStatus};
+use shared::domain::status::{Color, Override, RiskAreas, RiskLevel, RiskRecord, RiskStatus};
 use shared::store::Store;
 use time::Duration;
 
@@ -114,11 +114,9 @@ async fn the_jwk_set_holds_the_current_and_the_previous_key() {
         .as_bytes();
     let rotated = shared::domain::token::CodeKeys::new(&CODE_SEED, Some(&previous), CODE_ISSUER, Duration::minutes(5));
     let app = code::App::new(
-        w.store.clone(),
-        sessions(),
+        base(&w.store, &w.clock),
         shared::store::settings::RiskAreaCache::new(std::time::Duration::ZERO),
         rotated,
-        w.clock.clone(),
     );
     let (_, body) = parts(code::handle(&app, request("GET", "/.well-known/jwks.json", None, None)).await);
     let keys = body["keys"].as_array().unwrap();

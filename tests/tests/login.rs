@@ -246,7 +246,7 @@ async fn sessions_that_are_expired_tampered_or_foreign_are_refused() {
     let token = login(&app, "alice").await;
     assert_eq!(call(&app, "GET", "/v1/me", None, Some(&token)).await.0, 200);
     let expired_clock = Clock::fixed(NOW + time::Duration::hours(3));
-    let late = login_app(&app.store, &expired_clock);
+    let late = login_app(&app.base.store, &expired_clock);
     assert_eq!(call(&late, "GET", "/v1/me", None, Some(&token)).await.0, 401);
     let mut tampered = token.clone().into_bytes();
     let i = tampered.len() - 5;

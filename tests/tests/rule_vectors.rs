@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use shared::domain::declaration::{DeclarationRequest, validate};
-use shared::domain::rules::{Color, Facts, Override, RiskAreas, RiskRecord, RuleSet, Status};
+use shared::domain::rules::RuleSet;
+use shared::domain::status::{Color, Facts, Override, RiskAreas, RiskRecord, Status};
 use time::OffsetDateTime;
 
 /// Fewer than this and the suite has lost files.

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use integration_tests::capacity::{Meter, metered_client};
 use integration_tests::*;
 use serde_json::{Value, json};
-use shared::domain::rules::{RiskRecord, RiskStatus};
+use shared::domain::status::{RiskRecord, RiskStatus};
 use shared::store::Store;
 use time::Duration;
 

@@ -3,5 +3,7 @@
 //! identities (every one audited), and the rankings of localities.
 
 pub mod handler;
+mod traces;
 
-pub use handler::{App, handle};
+pub use handler::App;
+pub use shared::function::handle;

@@ -3,4 +3,5 @@
 
 pub mod handler;
 
-pub use handler::{App, handle};
+pub use handler::App;
+pub use shared::function::handle;

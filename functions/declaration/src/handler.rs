@@ -2,19 +2,18 @@
 
 use std::time::Duration as StdDuration;
 
+use lambda_http::Request;
 use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
 use serde::Serialize;
-use shared::access;
-use shared::auth::SessionKeys;
-use shared::clock::Clock;
 use shared::config::ConfigError;
 use shared::crypto::{random_id, random_u32};
 use shared::domain::day::{iso_date, rfc3339, shanghai_day, start_of_day_utc};
 use shared::domain::declaration::{self, DeclarationRequest};
-use shared::domain::rules::{Color, RuleSet};
+use shared::domain::rules::RuleSet;
+use shared::domain::status::Color;
+use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
-use shared::store::Store;
+use shared::service::access;
 use shared::store::settings::RiskAreaCache;
 use shared::store::subjects::{DeclarationRecord, DeclarationWrite};
 use time::Duration;
@@ -26,45 +25,36 @@ pub const DAILY_LIMIT: u32 = 3;
 const ATTEMPTS: usize = 20;
 
 pub struct App {
-    pub store: Store,
-    pub sessions: SessionKeys,
+    pub base: Base,
     pub rules: &'static RuleSet,
     pub areas: RiskAreaCache,
-    pub clock: Clock,
     /// How long declarations are kept (TTL).
     pub retention: Duration,
 }
 
-impl App {
-    pub async fn from_env() -> Result<Self, ConfigError> {
+impl Function for App {
+    async fn from_env() -> Result<Self, ConfigError> {
         let days: i64 = shared::config::parse_or("HC_DECLARATION_RETENTION_DAYS", 30)?;
         if days < 14 {
             // The rules and the person's own list look 14 days back.
             return Err(ConfigError::new("HC_DECLARATION_RETENTION_DAYS", "must be at least 14"));
         }
         Ok(Self {
-            sessions: SessionKeys::from_env()?,
             rules: RuleSet::embedded(),
             areas: RiskAreaCache::from_env()?,
-            clock: Clock::system(),
             retention: Duration::days(days),
-            store: Store::from_env().await,
+            base: Base::from_env().await?,
         })
     }
-}
 
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    http::serve(&req, |req| route(app, req)).await
-}
-
-async fn route(app: &App, req: &Request) -> HttpResult {
-    let segments = http::segments(req);
-    let path: Vec<&str> = segments.iter().map(String::as_str).collect();
-    match (path.as_slice(), req.method()) {
-        (["v1", "declarations"], &Method::POST) => declare(app, req).await,
-        (["v1", "declarations"], &Method::GET) => list(app, req).await,
-        (["v1", "declarations"], _) => Err(Problem::method_not_allowed("GET, POST")),
-        _ => Err(Problem::not_found()),
+    async fn route(&self, req: &Request, path: &[&str]) -> HttpResult {
+        let app = self;
+        match (path, req.method()) {
+            (["v1", "declarations"], &Method::POST) => declare(app, req).await,
+            (["v1", "declarations"], &Method::GET) => list(app, req).await,
+            (["v1", "declarations"], _) => Err(Problem::method_not_allowed("GET, POST")),
+            _ => Err(Problem::not_found()),
+        }
     }
 }
 
@@ -89,16 +79,16 @@ struct StatusView {
 }
 
 async fn declare(app: &App, req: &Request) -> HttpResult {
-    let now = app.clock.now();
-    let session = app.sessions.authenticate(req, now)?;
-    access::own_subject(&app.store, &session).await?;
+    let now = app.base.clock.now();
+    let session = app.base.sessions.authenticate(req, now)?;
+    access::own_subject(&app.base.store, &session).await?;
     let body: DeclarationRequest = http::parse_json(req, Some("invalid-declaration"))?;
     let requested = body.subject_id.clone();
     let decl = declaration::validate(body).map_err(|e| Problem::invalid("invalid-declaration", e.to_string()))?;
     let day = iso_date::format(shanghai_day(now));
 
     for _ in 0..ATTEMPTS {
-        let subject = access::subject_for(&app.store, &session, requested.as_deref(), true).await?;
+        let subject = access::subject_for(&app.base.store, &session, requested.as_deref(), true).await?;
         let count = subject.declarations_on(&day);
         if count >= DAILY_LIMIT {
             return Err(Problem::too_many("declaration-limit", "Declaration limit reached")
@@ -106,7 +96,7 @@ async fn declare(app: &App, req: &Request) -> HttpResult {
         }
         let mut facts = subject.facts.clone();
         app.rules.record(&mut facts, &decl, now);
-        let areas = app.areas.get(&app.store).await?;
+        let areas = app.areas.get(&app.base.store).await?;
         let status = app.rules.evaluate(&facts, &areas, now);
         let record = DeclarationRecord {
             id: random_id("d_"),
@@ -134,7 +124,7 @@ async fn declare(app: &App, req: &Request) -> HttpResult {
             record: &record,
             expires: now + app.retention,
         };
-        if app.store.record_declaration(&write).await? {
+        if app.base.store.record_declaration(&write).await? {
             tracing::info!(color = ?status.color, rules_version = %status.rules_version, "declaration recorded");
             return http::created(&DeclareResponse {
                 declaration: DeclarationRef {
@@ -171,12 +161,16 @@ struct DeclarationView {
 /// The subject's declarations of the last 14 Shanghai days (today and the
 /// 13 before), newest first.
 async fn list(app: &App, req: &Request) -> HttpResult {
-    let now = app.clock.now();
-    let session = app.sessions.authenticate(req, now)?;
+    let now = app.base.clock.now();
+    let session = app.base.sessions.authenticate(req, now)?;
     let requested = http::query(req, "subject_id");
-    let subject = access::subject_for(&app.store, &session, requested.as_deref(), false).await?;
+    let subject = access::subject_for(&app.base.store, &session, requested.as_deref(), false).await?;
     let from = start_of_day_utc(shanghai_day(now) - Duration::days(13));
-    let records = app.store.declarations_since(&subject.identity.subject_id, from).await?;
+    let records = app
+        .base
+        .store
+        .declarations_since(&subject.identity.subject_id, from)
+        .await?;
     let declarations: Vec<_> = records
         .into_iter()
         .map(|r| DeclarationView {

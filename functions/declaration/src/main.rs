@@ -1,12 +1,4 @@
-use lambda_http::{Error, run, service_fn};
-
 #[tokio::main]
-async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
-    let app = declaration::App::from_env().await?;
-    let app = &app;
-    run(service_fn(move |req| async move {
-        Ok::<_, std::convert::Infallible>(declaration::handle(app, req).await)
-    }))
-    .await
+async fn main() -> Result<(), lambda_http::Error> {
+    shared::function::run::<declaration::App>().await
 }

@@ -6,4 +6,5 @@ pub mod outbound;
 pub mod provider;
 pub mod verifier;
 
-pub use handler::{App, handle};
+pub use handler::App;
+pub use shared::function::handle;

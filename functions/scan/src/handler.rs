@@ -2,67 +2,59 @@
 //! reads one profile and writes one log entry; a check-in reads the venue
 //! and the profile in one batch and writes one entry (and its index entry).
 
+use lambda_http::Request;
 use lambda_http::http::Method;
-use lambda_http::{Body, Request, Response};
 use serde::{Deserialize, Serialize};
-use shared::access;
-use shared::auth::{Session, SessionKeys};
-use shared::clock::Clock;
+use shared::auth::Session;
 use shared::config::ConfigError;
 use shared::crypto::{base32, random_id, sha256};
 use shared::domain::day::{iso_date, rfc3339, shanghai_day};
 use shared::domain::divisions::{self, Level};
-use shared::domain::rules::{Color, RuleSet};
+use shared::domain::rules::RuleSet;
+use shared::domain::status::Color;
 use shared::domain::token::{CodeError, CodeKeys, VenueKeys};
-use shared::health_code::{self, CodeView};
+use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
+use shared::service::access;
+use shared::service::health_code::{self, CodeView};
 use shared::store::log::{Entry, EntryKind, Logged};
 use shared::store::settings::RiskAreaCache;
 use shared::store::venues::{Category, VenueCache};
-use shared::store::{Store, parse_time, sort_time};
+use shared::store::{parse_time, sort_time};
 use time::Duration;
 
 pub struct App {
-    pub store: Store,
-    pub sessions: SessionKeys,
+    pub base: Base,
     pub rules: &'static RuleSet,
     pub areas: RiskAreaCache,
     pub codes: CodeKeys,
     pub venues: VenueKeys,
     pub venue_cache: VenueCache,
-    pub clock: Clock,
     /// How long log entries are kept (TTL).
     pub retention: Duration,
 }
 
-impl App {
-    pub async fn from_env() -> Result<Self, ConfigError> {
+impl Function for App {
+    async fn from_env() -> Result<Self, ConfigError> {
         Ok(Self {
-            sessions: SessionKeys::from_env()?,
             rules: RuleSet::embedded(),
             areas: RiskAreaCache::from_env()?,
-            codes: CodeKeys::from_env()?,
-            venues: VenueKeys::from_env()?,
+            codes: shared::function::code_keys()?,
+            venues: shared::function::venue_keys()?,
             venue_cache: VenueCache::from_env()?,
-            clock: Clock::system(),
             retention: shared::store::log::retention_from_env()?,
-            store: Store::from_env().await,
+            base: Base::from_env().await?,
         })
     }
-}
 
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    http::serve(&req, |req| route(app, req)).await
-}
-
-async fn route(app: &App, req: &Request) -> HttpResult {
-    let segments = http::segments(req);
-    let path: Vec<&str> = segments.iter().map(String::as_str).collect();
-    match (path.as_slice(), req.method()) {
-        (["v1", "scans"], &Method::POST) => scan(app, req).await,
-        (["v1", "checkins"], &Method::POST) => checkin(app, req).await,
-        (["v1", "scans" | "checkins"], _) => Err(Problem::method_not_allowed("POST")),
-        _ => Err(Problem::not_found()),
+    async fn route(&self, req: &Request, path: &[&str]) -> HttpResult {
+        let app = self;
+        match (path, req.method()) {
+            (["v1", "scans"], &Method::POST) => scan(app, req).await,
+            (["v1", "checkins"], &Method::POST) => checkin(app, req).await,
+            (["v1", "scans" | "checkins"], _) => Err(Problem::method_not_allowed("POST")),
+            _ => Err(Problem::not_found()),
+        }
     }
 }
 
@@ -91,9 +83,9 @@ fn invalid_code() -> Problem {
 /// A guard scans the code a person shows: the token must be ours and
 /// current; the answer is the person's live status, not the token's colour.
 async fn scan(app: &App, req: &Request) -> HttpResult {
-    let now = app.clock.now();
-    let session = app.sessions.authenticate(req, now)?;
-    access::own_subject(&app.store, &session).await?;
+    let now = app.base.clock.now();
+    let session = app.base.sessions.authenticate(req, now)?;
+    access::own_subject(&app.base.store, &session).await?;
     let body: ScanRequest = http::parse_json(req, None)?;
     let region = match body.region {
         Some(code) if is_hebei_county(&code) => Some(code),
@@ -109,11 +101,12 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
         CodeError::Expired => Problem::invalid("expired-code", "the code has expired: ask for a fresh one"),
     })?;
     let subject = app
+        .base
         .store
         .get_subject(&claims.subject_id, false)
         .await?
         .ok_or_else(invalid_code)?;
-    let areas = app.areas.get(&app.store).await?;
+    let areas = app.areas.get(&app.base.store).await?;
     let status = health_code::live_status(app.rules, &subject, &areas, now);
     let entry = Entry {
         id: random_id("e_"),
@@ -128,7 +121,7 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
         color: status.color,
         name_masked: subject.identity.name_masked.clone(),
     };
-    app.store.log_entry(&entry, None, now + app.retention).await?;
+    app.base.store.log_entry(&entry, None, now + app.retention).await?;
     let pass = status.color == Color::Green && status.hints.is_empty();
     tracing::info!(color = ?status.color, pass, "code scanned");
     http::ok(&ScanResponse {
@@ -230,22 +223,19 @@ fn entry_id(session: &Session, idempotency_key: Option<&str>) -> Result<String, 
 /// A visitor scans a venue's code: the entry is logged and the visitor's own
 /// code is returned for the staff at the door to check.
 async fn checkin(app: &App, req: &Request) -> HttpResult {
-    let now = app.clock.now();
-    let session = app.sessions.authenticate(req, now)?;
-    let own = access::own_subject(&app.store, &session).await?;
+    let now = app.base.clock.now();
+    let session = app.base.sessions.authenticate(req, now)?;
+    let own = access::own_subject(&app.base.store, &session).await?;
     let entry_id = entry_id(&session, idempotency_key(req)?)?;
     let body: CheckinRequest = http::parse_json(req, None)?;
     let venue_id = app.venues.verify(&body.venue_code).map_err(|_| invalid_venue_code())?;
-    let subject_id = body.subject_id.filter(|s| !s.is_empty()).unwrap_or_else(|| own.clone());
-    if !access::is_subject_id(&subject_id) {
-        return Err(Problem::forbidden());
-    }
+    let subject_id = access::requested_subject(&own, body.subject_id.as_deref())?;
 
     // A cached venue saves its read: the profile alone is half a read unit.
     let (venue, subject) = match app.venue_cache.get(&venue_id) {
-        Some(venue) => (Some(venue), app.store.get_subject(&subject_id, false).await?),
+        Some(venue) => (Some(venue), app.base.store.get_subject(&subject_id, false).await?),
         None => {
-            let reads = app.store.checkin_reads(&venue_id, &subject_id).await?;
+            let reads = app.base.store.checkin_reads(&venue_id, &subject_id).await?;
             if let Some(venue) = &reads.venue {
                 app.venue_cache.put(venue);
             }
@@ -259,10 +249,8 @@ async fn checkin(app: &App, req: &Request) -> HttpResult {
                 .detail("this venue code has been revoked by its applicant"),
         );
     }
-    let subject = subject
-        .filter(|s| subject_id == own || s.identity.may_act(&session.account_id))
-        .ok_or_else(|| Problem::forbidden().detail("the caller is neither this subject nor its guardian"))?;
-    let areas = app.areas.get(&app.store).await?;
+    let subject = access::authorize(&session, &own, subject)?;
+    let areas = app.areas.get(&app.base.store).await?;
     let status = health_code::live_status(app.rules, &subject, &areas, now);
     let code = health_code::show(&app.codes, &subject, &status, now)?;
 
@@ -279,6 +267,7 @@ async fn checkin(app: &App, req: &Request) -> HttpResult {
         name_masked: subject.identity.name_masked.clone(),
     };
     let entered_at = match app
+        .base
         .store
         .log_entry(&entry, Some(venue.shards), now + app.retention)
         .await?

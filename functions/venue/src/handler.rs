@@ -4,73 +4,62 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
+use poster::PosterText;
 use serde::{Deserialize, Serialize};
-use shared::access;
-use shared::auth::SessionKeys;
-use shared::clock::Clock;
 use shared::config::ConfigError;
 use shared::crypto::random_id;
 use shared::domain::day::rfc3339;
 use shared::domain::divisions::{self, Level};
-use shared::domain::rules::Color;
+use shared::domain::status::Color;
 use shared::domain::text::plain_text;
 use shared::domain::token::VenueKeys;
+use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
+use shared::service::access;
+use shared::store::parse_time;
 use shared::store::venues::{Category, Venue};
-use shared::store::{Store, parse_time};
 use time::{Duration, OffsetDateTime};
-
-use crate::poster::{self, PosterText};
 
 /// Entries per page of `GET /v1/venues/mine/checkins` unless `limit` says fewer.
 const PAGE: usize = 50;
 const MAX_PAGE: usize = 200;
 
 pub struct App {
-    pub store: Store,
-    pub sessions: SessionKeys,
+    pub base: Base,
     pub keys: VenueKeys,
-    pub clock: Clock,
     /// Index shards given to new venues (see shared/src/store/log.rs).
     pub shards: u32,
     /// How long entries are kept: older ones are not listed, deleted or not.
     pub retention: Duration,
 }
 
-impl App {
-    pub async fn from_env() -> Result<Self, ConfigError> {
+impl Function for App {
+    async fn from_env() -> Result<Self, ConfigError> {
         let shards: u32 = shared::config::parse_or("HC_VENUE_LOG_SHARDS", 4)?;
         if !(1..=64).contains(&shards) {
             return Err(ConfigError::new("HC_VENUE_LOG_SHARDS", "must be between 1 and 64"));
         }
         Ok(Self {
-            sessions: SessionKeys::from_env()?,
-            keys: VenueKeys::from_env()?,
-            clock: Clock::system(),
+            keys: shared::function::venue_keys()?,
             shards,
             retention: shared::store::log::retention_from_env()?,
-            store: Store::from_env().await,
+            base: Base::from_env().await?,
         })
     }
-}
 
-pub async fn handle(app: &App, req: Request) -> Response<Body> {
-    http::serve(&req, |req| route(app, req)).await
-}
-
-async fn route(app: &App, req: &Request) -> HttpResult {
-    let segments = http::segments(req);
-    let path: Vec<&str> = segments.iter().map(String::as_str).collect();
-    match (path.as_slice(), req.method()) {
-        (["v1", "venues"], &Method::POST) => create(app, req).await,
-        (["v1", "venues"], _) => Err(Problem::method_not_allowed("POST")),
-        (["v1", "venues", "mine"], &Method::GET) => mine(app, req).await,
-        (["v1", "venues", "mine"], &Method::DELETE) => revoke(app, req).await,
-        (["v1", "venues", "mine"], _) => Err(Problem::method_not_allowed("GET, DELETE")),
-        (["v1", "venues", "mine", "poster"], &Method::GET) => poster(app, req).await,
-        (["v1", "venues", "mine", "checkins"], &Method::GET) => checkins(app, req).await,
-        (["v1", "venues", "mine", "poster" | "checkins"], _) => Err(Problem::method_not_allowed("GET")),
-        _ => Err(Problem::not_found()),
+    async fn route(&self, req: &Request, path: &[&str]) -> HttpResult {
+        let app = self;
+        match (path, req.method()) {
+            (["v1", "venues"], &Method::POST) => create(app, req).await,
+            (["v1", "venues"], _) => Err(Problem::method_not_allowed("POST")),
+            (["v1", "venues", "mine"], &Method::GET) => mine(app, req).await,
+            (["v1", "venues", "mine"], &Method::DELETE) => revoke(app, req).await,
+            (["v1", "venues", "mine"], _) => Err(Problem::method_not_allowed("GET, DELETE")),
+            (["v1", "venues", "mine", "poster"], &Method::GET) => poster(app, req).await,
+            (["v1", "venues", "mine", "checkins"], &Method::GET) => checkins(app, req).await,
+            (["v1", "venues", "mine", "poster" | "checkins"], _) => Err(Problem::method_not_allowed("GET")),
+            _ => Err(Problem::not_found()),
+        }
     }
 }
 
@@ -120,8 +109,8 @@ fn text(value: &str, field: &str, min: usize, max: usize) -> Result<String, Prob
 
 /// The caller, who must have passed real-name authentication.
 async fn verified(app: &App, req: &Request) -> Result<shared::auth::Session, Problem> {
-    let session = app.sessions.authenticate(req, app.clock.now())?;
-    access::own_subject(&app.store, &session).await?;
+    let session = app.base.sessions.authenticate(req, app.base.clock.now())?;
+    access::own_subject(&app.base.store, &session).await?;
     Ok(session)
 }
 
@@ -141,11 +130,11 @@ async fn create(app: &App, req: &Request) -> HttpResult {
         address,
         region: body.region,
         category: body.category,
-        created_at: app.clock.now(),
+        created_at: app.base.clock.now(),
         revoked_at: None,
         shards: app.shards,
     };
-    if !app.store.create_venue(&venue).await? {
+    if !app.base.store.create_venue(&venue).await? {
         return Err(Problem::conflict("venue-exists", "Venue exists")
             .detail("each applicant holds one venue code; revoke it to apply again"));
     }
@@ -155,7 +144,8 @@ async fn create(app: &App, req: &Request) -> HttpResult {
 
 async fn my_venue(app: &App, req: &Request) -> Result<Venue, Problem> {
     let session = verified(app, req).await?;
-    app.store
+    app.base
+        .store
         .venue_of(&session.account_id)
         .await?
         .ok_or_else(|| Problem::not_found().detail("the caller holds no venue code"))
@@ -168,7 +158,7 @@ async fn mine(app: &App, req: &Request) -> HttpResult {
 
 async fn revoke(app: &App, req: &Request) -> HttpResult {
     let venue = my_venue(app, req).await?;
-    if !app.store.revoke_venue(&venue, app.clock.now()).await? {
+    if !app.base.store.revoke_venue(&venue, app.base.clock.now()).await? {
         return Err(Problem::not_found().detail("the caller holds no venue code"));
     }
     tracing::info!("venue revoked");
@@ -225,7 +215,7 @@ struct EntryView {
 /// Entries at the caller's venue, newest first, paginated by `next`.
 async fn checkins(app: &App, req: &Request) -> HttpResult {
     let venue = my_venue(app, req).await?;
-    let now = app.clock.now();
+    let now = app.base.clock.now();
     let time_param = |name: &str| -> Result<Option<OffsetDateTime>, Problem> {
         http::query(req, name)
             .map(|v| parse_time(&v).ok_or_else(|| Problem::bad_request(format!("`{name}` must be an RFC 3339 time"))))
@@ -257,6 +247,7 @@ async fn checkins(app: &App, req: &Request) -> HttpResult {
         ),
     };
     let page = app
+        .base
         .store
         .venue_entries(&venue.id, venue.shards, from, to, after.as_deref(), limit)
         .await?;

@@ -2,7 +2,6 @@
 //! entries at one's own venue.
 
 pub mod handler;
-pub mod poster;
-mod raster;
 
-pub use handler::{App, handle};
+pub use handler::App;
+pub use shared::function::handle;

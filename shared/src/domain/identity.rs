@@ -225,6 +225,14 @@ mod tests {
     use super::*;
     use time::macros::date;
 
+    #[test]
+    fn the_keyed_hash_does_not_depend_on_the_case_of_x() {
+        let keys = crate::crypto::PiiKeys::new(&[7u8; 32], &[1u8; 32], None);
+        let upper = IdNumber::parse("11010519491231002X", TODAY).unwrap();
+        let lower = IdNumber::parse("11010519491231002x", TODAY).unwrap();
+        assert_eq!(keys.id_hash(upper.as_str()), keys.id_hash(lower.as_str()));
+    }
+
     const TODAY: Date = date!(2026 - 11 - 26);
 
     /// Appends the check character to 17 digits, for building vectors.

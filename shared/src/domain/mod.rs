@@ -6,6 +6,8 @@ pub mod divisions;
 pub mod identity;
 pub mod qr;
 pub mod ranking;
+pub mod role;
 pub mod rules;
+pub mod status;
 pub mod text;
 pub mod token;

@@ -20,7 +20,7 @@ use serde_json::json;
 use thiserror::Error;
 use time::{Duration, OffsetDateTime};
 
-use super::rules::Color;
+use super::status::Color;
 use crate::crypto::{constant_time_eq, hmac_sha256, sha256};
 
 /// The prefix that marks our personal codes, with the format version.
@@ -121,25 +121,6 @@ impl CodeKeys {
         }
     }
 
-    /// From `HC_CODE_SIGNING_KEY` (32-byte Ed25519 seed, base64),
-    /// `HC_CODE_PREVIOUS_PUBLIC_KEY` (optional, 32 bytes), `HC_CODE_ISSUER`
-    /// and `HC_CODE_TTL_SECONDS` (default 300).
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
-        let seed = crate::config::key32("HC_CODE_SIGNING_KEY")?;
-        let previous = crate::config::optional_key32("HC_CODE_PREVIOUS_PUBLIC_KEY")?;
-        let issuer = crate::config::required("HC_CODE_ISSUER")?;
-        let ttl: i64 = crate::config::parse_or("HC_CODE_TTL_SECONDS", 300)?;
-        // A code on a screen is good for a few minutes: long enough to be
-        // scanned, short enough that a screenshot is soon worthless.
-        if !(60..=900).contains(&ttl) {
-            return Err(crate::config::ConfigError::new(
-                "HC_CODE_TTL_SECONDS",
-                "must be between 60 and 900",
-            ));
-        }
-        Ok(Self::new(&seed, previous.as_ref(), &issuer, Duration::seconds(ttl)))
-    }
-
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
@@ -238,15 +219,6 @@ impl VenueKeys {
             url_base: url_base.to_owned(),
             keys,
         }
-    }
-
-    /// From `HC_VENUE_URL_BASE`, `HC_VENUE_KEY` and, during a rotation,
-    /// `HC_VENUE_KEY_PREVIOUS` (base64, at least 32 bytes each).
-    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
-        let base = crate::config::required("HC_VENUE_URL_BASE")?;
-        let current = crate::config::key("HC_VENUE_KEY", 32)?;
-        let previous = crate::config::optional_key("HC_VENUE_KEY_PREVIOUS", 32)?;
-        Ok(Self::new(&base, &current, previous.as_deref()))
     }
 
     fn tag(key: &[u8], venue_id: &str) -> String {

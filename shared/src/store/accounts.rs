@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{Item, Store, StoreError, TxError, from_item, key, key2, s, to_item, value, written};
-use crate::domain::rules::{Facts, RiskRecord};
+use crate::domain::status::{Facts, RiskRecord};
 
 pub(crate) const PROFILE: &str = "PROFILE";
 pub(crate) const PERSON: &str = "PERSON";
@@ -91,8 +91,11 @@ impl Account {
         }
     }
 
-    pub fn role_list(&self) -> Vec<crate::auth::Role> {
-        self.roles.keys().filter_map(|r| crate::auth::Role::parse(r)).collect()
+    pub fn role_list(&self) -> Vec<crate::domain::role::Role> {
+        self.roles
+            .keys()
+            .filter_map(|r| crate::domain::role::Role::parse(r))
+            .collect()
     }
 }
 
@@ -270,7 +273,7 @@ impl Store {
     pub async fn set_role(
         &self,
         account_id: &str,
-        role: crate::auth::Role,
+        role: crate::domain::role::Role,
         granted: Option<OffsetDateTime>,
     ) -> Result<bool, StoreError> {
         let request = self

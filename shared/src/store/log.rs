@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{Store, StoreError, from_item, key2, s, sort_time, to_item, written};
-use crate::domain::rules::Color;
+use crate::domain::status::Color;
 
 pub const BY_VENUE: &str = "by-venue";
 

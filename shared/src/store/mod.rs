@@ -33,8 +33,6 @@ use time::format_description::well_known::Rfc3339;
 
 pub use tables::Tables;
 
-use crate::http::Problem;
-
 pub type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, Error)]
@@ -48,21 +46,6 @@ pub enum StoreError {
     /// A stored item does not have the expected shape.
     #[error("a stored item is malformed ({0})")]
     Corrupt(String),
-}
-
-impl From<StoreError> for Problem {
-    fn from(err: StoreError) -> Problem {
-        match err {
-            StoreError::Unavailable(_) => {
-                tracing::warn!(error = %err, "store unavailable");
-                Problem::unavailable()
-            }
-            _ => {
-                tracing::error!(error = %err, "store failure");
-                Problem::internal()
-            }
-        }
-    }
 }
 
 /// Error codes after which the same request may succeed.

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::accounts::{PERSON, Person, RISK, person_pk};
 use super::{Item, Store, StoreError, from_item, key2, sort_time, to_item, value};
-use crate::domain::rules::RiskRecord;
+use crate::domain::status::RiskRecord;
 
 /// DynamoDB's limit per BatchWriteItem call.
 const BATCH_WRITE: usize = 25;

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use tokio::sync::Mutex;
 
 use super::{Store, StoreError, from_item, key, to_item};
-use crate::domain::rules::RiskAreas;
+use crate::domain::status::RiskAreas;
 
 const RISK_AREAS: &str = "RISK_AREAS";
 

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::accounts::{Identity, PROFILE, subject_pk};
 use super::{Store, StoreError, from_item, key2, n, s, sort_time, to_item, value, written};
 use crate::domain::declaration::Symptom;
-use crate::domain::rules::{Color, Facts, Status};
+use crate::domain::status::{Color, Facts, Status};
 
 /// A subject's profile: identity, rules facts, the day's declaration count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,7 +136,7 @@ impl Store {
     pub async fn set_override(
         &self,
         subject_id: &str,
-        verdict: &crate::domain::rules::Override,
+        verdict: &crate::domain::status::Override,
     ) -> Result<bool, StoreError> {
         self.set_fact(subject_id, "override", value(verdict)).await
     }

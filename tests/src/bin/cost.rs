@@ -86,10 +86,8 @@ async fn main() {
     store.create_tables().await.expect("tables on the emulator");
     let clock = Clock::fixed(NOW);
     // Sessions that outlive the months the declaration runs travel through.
-    let login_app = login::App {
-        sessions: shared::auth::SessionKeys::new(&SESSION_SECRET, time::Duration::days(400)),
-        ..login_app(&store, &clock)
-    };
+    let mut login_app = login_app(&store, &clock);
+    login_app.base.sessions = shared::auth::SessionKeys::new(&SESSION_SECRET, time::Duration::days(400));
     let mut declaration_app = declaration_app(&store, &clock);
     let mut code_app = code_app(&store, &clock);
     let mut scan_app = scan_app(&store, &clock);

@@ -1,6 +1,6 @@
 //! `hcctl risk-persons import <file.csv>`: the authority's risk-person list
 //! from a CSV file, through the same validation and import as
-//! `POST /v1/admin/risk-persons` (`shared::risk_import`).
+//! `POST /v1/admin/risk-persons` (`shared::service::risk_import`).
 //!
 //! The file is read as a stream of records (any size, quoted fields, BOM,
 //! CRLF or LF); rows are reported by their line in the file, the header
@@ -15,7 +15,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use shared::crypto::PiiKeys;
-use shared::risk_import::{self, RiskRow};
+use shared::service::risk_import::{self, RiskRow};
 use shared::store::Store;
 
 use crate::{Failure, failure};

@@ -1,6 +1,6 @@
 //! `hcctl roles grant|revoke|list`: the roles of an account.
 
-use shared::auth::Role;
+use shared::domain::role::Role;
 use shared::store::Store;
 
 use crate::Failure;

@@ -1,12 +1,12 @@
 //! `hcctl traces export`: the trace of `GET /v1/admin/traces`, every page
 //! of it, as a CSV file for the epidemiologists.
 //!
-//! The audit entry is written after the entries are read and before any
-//! identity is opened or the file created, as the admin route does. The
+//! The trace is the one of `shared::service::trace`, read whole: audited
+//! after the entries are read and before any identity is opened or the
+//! file created. The
 //! file is created with mode 0600 and never overwritten without `--force`.
 //! Nothing personal is printed.
 
-use std::collections::{BTreeSet, HashMap};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -14,20 +14,14 @@ use std::path::Path;
 
 use shared::crypto::PiiKeys;
 use shared::domain::day::rfc3339;
-use shared::domain::rules::Color;
-use shared::store::log::{Entry, EntryKind};
-use shared::store::subjects::Subject;
+use shared::domain::status::Color;
+use shared::service::trace::{self, Pages, Reader, SubjectTrace, TraceError, VenueTrace};
+use shared::store::log::EntryKind;
 use shared::store::{Store, parse_time};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::cli::ExportArgs;
 use crate::{Failure, failure};
-
-/// The default and the longest window, as for the admin route.
-const DEFAULT_WINDOW: Duration = Duration::days(14);
-const MAX_WINDOW: Duration = Duration::days(60);
-/// Entries read per query page of a venue.
-const PAGE: usize = 500;
 
 pub const VENUE_HEADER: [&str; 6] = ["entered_at", "subject_id", "name", "id_number", "phone", "color"];
 pub const SUBJECT_HEADER: [&str; 12] = [
@@ -47,36 +41,47 @@ pub const SUBJECT_HEADER: [&str; 12] = [
 
 pub async fn export(store: &Store, args: ExportArgs) -> Result<(), Failure> {
     let pii = PiiKeys::from_env().map_err(failure::pii_keys)?;
-    let to = args.to.unwrap_or_else(OffsetDateTime::now_utc);
-    let from = args.from.unwrap_or(to - DEFAULT_WINDOW);
-    if from > to || to - from > MAX_WINDOW {
-        return Err(Failure::new("--from must precede --to, at most 60 days before it"));
-    }
+    let now = OffsetDateTime::now_utc();
+    let window = trace::window(args.from, args.to, now)
+        .map_err(|_| Failure::new("--from must precede --to, at most 60 days before it"))?;
     check_destination(&args.out, args.force)?;
-    let window = format!("{} to {}", rfc3339(from), rfc3339(to));
-    let (rows, what) = match (&args.venue, &args.subject) {
-        (Some(venue), None) => (
-            venue_rows(store, &pii, venue, from, to, &window).await?,
-            format!("venue {venue}"),
-        ),
-        (None, Some(subject)) => (
-            subject_rows(store, &pii, subject, from, to, &window).await?,
-            format!("subject {subject}"),
-        ),
+    let officer = crate::officer();
+    let reader = Reader { officer: &officer, now };
+    let shown = format!("{} to {}", rfc3339(window.0), rfc3339(window.1));
+    let (header, rows, what): (&[&str], _, _) = match (&args.venue, &args.subject) {
+        (Some(venue), None) => {
+            let found = trace::venue(store, &pii, &reader, venue, window, Pages::All)
+                .await
+                .map_err(|err| trace_failure(store, err, venue))?;
+            (&VENUE_HEADER, venue_rows(&found), format!("venue {venue}"))
+        }
+        (None, Some(subject)) => {
+            let found = trace::subject(store, &pii, &reader, subject, window, Pages::All)
+                .await
+                .map_err(|err| trace_failure(store, err, subject))?;
+            (&SUBJECT_HEADER, subject_rows(&found), format!("subject {subject}"))
+        }
         _ => return Err(Failure::new("give one of --venue and --subject")),
-    };
-    let header: &[&str] = if args.venue.is_some() {
-        &VENUE_HEADER
-    } else {
-        &SUBJECT_HEADER
     };
     write(&args.out, args.force, header, &rows)?;
     println!(
-        "wrote {} entries of {what}, {window}, to {}",
+        "wrote {} entries of {what}, {shown}, to {}",
         rows.len(),
         args.out.display()
     );
     Ok(())
+}
+
+fn trace_failure(store: &Store, err: TraceError, id: &str) -> Failure {
+    match err {
+        TraceError::NoVenue => Failure::new(format!("no venue `{id}` in table {}", store.tables.venues)),
+        TraceError::NoSubject => Failure::new(format!("no subject `{id}` in table {}", store.tables.subjects)),
+        TraceError::Sealed { subject_id, error } => Failure::new(format!(
+            "the identity of subject {subject_id} does not open ({error}): are HC_PII_ENC_KEY (and HC_PII_ENC_KEY_PREVIOUS during a rotation) the deployment's?"
+        )),
+        TraceError::Window => Failure::new("--from must precede --to, at most 60 days before it"),
+        TraceError::Store(err) => err.into(),
+    }
 }
 
 /// Refuses early, before the audit, what would fail at the end.
@@ -105,95 +110,33 @@ fn check_destination(out: &Path, force: bool) -> Result<(), Failure> {
 }
 
 /// Everyone who entered the venue, newest first, with full identity.
-async fn venue_rows(
-    store: &Store,
-    pii: &PiiKeys,
-    venue_id: &str,
-    from: OffsetDateTime,
-    to: OffsetDateTime,
-    window: &str,
-) -> Result<Vec<Vec<String>>, Failure> {
-    let valid_id = venue_id.len() <= 64 && venue_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    let venue = if valid_id {
-        store.get_venue(venue_id).await?
-    } else {
-        None
-    };
-    let venue = venue.ok_or_else(|| Failure::new(format!("no venue `{venue_id}` in table {}", store.tables.venues)))?;
-    let mut entries = Vec::new();
-    let mut after = None;
-    loop {
-        let page = store
-            .venue_entries(&venue.id, venue.shards, from, to, after.as_deref(), PAGE)
-            .await?;
-        entries.extend(page.entries);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
-    let ids: Vec<String> = entries
-        .iter()
-        .map(|e| e.subject_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    crate::audit(store, "trace-venue", &venue.id, window.to_owned(), ids.len()).await?;
-    let subjects = store.get_subjects(&ids).await?;
-    let mut people = HashMap::new();
-    for (id, subject) in &subjects {
-        people.insert(id.as_str(), person(pii, subject)?);
-    }
-    Ok(entries
-        .iter()
-        .filter_map(|entry| {
-            let who = people.get(entry.subject_id.as_str())?;
-            let at = parse_time(&entry.at)?;
-            Some(vec![
-                rfc3339(at),
-                entry.subject_id.clone(),
-                cell(&who.name),
-                who.id_number.clone(),
-                who.phone.clone(),
-                color(entry.color),
-            ])
+fn venue_rows(found: &VenueTrace) -> Vec<Vec<String>> {
+    found
+        .visits()
+        .map(|visit| {
+            vec![
+                rfc3339(visit.entered_at),
+                visit.entry.subject_id.clone(),
+                cell(&visit.person.name),
+                visit.person.id_number.clone(),
+                visit.person.phone.clone().unwrap_or_default(),
+                color(visit.entry.color),
+            ]
         })
-        .collect())
+        .collect()
 }
 
 /// Every venue the subject entered and every scan of their code, newest first.
-async fn subject_rows(
-    store: &Store,
-    pii: &PiiKeys,
-    subject_id: &str,
-    from: OffsetDateTime,
-    to: OffsetDateTime,
-    window: &str,
-) -> Result<Vec<Vec<String>>, Failure> {
-    let subject = if shared::access::is_subject_id(subject_id) {
-        store.get_subject(subject_id, false).await?
-    } else {
-        None
-    };
-    let subject =
-        subject.ok_or_else(|| Failure::new(format!("no subject `{subject_id}` in table {}", store.tables.subjects)))?;
-    let entries: Vec<Entry> = store.subject_entries(subject_id, from, to).await?;
-    crate::audit(store, "trace-subject", subject_id, window.to_owned(), 1).await?;
-    let venue_ids: Vec<String> = entries
-        .iter()
-        .filter_map(|e| e.venue_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let venues = store.get_venues(&venue_ids).await?;
-    let who = person(pii, &subject)?;
-    Ok(entries
+fn subject_rows(found: &SubjectTrace) -> Vec<Vec<String>> {
+    let who = &found.subject;
+    found
+        .entries
         .iter()
         .map(|entry| {
             let at = parse_time(&entry.at).map(rfc3339).unwrap_or_default();
             let (kind, venue_columns, scanner) = match entry.kind {
                 EntryKind::Checkin => {
-                    let venue = entry.venue_id.as_ref().and_then(|v| venues.get(v));
+                    let venue = entry.venue_id.as_ref().and_then(|v| found.venues.get(v));
                     let columns = match venue {
                         Some(v) => [v.id.clone(), cell(&v.name), cell(&v.address), v.region.clone()],
                         None => [
@@ -226,33 +169,13 @@ async fn subject_rows(
                 region,
                 color(entry.color),
                 scanner,
-                subject_id.to_owned(),
+                who.subject_id.clone(),
                 cell(&who.name),
                 who.id_number.clone(),
-                who.phone.clone(),
+                who.phone.clone().unwrap_or_default(),
             ]
         })
-        .collect())
-}
-
-struct Person {
-    name: String,
-    id_number: String,
-    phone: String,
-}
-
-fn person(pii: &PiiKeys, subject: &Subject) -> Result<Person, Failure> {
-    let revealed = subject.identity.reveal(pii).map_err(|err| {
-        Failure::new(format!(
-            "the identity of subject {} does not open ({err}): are HC_PII_ENC_KEY (and HC_PII_ENC_KEY_PREVIOUS during a rotation) the deployment's?",
-            subject.identity.subject_id
-        ))
-    })?;
-    Ok(Person {
-        name: revealed.name,
-        id_number: revealed.id_number,
-        phone: revealed.phone.unwrap_or_default(),
-    })
+        .collect()
 }
 
 fn color(color: Color) -> String {

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use shared::crypto::{PiiKeys, random_id};
 use shared::domain::day::{iso_date, shanghai_day};
 use shared::domain::identity::{IdNumber, mask_name};
-use shared::domain::rules::Color;
+use shared::domain::status::Color;
 use shared::store::accounts::{Account, BindResult, Identity, PersonState};
 use shared::store::audit::AuditEntry;
 use shared::store::log::{Entry, EntryKind};
@@ -159,7 +159,7 @@ async fn person(store: &Store, name: &str, id: &str, phone: &str) -> String {
     let seal = |value: &str, field: &str| keys.seal(value, &format!("{subject_id}/{field}")).expect("sealing");
     let identity = Identity {
         subject_id: subject_id.clone(),
-        id_hash: keys.id_hash(&id),
+        id_hash: keys.id_hash(id.as_str()),
         id_sealed: seal(id.as_str(), "id"),
         name_sealed: seal(name, "name"),
         phone_sealed: Some(seal(phone, "phone")),
@@ -241,7 +241,7 @@ async fn risk_item_exists(store: &Store, id: &str) -> bool {
         .client()
         .get_item()
         .table_name(&store.tables.subjects)
-        .key("pk", AttributeValue::S(format!("P#{}", pii().id_hash(&id))))
+        .key("pk", AttributeValue::S(format!("P#{}", pii().id_hash(id.as_str()))))
         .key("sk", AttributeValue::S("RISK".into()))
         .consistent_read(true)
         .send()

@@ -7,7 +7,8 @@ use time::OffsetDateTime;
 
 use crate::domain::day::rfc3339;
 use crate::domain::qr;
-use crate::domain::rules::{Color, RiskAreas, RuleSet, Status};
+use crate::domain::rules::RuleSet;
+use crate::domain::status::{Color, RiskAreas, Status};
 use crate::domain::token::CodeKeys;
 use crate::http::Problem;
 use crate::store::subjects::Subject;

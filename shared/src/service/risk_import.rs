@@ -13,7 +13,7 @@ use time::{Date, Duration, OffsetDateTime};
 use crate::crypto::PiiKeys;
 use crate::domain::day::{iso_date, shanghai_day};
 use crate::domain::identity::IdNumber;
-use crate::domain::rules::{RiskRecord, RiskStatus};
+use crate::domain::status::{RiskRecord, RiskStatus};
 use crate::store::{Store, StoreError};
 
 /// Profiles updated at once.
@@ -90,7 +90,7 @@ pub async fn import(
     for (position, row) in rows {
         match validate(&row, now) {
             Ok((id, record)) => {
-                valid.insert(pii.id_hash(&id), record);
+                valid.insert(pii.id_hash(id.as_str()), record);
             }
             Err(code) => report.errors.push(RowReport { position, code }),
         }

@@ -8,6 +8,8 @@
 //! the same font's advance widths to pick the size and the line breaks, so a long name
 //! shrinks and wraps instead of running off the page.
 
+mod raster;
+
 use std::fmt::Write;
 
 use shared::domain::qr;

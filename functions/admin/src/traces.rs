@@ -1,0 +1,143 @@
+//! `GET /v1/admin/traces`: the trace of `shared::service::trace`, one page
+//! at a time, as JSON.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use lambda_http::Request;
+use shared::crypto::PiiKeys;
+use shared::domain::day::rfc3339;
+use shared::http::{self, HttpResult, Problem};
+use shared::service::trace::{self, Pages, Person, Reader, TraceError};
+use shared::store::log::EntryKind;
+use shared::store::venues::Venue;
+use shared::store::{Store, parse_time};
+use time::{Duration, OffsetDateTime};
+
+/// Entries per page of a trace unless `limit` says fewer.
+const TRACE_PAGE: usize = 100;
+const MAX_TRACE_PAGE: usize = 500;
+
+/// The time window of a trace: `from` and `to`, 14 days up to now by default.
+fn window(req: &Request, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetDateTime), Problem> {
+    let time = |name: &str| -> Result<Option<OffsetDateTime>, Problem> {
+        http::query(req, name)
+            .map(|v| parse_time(&v).ok_or_else(|| Problem::bad_request(format!("`{name}` must be an RFC 3339 time"))))
+            .transpose()
+    };
+    trace::window(time("from")?, time("to")?, now).map_err(trace_problem)
+}
+
+fn page_size(req: &Request) -> Result<usize, Problem> {
+    match http::query(req, "limit") {
+        None => Ok(TRACE_PAGE),
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| (1..=MAX_TRACE_PAGE).contains(n))
+            .ok_or_else(|| Problem::bad_request(format!("`limit` is 1 to {MAX_TRACE_PAGE}"))),
+    }
+}
+
+fn cursor(req: &Request) -> Result<Option<String>, Problem> {
+    http::query(req, "next")
+        .map(|c| {
+            B64.decode(c.as_bytes())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .filter(|c| shared::store::log::is_position(c))
+                .ok_or_else(|| Problem::bad_request("`next` is not a cursor this route returned"))
+        })
+        .transpose()
+}
+
+fn trace_problem(err: TraceError) -> Problem {
+    match err {
+        TraceError::NoVenue | TraceError::NoSubject => Problem::not_found().detail(err.to_string()),
+        TraceError::Window => Problem::bad_request(err.to_string()),
+        TraceError::Sealed { error, .. } => {
+            tracing::error!(%error, "opening a sealed identity failed");
+            Problem::internal()
+        }
+        TraceError::Store(err) => err.into(),
+    }
+}
+
+fn person_view(person: &Person) -> serde_json::Value {
+    serde_json::json!({
+        "subject_id": person.subject_id, "name": person.name, "id_number": person.id_number, "phone": person.phone,
+    })
+}
+
+fn venue_view(venue: &Venue) -> serde_json::Value {
+    serde_json::json!({
+        "id": venue.id, "name": venue.name, "address": venue.address, "region": venue.region,
+        "category": venue.category, "revoked_at": venue.revoked_at.map(rfc3339),
+    })
+}
+
+/// What a trace reads with: the store, the keys that open identities, and
+/// how long the log keeps entries (older ones are not traced, deleted or not).
+pub struct Tracer<'a> {
+    pub store: &'a Store,
+    pub pii: &'a PiiKeys,
+    pub retention: Duration,
+    pub now: OffsetDateTime,
+}
+
+pub async fn traces(app: &Tracer<'_>, req: &Request, officer: &str) -> HttpResult {
+    let now = app.now;
+    let (from, to) = window(req, now)?;
+    let window = (from.max(now - app.retention), to);
+    let limit = page_size(req)?;
+    let after = cursor(req)?;
+    let pages = Pages::One {
+        after: after.as_deref(),
+        limit,
+    };
+    let reader = Reader { officer, now };
+    match (http::query(req, "venue_id"), http::query(req, "subject_id")) {
+        (Some(venue), None) => {
+            let found = trace::venue(app.store, app.pii, &reader, &venue, window, pages)
+                .await
+                .map_err(trace_problem)?;
+            let entries: Vec<_> = found
+                .visits()
+                .map(|visit| {
+                    let mut row = person_view(visit.person);
+                    row["entered_at"] = rfc3339(visit.entered_at).into();
+                    row["color"] = serde_json::json!(visit.entry.color);
+                    row
+                })
+                .collect();
+            tracing::info!(entries = entries.len(), "venue traced");
+            http::ok(&serde_json::json!({
+                "venue": venue_view(&found.venue), "entries": entries, "next": found.next.map(|n| B64.encode(n)),
+            }))
+        }
+        (None, Some(subject)) => {
+            let found = trace::subject(app.store, app.pii, &reader, &subject, window, pages)
+                .await
+                .map_err(trace_problem)?;
+            let mut visits = Vec::new();
+            let mut scans = Vec::new();
+            for entry in &found.entries {
+                let at = parse_time(&entry.at).map(rfc3339);
+                match entry.kind {
+                    EntryKind::Checkin => visits.push(serde_json::json!({
+                        "entered_at": at, "color": entry.color,
+                        "venue": entry.venue_id.as_ref().and_then(|v| found.venues.get(v)).map(venue_view),
+                    })),
+                    EntryKind::Scan => scans.push(serde_json::json!({
+                        "scanned_at": at, "color": entry.color, "region": entry.region, "scanner": entry.account,
+                    })),
+                }
+            }
+            tracing::info!(visits = visits.len(), scans = scans.len(), "subject traced");
+            http::ok(&serde_json::json!({
+                "subject": person_view(&found.subject), "visits": visits, "scans": scans,
+                "next": found.next.map(|n| B64.encode(n)),
+            }))
+        }
+        _ => Err(Problem::bad_request("give exactly one of `venue_id` and `subject_id`")),
+    }
+}

@@ -1,0 +1,10 @@
+//! The use cases that the functions and `hcctl` share: who may act for
+//! whom, the health code as shown, the risk-person import, the trace. Each
+//! is written once here; the function crates keep routing, request parsing
+//! and response shaping.
+
+pub mod access;
+pub mod health_code;
+pub mod identity;
+pub mod risk_import;
+pub mod trace;
