@@ -9,6 +9,12 @@ one venue per applicant, ...) need DynamoDB's guarantee, so this wrapper
 serialises request handling behind one lock, while connections stay
 concurrent and keep-alive.
 
+Transactions are idempotent as in DynamoDB: a TransactWriteItems call that
+repeats the ClientRequestToken of one that succeeded in the last ten
+minutes (the SDK sends one, and sends it again when it retries a call
+whose answer was lost) succeeds again without writing; moto would apply it
+a second time, or cancel it on its own first write's conditions.
+
 With --state FILE the tables survive a restart: the state is loaded from
 FILE at start and written to it on SIGTERM or SIGINT, between requests. The
 fault-injection tests stop and start the emulator this way in the middle of
@@ -19,11 +25,14 @@ Usage: python infra/dynamodb_emulator.py --host 127.0.0.1 --port 8000 [--state F
 """
 
 import argparse
+import io
+import json
 import os
 import pickle
 import signal
 import sys
 import threading
+import time
 
 from werkzeug.serving import run_simple
 
@@ -35,15 +44,53 @@ from moto.moto_server.werkzeug_app import (
 
 
 LOCK = threading.Lock()
+# ClientRequestToken -> (time, request body, status, headers, body) of a
+# transaction that succeeded.
+TOKENS = {}
+TOKEN_LIFETIME = 600
 
 
 def serialised(app):
     def handle(environ, start_response):
         with LOCK:
-            # Consume the whole response while holding the lock.
-            return list(app(environ, start_response))
+            token, body = transaction_token(environ)
+            if token is None:
+                # Consume the whole response while holding the lock.
+                return list(app(environ, start_response))
+            now = time.monotonic()
+            for old in [t for t, v in TOKENS.items() if now - v[0] > TOKEN_LIFETIME]:
+                del TOKENS[old]
+            if token in TOKENS and TOKENS[token][1] == body:
+                _, _, status, headers, answer = TOKENS[token]
+                start_response(status, headers)
+                return [answer]
+            captured = {}
+
+            def capture(status, headers, exc_info=None):
+                captured["status"], captured["headers"] = status, headers
+                return start_response(status, headers, exc_info)
+
+            answer = b"".join(app(environ, capture))
+            if captured.get("status", "").startswith("200"):
+                TOKENS[token] = (now, body, captured["status"], captured["headers"], answer)
+            return [answer]
 
     return handle
+
+
+def transaction_token(environ):
+    """The ClientRequestToken of a TransactWriteItems call, and its body
+    (put back for moto to read); (None, None) for any other call."""
+    if not environ.get("HTTP_X_AMZ_TARGET", "").endswith(".TransactWriteItems"):
+        return None, None
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    body = environ["wsgi.input"].read(length)
+    environ["wsgi.input"] = io.BytesIO(body)
+    try:
+        token = json.loads(body).get("ClientRequestToken")
+    except ValueError:
+        token = None
+    return token, body
 
 
 def load_state(path):

@@ -138,6 +138,14 @@ pub fn random_u32() -> u32 {
     u32::from_le_bytes(bytes)
 }
 
+/// The id of what a request with an idempotency key creates: derived from
+/// what it is (`purpose`), the caller and the key, so that a retry of the
+/// request names the same thing and finds what the first attempt wrote.
+pub fn keyed_id(prefix: &str, purpose: &str, account: &str, key: &str) -> String {
+    let digest = sha256(format!("{purpose}\0{account}\0{key}").as_bytes());
+    format!("{prefix}{}", base32(&digest[..16]))
+}
+
 /// Lower-case RFC 4648 base32 without padding: short, case-insensitive and
 /// URL-safe identifiers.
 pub fn base32(bytes: &[u8]) -> String {

@@ -384,6 +384,24 @@ pub fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters. A value
+/// that does not fit is refused rather than ignored, so that a retry is
+/// never applied twice by mistake.
+pub fn idempotency_key(req: &Request) -> Result<Option<&str>, Problem> {
+    let refused = || Problem::bad_request("`Idempotency-Key` is 1 to 255 visible ASCII characters");
+    match req.headers().get("idempotency-key") {
+        None => Ok(None),
+        Some(value) => {
+            let key = value.to_str().map_err(|_| refused())?.trim();
+            if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) {
+                Ok(Some(key))
+            } else {
+                Err(refused())
+            }
+        }
+    }
+}
+
 /// The Lambda request id, for log correlation; `-` outside Lambda.
 pub fn request_id(req: &Request) -> String {
     req.lambda_context_ref()

@@ -6,17 +6,17 @@ use lambda_http::Request;
 use lambda_http::http::Method;
 use serde::Serialize;
 use shared::config::ConfigError;
-use shared::crypto::{random_id, random_u32};
+use shared::crypto::{keyed_id, random_id, random_u32};
 use shared::domain::day::{iso_date, rfc3339, shanghai_day, start_of_day_utc};
 use shared::domain::declaration::{self, DeclarationRequest};
 use shared::domain::rules::RuleSet;
-use shared::domain::status::Color;
+use shared::domain::status::{Color, Status};
 use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
 use shared::store::settings::RiskAreaCache;
 use shared::store::subjects::{DeclarationRecord, DeclarationWrite};
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 /// Declarations a subject may file per Shanghai day (to correct a wrong one).
 pub const DAILY_LIMIT: u32 = 3;
@@ -86,10 +86,22 @@ async fn declare(app: &App, req: &Request) -> HttpResult {
     let requested = body.subject_id.clone();
     let decl = declaration::validate(body).map_err(|e| Problem::invalid("invalid-declaration", e.to_string()))?;
     let day = iso_date::format(shanghai_day(now));
+    // With an `Idempotency-Key`, a retry names the declaration the first attempt filed.
+    let id = match http::idempotency_key(req)? {
+        Some(key) => keyed_id("d_", "declaration", &session.account_id, key),
+        None => random_id("d_"),
+    };
 
     for _ in 0..ATTEMPTS {
         let subject = access::subject_for(&app.base.store, &session, requested.as_deref(), true).await?;
         let count = subject.declarations_on(&day);
+        if let Some(filed) = subject.last_declaration.as_ref().filter(|d| d.id == id) {
+            // The first attempt was filed and its answer lost: answer it again.
+            let areas = app.areas.get(&app.base.store).await?;
+            let status = app.rules.evaluate(&subject.facts, &areas, now);
+            let filed_today = subject.declarations_on(&iso_date::format(shanghai_day(filed.at)));
+            return answer(&filed.id, filed.at, DAILY_LIMIT.saturating_sub(filed_today), &status);
+        }
         if count >= DAILY_LIMIT {
             return Err(Problem::too_many("declaration-limit", "Declaration limit reached")
                 .detail(format!("at most {DAILY_LIMIT} declarations per subject per day")));
@@ -99,7 +111,7 @@ async fn declare(app: &App, req: &Request) -> HttpResult {
         let areas = app.areas.get(&app.base.store).await?;
         let status = app.rules.evaluate(&facts, &areas, now);
         let record = DeclarationRecord {
-            id: random_id("d_"),
+            id: id.clone(),
             subject_id: subject.identity.subject_id.clone(),
             declared_at: now,
             day: day.clone(),
@@ -126,23 +138,27 @@ async fn declare(app: &App, req: &Request) -> HttpResult {
         };
         if app.base.store.record_declaration(&write).await? {
             tracing::info!(color = ?status.color, rules_version = %status.rules_version, "declaration recorded");
-            return http::created(&DeclareResponse {
-                declaration: DeclarationRef {
-                    id: record.id,
-                    declared_at: rfc3339(now),
-                },
-                remaining_today: DAILY_LIMIT - (count + 1),
-                status: StatusView {
-                    color: status.color,
-                    status_text: status.status_text(),
-                    hints: status.hints.clone(),
-                },
-            });
+            return answer(&record.id, now, DAILY_LIMIT - (count + 1), &status);
         }
         // Another write to this subject came first: read again and retry.
         tokio::time::sleep(StdDuration::from_millis(5 + u64::from(random_u32() % 20))).await;
     }
     Err(Problem::unavailable())
+}
+
+fn answer(id: &str, declared_at: OffsetDateTime, remaining_today: u32, status: &Status) -> HttpResult {
+    http::created(&DeclareResponse {
+        declaration: DeclarationRef {
+            id: id.to_owned(),
+            declared_at: rfc3339(declared_at),
+        },
+        remaining_today,
+        status: StatusView {
+            color: status.color,
+            status_text: status.status_text(),
+            hints: status.hints.clone(),
+        },
+    })
 }
 
 #[derive(Serialize)]

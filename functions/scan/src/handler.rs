@@ -5,9 +5,8 @@
 use lambda_http::Request;
 use lambda_http::http::Method;
 use serde::{Deserialize, Serialize};
-use shared::auth::Session;
 use shared::config::ConfigError;
-use shared::crypto::{base32, random_id, sha256};
+use shared::crypto::{keyed_id, random_id};
 use shared::domain::day::{iso_date, rfc3339, shanghai_day};
 use shared::domain::divisions::{self, Level};
 use shared::domain::rules::RuleSet;
@@ -191,42 +190,17 @@ fn invalid_venue_code() -> Problem {
     Problem::invalid("invalid-venue-code", "the venue code is forged or malformed")
 }
 
-/// The `Idempotency-Key` header as sent: a value that is not visible ASCII
-/// is refused rather than ignored, so that a retry is never logged twice
-/// by mistake.
-fn idempotency_key(req: &Request) -> Result<Option<&str>, Problem> {
-    req.headers()
-        .get("idempotency-key")
-        .map(|v| {
-            v.to_str()
-                .map(str::trim)
-                .map_err(|_| Problem::bad_request("`Idempotency-Key` is 1 to 255 visible ASCII characters"))
-        })
-        .transpose()
-}
-
-/// The entry id: derived from the caller and their `Idempotency-Key`, so
-/// that a retry finds the entry the first attempt wrote; random otherwise.
-fn entry_id(session: &Session, idempotency_key: Option<&str>) -> Result<String, Problem> {
-    match idempotency_key {
-        None => Ok(random_id("e_")),
-        Some(key) if (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
-            let digest = sha256(format!("checkin\0{}\0{key}", session.account_id).as_bytes());
-            Ok(format!("e_{}", base32(&digest[..16])))
-        }
-        Some(_) => Err(Problem::bad_request(
-            "`Idempotency-Key` is 1 to 255 visible ASCII characters",
-        )),
-    }
-}
-
 /// A visitor scans a venue's code: the entry is logged and the visitor's own
 /// code is returned for the staff at the door to check.
 async fn checkin(app: &App, req: &Request) -> HttpResult {
     let now = app.base.clock.now();
     let session = app.base.sessions.authenticate(req, now)?;
     let own = access::own_subject(&app.base.store, &session).await?;
-    let entry_id = entry_id(&session, idempotency_key(req)?)?;
+    // With an `Idempotency-Key`, a retry names the entry the first attempt wrote.
+    let entry_id = match http::idempotency_key(req)? {
+        Some(key) => keyed_id("e_", "checkin", &session.account_id, key),
+        None => random_id("e_"),
+    };
     let body: CheckinRequest = http::parse_json(req, None)?;
     let venue_id = app.venues.verify(&body.venue_code).map_err(|_| invalid_venue_code())?;
     let subject_id = access::requested_subject(&own, body.subject_id.as_deref())?;

@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use poster::PosterText;
 use serde::{Deserialize, Serialize};
 use shared::config::ConfigError;
-use shared::crypto::random_id;
+use shared::crypto::{keyed_id, random_id};
 use shared::domain::day::rfc3339;
 use shared::domain::divisions::{self, Level};
 use shared::domain::status::Color;
@@ -123,8 +123,13 @@ async fn create(app: &App, req: &Request) -> HttpResult {
     if county.is_none() {
         return Err(invalid("`region` must be a county-level division code of Hebei"));
     }
+    // With an `Idempotency-Key`, a retry names the venue the first attempt created.
+    let id = match http::idempotency_key(req)? {
+        Some(key) => keyed_id("v_", "venue", &session.account_id, key),
+        None => random_id("v_"),
+    };
     let venue = Venue {
-        id: random_id("v_"),
+        id,
         owner: session.account_id.clone(),
         name,
         address,
@@ -135,6 +140,18 @@ async fn create(app: &App, req: &Request) -> HttpResult {
         shards: app.shards,
     };
     if !app.base.store.create_venue(&venue).await? {
+        if let Some(created) = app
+            .base
+            .store
+            .venue_of(&session.account_id)
+            .await?
+            .filter(|v| v.id == venue.id)
+        {
+            // The first attempt created it and its answer was lost: answer it again.
+            return http::created(
+                &serde_json::json!({ "venue": VenueView::of(&created), "qr": app.keys.code(&created.id) }),
+            );
+        }
         return Err(Problem::conflict("venue-exists", "Venue exists")
             .detail("each applicant holds one venue code; revoke it to apply again"));
     }

@@ -43,6 +43,17 @@ pub struct Subject {
     /// The status computed at the last write, with its rules version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<Status>,
+    /// The latest declaration: a retry of the request that filed it (the same
+    /// `Idempotency-Key`, so the same id) finds it here instead of filing another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_declaration: Option<LastDeclaration>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LastDeclaration {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
 }
 
 impl Subject {
@@ -173,7 +184,8 @@ impl Store {
             .set_key(Some(key2(subject_pk(w.subject_id), PROFILE)))
             .update_expression(
                 "SET facts = :facts, #status = :status, decl_day = :day, decl_count = :count, #region = :region, \
-                 first_day = if_not_exists(first_day, :day), first_region = if_not_exists(first_region, :region), ver = :next",
+                 first_day = if_not_exists(first_day, :day), first_region = if_not_exists(first_region, :region), \
+                 last_declaration = :last, ver = :next",
             )
             .condition_expression("ver = :read")
             .expression_attribute_names("#status", "status")
@@ -183,6 +195,13 @@ impl Store {
             .expression_attribute_values(":day", s(w.day))
             .expression_attribute_values(":count", n(w.count))
             .expression_attribute_values(":region", s(w.region))
+            .expression_attribute_values(
+                ":last",
+                value(&LastDeclaration {
+                    id: w.record.id.clone(),
+                    at: w.record.declared_at,
+                }),
+            )
             .expression_attribute_values(":read", n(w.read_ver))
             .expression_attribute_values(":next", n(w.read_ver + 1))
             .build()
