@@ -8,9 +8,9 @@
 # is gone and its ports are free within 20 seconds.
 source "$(dirname "$0")/lib.sh"
 
-DYNAMODB_PORT=$(port_setting HC_SIGTERM_DYNAMODB_PORT 8005)
-FUNCTIONS_PORT=$(port_setting HC_SIGTERM_FUNCTIONS_PORT 9005)
-WEB_PORT=$(port_setting HC_SIGTERM_WEB_PORT 8085)
+DYNAMODB_PORT=$(port_setting HC_SIGTERM_DYNAMODB_PORT 8007)
+FUNCTIONS_PORT=$(port_setting HC_SIGTERM_FUNCTIONS_PORT 9007)
+WEB_PORT=$(port_setting HC_SIGTERM_WEB_PORT 8087)
 STATE="$ROOT/.local/sigterm-test"
 OUT="$ROOT/.local/logs/sigterm-test.log"
 rm -rf "$STATE"
