@@ -14,8 +14,8 @@
 # See docs/benchmarks.md for what it measures and the results.
 source "$(dirname "$0")/../infra/lib.sh"
 
-DYNAMODB_PORT=8002
-FUNCTIONS_PORT=9003
+DYNAMODB_PORT=$(port_setting HC_LOAD_DYNAMODB_PORT 8002)
+FUNCTIONS_PORT=$(port_setting HC_LOAD_FUNCTIONS_PORT 9003)
 OPERATIONS=5000
 CONCURRENCY=32
 INSTANCES=4
@@ -41,7 +41,8 @@ ensure_venv
 require_free_port "$DYNAMODB_PORT" "load-benchmark DynamoDB emulator"
 require_free_port "$FUNCTIONS_PORT" "load-benchmark functions"
 trap stop_children EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 say "generating fresh keys into .local/load.env"
 write_env_file "$ENV_FILE" "$DYNAMODB_PORT" "$FUNCTIONS_PORT" "$PREFIX"
@@ -52,7 +53,7 @@ cargo build --workspace --bins
 say "starting the DynamoDB emulator on 127.0.0.1:$DYNAMODB_PORT"
 start_emulator "$DYNAMODB_PORT"
 AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" HC_TABLE_PREFIX="$PREFIX" \
-    "$ROOT/target/debug/hcctl" tables create > /dev/null
+    "$HCCTL" tables create > /dev/null
 
 # --ignore-changes: a source edit during the run must not restart the functions.
 say "serving every function on 127.0.0.1:$FUNCTIONS_PORT, $INSTANCES instances each (logs: .local/logs/load-functions.log)"

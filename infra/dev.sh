@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# `make dev`: the whole local stack in the foreground. Ctrl-C stops it all.
-#   DynamoDB emulator  http://127.0.0.1:8000   (data in memory)
-#   functions          http://127.0.0.1:9000/lambda-url/<function>/<route>
-#   browser client     http://127.0.0.1:8080/  (web/, against these functions)
+# `make dev`: the whole local stack in the foreground. Ctrl-C, or SIGTERM to
+# its process group, stops it all.
+#   DynamoDB emulator  http://127.0.0.1:8000   (data in memory; HC_DEV_DYNAMODB_PORT)
+#   functions          http://127.0.0.1:9000/lambda-url/<function>/<route>  (HC_DEV_FUNCTIONS_PORT)
+#   browser client     http://127.0.0.1:8080/  (web/, against these functions; HC_DEV_WEB_PORT)
 source "$(dirname "$0")/lib.sh"
 
-DYNAMODB_PORT=8000
-FUNCTIONS_PORT=9000
-WEB_PORT=8080
+DYNAMODB_PORT=$(port_setting HC_DEV_DYNAMODB_PORT 8000)
+FUNCTIONS_PORT=$(port_setting HC_DEV_FUNCTIONS_PORT 9000)
+WEB_PORT=$(port_setting HC_DEV_WEB_PORT 8080)
 ENV_FILE="$LOCAL/dev.env"
 
+check_prerequisites rust python
 ensure_venv
 require_free_port "$DYNAMODB_PORT" "DynamoDB emulator"
 require_free_port "$FUNCTIONS_PORT" "functions"
 require_free_port "$WEB_PORT" "web client"
 trap 'say "stopping"; stop_children' EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-if [[ ! -f "$ENV_FILE" ]]; then
-    say "generating development keys into .local/dev.env"
+# Written once and kept, unless the ports it names have changed.
+if ! { grep -qx "AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT" "$ENV_FILE" &&
+    grep -qx "HC_CODE_ISSUER=http://127.0.0.1:$FUNCTIONS_PORT/lambda-url/code" "$ENV_FILE" &&
+    grep -qx "HC_VENUE_URL_BASE=http://127.0.0.1:$WEB_PORT/v" "$ENV_FILE"; } 2> /dev/null; then
+    say "generating development keys into ${ENV_FILE#"$ROOT"/}"
     write_env_file "$ENV_FILE" "$DYNAMODB_PORT" "$FUNCTIONS_PORT" "hc-" "$WEB_PORT"
 fi
 
@@ -27,7 +33,7 @@ cargo build --workspace --bins
 
 say "starting the DynamoDB emulator on 127.0.0.1:$DYNAMODB_PORT"
 start_emulator "$DYNAMODB_PORT"
-AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" HC_TABLE_PREFIX=hc- "$ROOT/target/debug/hcctl" tables create
+AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" HC_TABLE_PREFIX=hc- "$HCCTL" tables create
 
 say "serving every function on 127.0.0.1:$FUNCTIONS_PORT (logs: .local/logs/functions.log)"
 PATH="$VENV/bin:$PATH" background "$LOCAL/logs/functions.log" \
@@ -46,7 +52,7 @@ CHILDREN+=($!)
 say "counting the rankings from the tables' streams (logs: .local/logs/aggregator.log)"
 background "$LOCAL/logs/aggregator.log" \
     env AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" HC_TABLE_PREFIX=hc- \
-    "$ROOT/target/debug/hcctl" aggregate --follow --from-start
+    "$HCCTL" aggregate --follow --from-start
 sleep 1
 if ! kill -0 "${CHILDREN[-1]}" 2>/dev/null; then
     tail -n 20 "$LOCAL/logs/aggregator.log" >&2

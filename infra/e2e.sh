@@ -15,21 +15,21 @@ trap stop_children EXIT
 write_env_file "$ENV_FILE" "$DYNAMODB_PORT" "$FUNCTIONS_PORT" "$PREFIX"
 cargo build --workspace --bins
 export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" HC_TABLE_PREFIX="$PREFIX"
-"$ROOT/target/debug/hcctl" tables create > /dev/null
+"$HCCTL" tables create > /dev/null
 
 PATH="$VENV/bin:$PATH" background "$LOCAL/logs/e2e-functions.log" \
     cargo lambda watch -A 127.0.0.1 -P "$FUNCTIONS_PORT" --env-file "$ENV_FILE" --concurrency 2
 wait_for_port "$FUNCTIONS_PORT" "cargo lambda watch" 120
 
-"$VENV/bin/python" "$ROOT/tests/e2e/smoke.py" --base "http://127.0.0.1:$FUNCTIONS_PORT" --hcctl "$ROOT/target/debug/hcctl" \
+"$VENV/bin/python" "$ROOT/tests/e2e/smoke.py" --base "http://127.0.0.1:$FUNCTIONS_PORT" --hcctl "$HCCTL" \
     || die "the end-to-end smoke test failed (function logs: .local/logs/e2e-functions.log)"
 
-GATEWAY_PORT=$((FUNCTIONS_PORT + 10))
+GATEWAY_PORT=$(port_setting HC_TEST_GATEWAY_PORT $((FUNCTIONS_PORT + 10)))
 require_free_port "$GATEWAY_PORT" "API gateway stand-in"
 background "$LOCAL/logs/e2e-apigw.log" "$VENV/bin/python" "$ROOT/infra/apigw.py" --port "$GATEWAY_PORT" --functions "http://127.0.0.1:$FUNCTIONS_PORT"
 wait_for_port "$GATEWAY_PORT" "the API gateway stand-in"
 say "schema fuzzing of docs/openapi.yaml (schemathesis, fixed seed)"
-"$VENV/bin/python" "$ROOT/tests/e2e/fuzz.py" --base "http://127.0.0.1:$GATEWAY_PORT" --hcctl "$ROOT/target/debug/hcctl" \
+"$VENV/bin/python" "$ROOT/tests/e2e/fuzz.py" --base "http://127.0.0.1:$GATEWAY_PORT" --hcctl "$HCCTL" \
     > "$LOCAL/logs/e2e-fuzz.log" 2>&1 \
     || { tail -n 45 "$LOCAL/logs/e2e-fuzz.log"
          die "schema fuzzing found problems (report: .local/logs/e2e-fuzz.log)"; }

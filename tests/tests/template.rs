@@ -1,7 +1,9 @@
 //! `template.yaml` agrees with the one definition of the tables
 //! (shared/src/store/tables.rs) and with our rules for functions: no
 //! development settings in production defaults, every function built by
-//! cargo-lambda for arm64.
+//! cargo-lambda for arm64, each with only the settings its code reads; and
+//! with what operating it needs: logs that expire, alarms, a dead-letter
+//! queue for the stream batches, throttles, and samconfig.toml.
 
 use std::collections::BTreeSet;
 
@@ -58,6 +60,11 @@ fn check_table(def: &TableDef, resource: &Value) {
         "{id}"
     );
     assert_eq!(p["SSESpecification"]["SSEEnabled"], Value::Bool(true), "{id}");
+    assert_eq!(
+        p["DeletionProtectionEnabled"],
+        Value::Bool(true),
+        "{id} deletion protection"
+    );
     assert_eq!(
         key_schema(&p["KeySchema"]),
         (def.pk.to_owned(), def.sk.map(str::to_owned)),
@@ -201,5 +208,361 @@ fn secrets_are_referenced_by_name_and_development_settings_are_off() {
             "secret written into the template: {}",
             line.trim().split(':').next().unwrap()
         );
+    }
+}
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+
+/// The name in `!Ref Name`.
+fn reference(value: &Value) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "Ref" => Some(text(&tagged.value)),
+        _ => None,
+    }
+}
+
+/// The resource in `!GetAtt Resource.Attribute`, if the attribute is `attribute`.
+fn get_att(value: &Value, attribute: &str) -> Option<String> {
+    match value {
+        Value::Tagged(tagged) if tagged.tag == "GetAtt" => text(&tagged.value)
+            .strip_suffix(&format!(".{attribute}"))
+            .map(str::to_owned),
+        _ => None,
+    }
+}
+
+/// A number, written out or as `!Ref` to a parameter's default.
+fn number(template: &Value, value: &Value) -> f64 {
+    if let Some(parameter) = reference(value) {
+        let default = &template["Parameters"][parameter.as_str()]["Default"];
+        return number(template, default);
+    }
+    value
+        .as_f64()
+        .unwrap_or_else(|| panic!("expected a number or a parameter with a default, found {value:?}"))
+}
+
+fn functions(template: &Value) -> Vec<(String, &Value)> {
+    resources(template)
+        .iter()
+        .filter(|(_, r)| text(&r["Type"]) == "AWS::Serverless::Function")
+        .map(|(name, r)| (text(name), r))
+        .collect()
+}
+
+fn of_type<'a>(template: &'a Value, kind: &str) -> Vec<(String, &'a Value)> {
+    resources(template)
+        .iter()
+        .filter(|(_, r)| text(&r["Type"]) == kind)
+        .map(|(name, r)| (text(name), r))
+        .collect()
+}
+
+#[test]
+fn every_function_logs_to_a_group_of_its_own_that_expires() {
+    let template = template();
+    let retention = &template["Parameters"]["LogRetentionDays"];
+    assert_eq!(retention["Default"].as_u64(), Some(30));
+    let mut groups = BTreeSet::new();
+    for (name, function) in functions(&template) {
+        let group = reference(&function["Properties"]["LoggingConfig"]["LogGroup"])
+            .unwrap_or_else(|| panic!("{name}: LoggingConfig.LogGroup is a !Ref to a log group"));
+        let resource = &resources(&template)[group.as_str()];
+        assert_eq!(text(&resource["Type"]), "AWS::Logs::LogGroup", "{name}");
+        assert_eq!(
+            reference(&resource["Properties"]["RetentionInDays"]).as_deref(),
+            Some("LogRetentionDays"),
+            "{name}: its log group expires"
+        );
+        assert!(groups.insert(group), "{name} shares its log group");
+    }
+}
+
+#[test]
+fn failed_stream_batches_go_to_an_alarmed_queue_in_time_to_be_replayed() {
+    let template = template();
+    let mut mappings = 0;
+    for (name, function) in functions(&template) {
+        let Some(events) = function["Properties"]["Events"].as_mapping() else {
+            continue;
+        };
+        for (event, spec) in events.iter().filter(|(_, e)| text(&e["Type"]) == "DynamoDB") {
+            mappings += 1;
+            let p = &spec["Properties"];
+            let at = format!("{name}.{}", text(event));
+            // Halving a batch renames it and recounts what a failed try had
+            // applied (shared/src/store/stats.rs): kept off, on purpose.
+            assert_eq!(p["BisectBatchOnFunctionError"], Value::Bool(false), "{at}");
+            let retries = number(&template, &p["MaximumRetryAttempts"]);
+            assert!((1.0..=10.0).contains(&retries), "{at}: retries");
+            let age = number(&template, &p["MaximumRecordAgeInSeconds"]);
+            assert!(
+                (60.0..=6.0 * 3600.0).contains(&age),
+                "{at}: a batch is given up well within the streams' 24 hours"
+            );
+            assert_eq!(text(&p["DestinationConfig"]["OnFailure"]["Type"]), "SQS", "{at}");
+            let queue = get_att(&p["DestinationConfig"]["OnFailure"]["Destination"], "Arn")
+                .unwrap_or_else(|| panic!("{at}: the destination is a queue of the stack"));
+            assert_eq!(text(&resources(&template)[queue.as_str()]["Type"]), "AWS::SQS::Queue");
+            let alarmed = of_type(&template, "AWS::CloudWatch::Alarm").into_iter().any(|(_, a)| {
+                let a = &a["Properties"];
+                text(&a["MetricName"]) == "ApproximateNumberOfMessagesVisible"
+                    && a["Dimensions"]
+                        .as_sequence()
+                        .unwrap()
+                        .iter()
+                        .any(|d| get_att(&d["Value"], "QueueName").as_deref() == Some(queue.as_str()))
+            });
+            assert!(alarmed, "{at}: the dead-letter queue's depth is alarmed");
+        }
+    }
+    assert_eq!(mappings, 2, "the log and subjects streams");
+}
+
+/// The alarms on a metric, by the resource their one dimension names.
+fn alarmed(template: &Value, namespace: &str, metric: &str) -> BTreeSet<String> {
+    of_type(template, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| {
+            text(&a["Properties"]["Namespace"]) == namespace && text(&a["Properties"]["MetricName"]) == metric
+        })
+        .flat_map(|(_, a)| {
+            a["Properties"]["Dimensions"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .filter_map(|d| reference(&d["Value"]))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn alarms_cover_every_function_the_aggregator_the_api_and_notify_the_topic() {
+    let template = template();
+    let names: BTreeSet<String> = functions(&template).into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        alarmed(&template, "AWS/Lambda", "Errors"),
+        names,
+        "errors of every function"
+    );
+    assert_eq!(
+        alarmed(&template, "AWS/Lambda", "Throttles"),
+        names,
+        "throttles of every function"
+    );
+    assert_eq!(
+        alarmed(&template, "AWS/Lambda", "IteratorAge"),
+        BTreeSet::from(["AggregatorFunction".to_owned()])
+    );
+    assert_eq!(
+        alarmed(&template, "AWS/ApiGateway", "5xx"),
+        BTreeSet::from(["HttpApi".to_owned()])
+    );
+
+    assert_eq!(
+        template["Parameters"]["AlarmTopicArn"]["Default"],
+        Value::String(String::new())
+    );
+    let condition = format!("{:?}", template["Conditions"]["HasAlarmTopic"]);
+    assert!(condition.contains("AlarmTopicArn"), "HasAlarmTopic tests the parameter");
+    for (name, alarm) in of_type(&template, "AWS::CloudWatch::Alarm") {
+        for actions in ["AlarmActions", "OKActions"] {
+            let Value::Tagged(tagged) = &alarm["Properties"][actions] else {
+                panic!("{name}.{actions}: !If [HasAlarmTopic, ...]")
+            };
+            assert!(tagged.tag == "If", "{name}.{actions}");
+            let branches = tagged.value.as_sequence().unwrap();
+            assert_eq!(text(&branches[0]), "HasAlarmTopic", "{name}.{actions}");
+            assert_eq!(
+                reference(&branches[1][0]).as_deref(),
+                Some("AlarmTopicArn"),
+                "{name}.{actions} notifies the topic"
+            );
+            assert_eq!(
+                reference(&branches[2]).as_deref(),
+                Some("AWS::NoValue"),
+                "{name}.{actions}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_api_throttles_below_the_account_limit_and_the_paid_routes_lower() {
+    let template = template();
+    let api = &resources(&template)["HttpApi"]["Properties"];
+    // The account's regional default, shared by all its APIs.
+    let (account_rate, account_burst) = (10_000.0, 5_000.0);
+    let default = &api["DefaultRouteSettings"];
+    let rate = number(&template, &default["ThrottlingRateLimit"]);
+    let burst = number(&template, &default["ThrottlingBurstLimit"]);
+    assert!(rate > 0.0 && rate < account_rate, "default rate {rate}");
+    assert!(burst > 0.0 && burst < account_burst, "default burst {burst}");
+
+    let events: BTreeSet<String> = functions(&template)
+        .into_iter()
+        .flat_map(|(_, f)| {
+            f["Properties"]["Events"]
+                .as_mapping()
+                .into_iter()
+                .flatten()
+                .filter(|(_, e)| text(&e["Type"]) == "HttpApi")
+                .map(|(_, e)| {
+                    format!(
+                        "{} {}",
+                        text(&e["Properties"]["Method"]),
+                        text(&e["Properties"]["Path"])
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    for route in ["POST /v1/login", "POST /v1/identity"] {
+        assert!(events.contains(route), "{route} is a route");
+        let settings = &api["RouteSettings"][route];
+        let route_rate = number(&template, &settings["ThrottlingRateLimit"]);
+        let route_burst = number(&template, &settings["ThrottlingBurstLimit"]);
+        assert!(route_rate > 0.0 && route_rate < rate, "{route} rate {route_rate}");
+        assert!(route_burst > 0.0 && route_burst < burst, "{route} burst {route_burst}");
+    }
+}
+
+#[test]
+fn the_api_access_log_expires_and_holds_no_personal_data() {
+    let template = template();
+    let settings = &resources(&template)["HttpApi"]["Properties"]["AccessLogSettings"];
+    let group = get_att(&settings["DestinationArn"], "Arn").expect("a log group of the stack");
+    let group = &resources(&template)[group.as_str()];
+    assert_eq!(text(&group["Type"]), "AWS::Logs::LogGroup");
+    assert_eq!(
+        reference(&group["Properties"]["RetentionInDays"]).as_deref(),
+        Some("LogRetentionDays")
+    );
+
+    let format = text(&settings["Format"]);
+    let fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&format).expect("the format is a JSON object");
+    // Nothing that carries who called or what they sent: no path (it holds
+    // ids), query string, source IP, user agent or authorizer claims.
+    let allowed = [
+        "$context.requestId",
+        "$context.requestTimeEpoch",
+        "$context.routeKey",
+        "$context.status",
+        "$context.responseLength",
+        "$context.responseLatency",
+        "$context.integrationStatus",
+        "$context.integrationLatency",
+        "$context.integrationErrorMessage",
+        "$context.error.message",
+    ];
+    for (field, value) in &fields {
+        let value = value.as_str().expect("a string");
+        assert!(
+            allowed.contains(&value),
+            "access log field {field}: {value} is not on the list"
+        );
+    }
+    let used: BTreeSet<&str> = fields.values().filter_map(|v| v.as_str()).collect();
+    for needed in [
+        "$context.requestId",
+        "$context.routeKey",
+        "$context.status",
+        "$context.responseLatency",
+        "$context.integrationErrorMessage",
+    ] {
+        assert!(used.contains(needed), "the access log carries {needed}");
+    }
+    assert_eq!(format.matches('$').count(), fields.len(), "one variable per field");
+}
+
+/// What each configuration reader of the functions' code reads from the
+/// environment (shared/src and functions/*/src).
+const READERS: &[(&str, &[&str])] = &[
+    ("Store::from_env", &["HC_TABLE_PREFIX"]),
+    ("SessionKeys::from_env", &["HC_SESSION_SECRET"]),
+    ("PiiKeys::from_env", &["HC_PII_HASH_KEY", "HC_PII_ENC_KEY"]),
+    ("CodeKeys::from_env", &["HC_CODE_SIGNING_KEY", "HC_CODE_ISSUER"]),
+    ("VenueKeys::from_env", &["HC_VENUE_KEY", "HC_VENUE_URL_BASE"]),
+    ("provider::from_env", &["HC_WECHAT_APPID", "HC_WECHAT_SECRET"]),
+    ("verifier::from_env", &["HC_VERIFIER_URL", "HC_VERIFIER_API_KEY"]),
+];
+
+fn sources(dir: &str) -> String {
+    let mut all = String::new();
+    for entry in std::fs::read_dir(dir).unwrap_or_else(|_| panic!("{dir}")) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            all += &sources(path.to_str().unwrap());
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            all += &std::fs::read_to_string(&path).unwrap();
+        }
+    }
+    all
+}
+
+fn variables(value: &Value) -> BTreeSet<String> {
+    value["Environment"]["Variables"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .map(|(k, _)| text(k))
+        .collect()
+}
+
+#[test]
+fn each_function_gets_only_the_settings_its_code_reads() {
+    let template = template();
+    let everything = sources(&format!("{ROOT}/shared/src")) + &sources(&format!("{ROOT}/functions"));
+    for (_, vars) in READERS {
+        for var in *vars {
+            assert!(everything.contains(&format!("\"{var}\"")), "{var} is read somewhere");
+        }
+    }
+    let global = variables(&template["Globals"]["Function"]);
+    assert_eq!(
+        global,
+        BTreeSet::from(["HC_TABLE_PREFIX".to_owned()]),
+        "only the prefix is global"
+    );
+    for (name, function) in functions(&template) {
+        let code = sources(&format!("{ROOT}/{}/src", text(&function["Properties"]["CodeUri"])));
+        let needed: BTreeSet<String> = READERS
+            .iter()
+            .filter(|(reader, _)| code.contains(reader))
+            .flat_map(|(_, vars)| vars.iter().map(|v| v.to_string()))
+            .collect();
+        let given: BTreeSet<String> = global.union(&variables(&function["Properties"])).cloned().collect();
+        assert_eq!(given, needed, "{name}: the settings it gets are those its code reads");
+    }
+    let aggregator = variables(&resources(&template)["AggregatorFunction"]["Properties"]);
+    assert!(!aggregator.contains("HC_SESSION_SECRET") && !global.contains("HC_SESSION_SECRET"));
+}
+
+#[test]
+fn samconfig_deploys_without_questions() {
+    let raw = std::fs::read_to_string(format!("{ROOT}/samconfig.toml")).expect("samconfig.toml");
+    let config: toml::Table = toml::from_str(&raw).expect("valid TOML");
+    let deploy = &config["default"]["deploy"]["parameters"];
+    assert!(deploy["stack_name"].as_str().is_some_and(|s| !s.is_empty()));
+    assert_eq!(deploy["capabilities"].as_str(), Some("CAPABILITY_IAM"));
+    assert_eq!(deploy["resolve_s3"].as_bool(), Some(true));
+    assert_eq!(deploy["confirm_changeset"].as_bool(), Some(true));
+    assert!(
+        deploy.get("region").is_none(),
+        "the region comes from AWS_REGION or the profile, not a placeholder"
+    );
+    // The parameters without a default are named in samconfig.toml, where
+    // they are to be set.
+    let template = template();
+    for (name, parameter) in template["Parameters"].as_mapping().unwrap() {
+        if parameter.get("Default").is_none() {
+            assert!(
+                raw.contains(&format!("{}=", text(name))),
+                "samconfig.toml names {}",
+                text(name)
+            );
+        }
     }
 }
