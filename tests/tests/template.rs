@@ -478,13 +478,15 @@ fn the_api_access_log_expires_and_holds_no_personal_data() {
 }
 
 /// What each configuration reader of the functions' code reads from the
-/// environment (shared/src and functions/*/src).
+/// environment (shared/src and functions/*/src): `Base::from_env` (every HTTP
+/// function) the store's and the sessions' settings, `shared::function`'s
+/// readers the domain's keys.
 const READERS: &[(&str, &[&str])] = &[
     ("Store::from_env", &["HC_TABLE_PREFIX"]),
-    ("SessionKeys::from_env", &["HC_SESSION_SECRET"]),
+    ("Base::from_env", &["HC_TABLE_PREFIX", "HC_SESSION_SECRET"]),
     ("PiiKeys::from_env", &["HC_PII_HASH_KEY", "HC_PII_ENC_KEY"]),
-    ("CodeKeys::from_env", &["HC_CODE_SIGNING_KEY", "HC_CODE_ISSUER"]),
-    ("VenueKeys::from_env", &["HC_VENUE_KEY", "HC_VENUE_URL_BASE"]),
+    ("function::code_keys", &["HC_CODE_SIGNING_KEY", "HC_CODE_ISSUER"]),
+    ("function::venue_keys", &["HC_VENUE_KEY", "HC_VENUE_URL_BASE"]),
     ("provider::from_env", &["HC_WECHAT_APPID", "HC_WECHAT_SECRET"]),
     ("verifier::from_env", &["HC_VERIFIER_URL", "HC_VERIFIER_API_KEY"]),
 ];
