@@ -18,6 +18,7 @@ use time::macros::datetime;
 
 pub mod capacity;
 pub mod fake_http;
+pub mod fault_proxy;
 pub mod prices;
 pub mod qr;
 

@@ -1,22 +1,679 @@
-//! Faults: the DynamoDB emulator is stopped in the middle of a run of
-//! writes and started again (its tables saved and reloaded), or frozen.
-//! Requests during the outage get 503 `unavailable` with `Retry-After`,
-//! never a 500; no write is left half done; every acknowledged write is
-//! there after the restart; a frozen store fails fast instead of hanging.
+//! Faults inside requests. Every write route runs through a fault proxy
+//! (tests/src/fault_proxy.rs) between the functions and the emulator, and
+//! each DynamoDB call the request makes is cut in turn: dropped before it
+//! reaches the store, cut while the store applies it, its answer lost after
+//! the store applied it (once, and on every one of the SDK's attempts),
+//! throttled, or cancelled by a transaction conflict.
+//!
+//! For each: the answer is the success it would have been or 503 with
+//! `Retry-After`; an acknowledged write is in the table, found by its id; an
+//! unacknowledged one is wholly there or wholly absent; and the client's
+//! retry (with the same `Idempotency-Key` where the route takes one)
+//! converges to exactly one. The emulator is also stopped and restarted in
+//! the middle of a run of writes, and frozen, which must fail fast.
 
+use std::collections::BTreeSet;
+use std::future::Future;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::{Duration as StdDuration, Instant};
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use integration_tests::fault_proxy::{Fault, FaultProxy, Seen};
 use integration_tests::*;
-use lambda_http::{Body, Response};
+use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-use shared::clock::Clock;
+use shared::crypto::{keyed_id, random_id};
 use shared::store::{Store, Tables};
 
-/// An emulator process of this test's own, so it can be stopped and frozen.
+// ---------------------------------------------------------------- the rig
+
+/// Every function on a store whose calls pass through a fault proxy.
+struct Rig {
+    proxy: FaultProxy,
+    w: World,
+    people: std::sync::atomic::AtomicU32,
+}
+
+/// The production timeouts and three attempts, with a short first backoff
+/// so that a test of hundreds of faults runs in seconds.
+fn client_to(url: &str) -> aws_sdk_dynamodb::Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(url)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .timeout_config(shared::store::timeouts())
+        .retry_config(shared::store::retries().with_initial_backoff(StdDuration::from_millis(5)))
+        .build();
+    aws_sdk_dynamodb::Client::from_conf(config)
+}
+
+impl Rig {
+    async fn start() -> Rig {
+        let proxy = FaultProxy::start(&endpoint()).await;
+        let store = Store::new(
+            client_to(&proxy.url()),
+            Tables::with_prefix(&format!("{}-", random_id("f"))),
+        );
+        store.create_tables().await.expect("tables on the emulator");
+        Rig {
+            proxy,
+            w: world_on(store),
+            people: 0.into(),
+        }
+    }
+
+    fn next(&self) -> u32 {
+        self.people.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A new verified citizen who has declared today: their token.
+    async fn citizen(&self) -> String {
+        let n = self.next();
+        let token = verified(&self.w.login, &format!("c{n}"), n).await;
+        let (status, body) = parts(
+            declaration::handle(
+                &self.w.declaration,
+                request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token)),
+            )
+            .await,
+        );
+        assert_eq!(status, 201, "{body}");
+        token
+    }
+
+    /// The DynamoDB calls a request makes when nothing goes wrong.
+    async fn calls(&self, send: impl Future<Output = Response<Body>>) -> Vec<Seen> {
+        self.proxy.disarm();
+        let (status, body) = parts(send.await);
+        assert!(status < 300, "the request works without faults: {status} {body}");
+        self.proxy.seen()
+    }
+
+    /// Sends with a fault armed at call `at`: the answer is a success
+    /// (`Some` of its body) or 503 with `Retry-After` (`None`).
+    async fn faulted(
+        &self,
+        what: &str,
+        (at, fault, times): (usize, Fault, usize),
+        send: impl Future<Output = Response<Body>>,
+    ) -> Option<Value> {
+        self.proxy.arm(at, fault, times);
+        let response = send.await;
+        self.proxy.disarm();
+        let case = format!("{what}, {fault:?} x{times} at call {at}");
+        let retry_after = response.headers().get("retry-after").is_some();
+        let (status, body) = parts(response);
+        match status {
+            200..=299 => Some(body),
+            503 => {
+                assert!(retry_after, "{case}: 503 with Retry-After");
+                assert_eq!(body["code"], "unavailable", "{case}");
+                None
+            }
+            _ => panic!("{case}: {status} {body}"),
+        }
+    }
+}
+
+/// The faults for each call: lost before the store, during, after (once,
+/// and on every attempt), throttled on every attempt; and a conflict for a
+/// transaction, which the store retries.
+fn cases(calls: &[Seen]) -> Vec<(usize, Fault, usize)> {
+    let mut cases = Vec::new();
+    for (at, call) in calls.iter().enumerate() {
+        cases.push((at, Fault::Drop, 3));
+        cases.push((at, Fault::CutDuring, 1));
+        cases.push((at, Fault::CutAfter, 1));
+        cases.push((at, Fault::CutAfter, 3));
+        cases.push((at, Fault::Throttled, 3));
+        if call.operation == "TransactWriteItems" {
+            cases.push((at, Fault::TransactionConflict, 2));
+        }
+    }
+    cases
+}
+
+fn subject_of(token: &str) -> String {
+    sessions().verify(token, NOW).unwrap().subject_id.unwrap()
+}
+
+fn account_of(token: &str) -> String {
+    sessions().verify(token, NOW).unwrap().account_id
+}
+
+fn with_key(mut req: Request, key: &str) -> Request {
+    req.headers_mut().insert("idempotency-key", key.parse().unwrap());
+    req
+}
+
+fn declare(token: &str, key: &str) -> Request {
+    with_key(
+        request("POST", "/v1/declarations", Some(normal_declaration()), Some(token)),
+        key,
+    )
+}
+
+async fn declaration_ids(store: &Store, subject: &str) -> Vec<String> {
+    let listed = store
+        .declarations_since(subject, NOW - time::Duration::days(1))
+        .await
+        .unwrap();
+    listed.into_iter().map(|d| d.id).collect()
+}
+
+async fn entry_ids(store: &Store, subject: &str) -> Vec<String> {
+    let entries = store
+        .subject_entries(subject, NOW - time::Duration::days(1), NOW + time::Duration::days(1))
+        .await
+        .unwrap();
+    entries.into_iter().map(|e| e.id).collect()
+}
+
+// ------------------------------------------------------- the write routes
+
+#[tokio::test]
+async fn a_declaration_cut_anywhere_is_filed_once() {
+    let rig = &Rig::start().await;
+    let probe = rig.citizen().await;
+    let calls = rig
+        .calls(declaration::handle(&rig.w.declaration, declare(&probe, "probe")))
+        .await;
+    for case in cases(&calls) {
+        let token = rig.citizen().await;
+        let subject = subject_of(&token);
+        let before = declaration_ids(&rig.w.store, &subject).await;
+        let send = || declaration::handle(&rig.w.declaration, declare(&token, "k1"));
+        let first = rig.faulted("declaration", case, send()).await;
+        let id = keyed_id("d_", "declaration", &account_of(&token), "k1");
+        let stored = declaration_ids(&rig.w.store, &subject).await;
+        if let Some(body) = &first {
+            assert_eq!(body["declaration"]["id"], id.as_str(), "{case:?}: the id the key names");
+            assert!(stored.contains(&id), "{case:?}: an acknowledged declaration is stored");
+        }
+        let (status, retry) = parts(send().await);
+        assert_eq!(status, 201, "{case:?}: the retry {retry}");
+        assert_eq!(retry["declaration"]["id"], id.as_str());
+        let after = declaration_ids(&rig.w.store, &subject).await;
+        assert_eq!(after.len(), before.len() + 1, "{case:?}: filed exactly once");
+    }
+    check_nothing_half_done(&rig.w.store).await;
+}
+
+#[tokio::test]
+async fn a_checkin_cut_anywhere_is_logged_once() {
+    let rig = &Rig::start().await;
+    let holder = rig.citizen().await;
+    let (_, venue) = parts(
+        venue::handle(
+            &rig.w.venue,
+            request("POST", "/v1/venues", Some(venue_body()), Some(&holder)),
+        )
+        .await,
+    );
+    let code = venue["qr"].as_str().unwrap().to_owned();
+    let checkin = |token: &str, key: &str| {
+        with_key(
+            request("POST", "/v1/checkins", Some(json!({"venue_code": code})), Some(token)),
+            key,
+        )
+    };
+    let probe = rig.citizen().await;
+    let calls = rig.calls(scan::handle(&rig.w.scan, checkin(&probe, "probe"))).await;
+    for case in cases(&calls) {
+        let token = rig.citizen().await;
+        let subject = subject_of(&token);
+        let send = || scan::handle(&rig.w.scan, checkin(&token, "k1"));
+        let first = rig.faulted("check-in", case, send()).await;
+        let id = keyed_id("e_", "checkin", &account_of(&token), "k1");
+        let stored = entry_ids(&rig.w.store, &subject).await;
+        if first.is_some() {
+            assert_eq!(stored, [id.clone()], "{case:?}: an acknowledged check-in is logged");
+        } else {
+            assert!(stored.is_empty() || stored == [id.clone()], "{case:?}: all or nothing");
+        }
+        let (status, retry) = parts(send().await);
+        assert_eq!(status, 201, "{case:?}: the retry {retry}");
+        assert_eq!(entry_ids(&rig.w.store, &subject).await, [id], "{case:?}: logged once");
+    }
+}
+
+#[tokio::test]
+async fn a_checkpoint_scan_cut_anywhere_logs_at_most_once_per_answer() {
+    let rig = &Rig::start().await;
+    let guard = rig.citizen().await;
+    let scan_of = |code: &str| request("POST", "/v1/scans", Some(json!({"code": code})), Some(&guard));
+    let code_of = |token: String| async move {
+        let (_, body) = parts(code::handle(&rig.w.code, request("GET", "/v1/code", None, Some(&token))).await);
+        body["qr"].as_str().unwrap().to_owned()
+    };
+    let probe = code_of(rig.citizen().await).await;
+    let calls = rig.calls(scan::handle(&rig.w.scan, scan_of(&probe))).await;
+    for case in cases(&calls) {
+        let token = rig.citizen().await;
+        let subject = subject_of(&token);
+        let qr = code_of(token).await;
+        let first = rig.faulted("scan", case, scan::handle(&rig.w.scan, scan_of(&qr))).await;
+        let stored = entry_ids(&rig.w.store, &subject).await;
+        // A scan carries no key: the SDK's own retry of a lost answer finds
+        // its first write (the same entry id), never a second entry.
+        if first.is_some() {
+            assert_eq!(stored.len(), 1, "{case:?}: an acknowledged scan is logged once");
+        } else {
+            assert!(stored.len() <= 1, "{case:?}: all or nothing");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_venue_application_cut_anywhere_creates_one_venue() {
+    let rig = &Rig::start().await;
+    let apply = |token: &str| with_key(request("POST", "/v1/venues", Some(venue_body()), Some(token)), "k1");
+    let probe = rig.citizen().await;
+    let calls = rig.calls(venue::handle(&rig.w.venue, apply(&probe))).await;
+    for case in cases(&calls) {
+        let token = rig.citizen().await;
+        let send = || venue::handle(&rig.w.venue, apply(&token));
+        let first = rig.faulted("venue application", case, send()).await;
+        let id = keyed_id("v_", "venue", &account_of(&token), "k1");
+        if let Some(body) = &first {
+            assert_eq!(body["venue"]["id"], id.as_str());
+            assert!(rig.w.store.get_venue(&id).await.unwrap().is_some(), "{case:?}: stored");
+        }
+        let (status, retry) = parts(send().await);
+        assert_eq!(status, 201, "{case:?}: the retry {retry}");
+        assert_eq!(retry["venue"]["id"], id.as_str(), "{case:?}: the same venue");
+        let held = rig.w.store.venue_of(&account_of(&token)).await.unwrap().unwrap();
+        assert_eq!(held.id, id, "{case:?}: the applicant holds it");
+    }
+    check_nothing_half_done(&rig.w.store).await;
+}
+
+#[tokio::test]
+async fn a_venue_revocation_cut_anywhere_revokes_it_and_frees_the_applicant() {
+    let rig = &Rig::start().await;
+    let venue_of = |token: String| async move {
+        let (status, _) = parts(
+            venue::handle(
+                &rig.w.venue,
+                request("POST", "/v1/venues", Some(venue_body()), Some(&token)),
+            )
+            .await,
+        );
+        assert_eq!(status, 201);
+        token
+    };
+    let revoke = |token: &str| request("DELETE", "/v1/venues/mine", None, Some(token));
+    let probe = venue_of(rig.citizen().await).await;
+    let calls = rig.calls(venue::handle(&rig.w.venue, revoke(&probe))).await;
+    for case in cases(&calls) {
+        let token = venue_of(rig.citizen().await).await;
+        let id = rig.w.store.venue_of(&account_of(&token)).await.unwrap().unwrap().id;
+        let first = rig
+            .faulted("venue revocation", case, venue::handle(&rig.w.venue, revoke(&token)))
+            .await;
+        let venue = rig.w.store.get_venue(&id).await.unwrap().unwrap();
+        let held = rig.w.store.venue_of(&account_of(&token)).await.unwrap();
+        if first.is_some() {
+            assert!(venue.revoked_at.is_some() && held.is_none(), "{case:?}: revoked");
+        } else {
+            assert_eq!(venue.revoked_at.is_some(), held.is_none(), "{case:?}: all or nothing");
+        }
+        // A retry revokes what is left, or finds nothing left to revoke.
+        let (status, _) = parts(venue::handle(&rig.w.venue, revoke(&token)).await);
+        assert!(status == 204 || status == 404, "{case:?}: the retry answered {status}");
+        let venue = rig.w.store.get_venue(&id).await.unwrap().unwrap();
+        assert!(venue.revoked_at.is_some(), "{case:?}: revoked in the end");
+    }
+    check_nothing_half_done(&rig.w.store).await;
+}
+
+#[tokio::test]
+async fn a_dependent_link_cut_anywhere_links_once_both_ways() {
+    let rig = &Rig::start().await;
+    let link = |token: &str, n: u32| {
+        let body = json!({"name": "孙小明", "id_number": person_id(500 + n), "relation": "child"});
+        request("POST", "/v1/dependents", Some(body), Some(token))
+    };
+    let probe = rig.citizen().await;
+    let calls = rig.calls(login::handle(&rig.w.login, link(&probe, 0))).await;
+    for (n, case) in cases(&calls).into_iter().enumerate() {
+        let n = n as u32 + 1;
+        let token = rig.citizen().await;
+        let first = rig
+            .faulted("dependent link", case, login::handle(&rig.w.login, link(&token, n)))
+            .await;
+        let (status, retry) = parts(login::handle(&rig.w.login, link(&token, n)).await);
+        assert_eq!(status, 201, "{case:?}: the retry {retry}");
+        if let Some(body) = &first {
+            assert_eq!(
+                body["dependent"]["subject_id"], retry["dependent"]["subject_id"],
+                "{case:?}"
+            );
+        }
+        let account = rig.w.store.get_account(&account_of(&token)).await.unwrap().unwrap();
+        assert_eq!(account.dependents.len(), 1, "{case:?}: linked once");
+    }
+    check_nothing_half_done(&rig.w.store).await;
+}
+
+#[tokio::test]
+async fn a_dependent_unlink_cut_anywhere_unlinks_both_ways() {
+    let rig = &Rig::start().await;
+    let linked = |n: u32| async move {
+        let token = rig.citizen().await;
+        let body = json!({"name": "孙小明", "id_number": person_id(500 + n), "relation": "child"});
+        let (status, body) = parts(
+            login::handle(
+                &rig.w.login,
+                request("POST", "/v1/dependents", Some(body), Some(&token)),
+            )
+            .await,
+        );
+        assert_eq!(status, 201);
+        (token, body["dependent"]["subject_id"].as_str().unwrap().to_owned())
+    };
+    let unlink =
+        |token: &str, dependent: &str| request("DELETE", &format!("/v1/dependents/{dependent}"), None, Some(token));
+    let (probe, dependent) = linked(0).await;
+    let calls = rig.calls(login::handle(&rig.w.login, unlink(&probe, &dependent))).await;
+    for (n, case) in cases(&calls).into_iter().enumerate() {
+        let (token, dependent) = linked(n as u32 + 1).await;
+        rig.faulted(
+            "dependent unlink",
+            case,
+            login::handle(&rig.w.login, unlink(&token, &dependent)),
+        )
+        .await;
+        // The retry finds it unlinked (403, the caller is no longer its
+        // guardian) or unlinks it now.
+        let (status, _) = parts(login::handle(&rig.w.login, unlink(&token, &dependent)).await);
+        assert!(status == 204 || status == 403, "{case:?}: the retry answered {status}");
+        let account = rig.w.store.get_account(&account_of(&token)).await.unwrap().unwrap();
+        assert!(account.dependents.is_empty(), "{case:?}: unlinked");
+    }
+    check_nothing_half_done(&rig.w.store).await;
+}
+
+#[tokio::test]
+async fn a_login_and_an_identity_cut_anywhere_make_one_account_bound_once() {
+    let rig = &Rig::start().await;
+    let login_req = |name: &str| request("POST", "/v1/login", Some(json!({"code": format!("dev:{name}")})), None);
+    let calls = rig.calls(login::handle(&rig.w.login, login_req("probe"))).await;
+    for (n, case) in cases(&calls).into_iter().enumerate() {
+        let name = format!("l{n}");
+        let first = rig
+            .faulted("login", case, login::handle(&rig.w.login, login_req(&name)))
+            .await;
+        let (status, retry) = parts(login::handle(&rig.w.login, login_req(&name)).await);
+        assert_eq!(status, 200, "{case:?}: the retry {retry}");
+        if let Some(body) = first {
+            assert_eq!(body["user"]["id"], retry["user"]["id"], "{case:?}: one account");
+        }
+    }
+
+    let identity = |token: &str, n: u32| {
+        let body = json!({"name": "张三丰", "id_number": person_id(700 + n), "phone": "13812345678"});
+        request("POST", "/v1/identity", Some(body), Some(token))
+    };
+    let probe = login(&rig.w.login, "i-probe").await;
+    let calls = rig.calls(login::handle(&rig.w.login, identity(&probe, 0))).await;
+    for (n, case) in cases(&calls).into_iter().enumerate() {
+        let n = n as u32 + 1;
+        let token = login(&rig.w.login, &format!("i{n}")).await;
+        let first = rig
+            .faulted("identity", case, login::handle(&rig.w.login, identity(&token, n)))
+            .await;
+        let (status, retry) = parts(login::handle(&rig.w.login, identity(&token, n)).await);
+        assert_eq!(status, 200, "{case:?}: the retry {retry}");
+        if let Some(body) = first {
+            assert_eq!(
+                body["user"]["subject_id"], retry["user"]["subject_id"],
+                "{case:?}: one subject"
+            );
+        }
+    }
+    check_nothing_half_done(&rig.w.store).await;
+}
+
+// ----------------------------------------------- the authority's writes
+
+async fn officer_on(rig: &Rig) -> String {
+    let n = rig.next();
+    officer(&rig.w.login, &format!("o{n}"), n).await
+}
+
+#[tokio::test]
+async fn the_authoritys_writes_cut_anywhere_apply_once_retried() {
+    let rig = &Rig::start().await;
+    let officer = officer_on(&rig).await;
+    let areas = |level: &str| {
+        request(
+            "PUT",
+            "/v1/admin/risk-areas",
+            Some(json!({"areas": [{"region": "130102", "level": level}]})),
+            Some(&officer),
+        )
+    };
+    let calls = rig.calls(admin::handle(&rig.w.admin, areas("low"))).await;
+    for (n, case) in cases(&calls).into_iter().enumerate() {
+        let level = ["high", "medium", "low"][n % 3];
+        rig.faulted("risk areas", case, admin::handle(&rig.w.admin, areas(level)))
+            .await;
+        let (status, _) = parts(admin::handle(&rig.w.admin, areas(level)).await);
+        assert_eq!(status, 200, "{case:?}");
+        let stored = rig.w.store.risk_areas().await.unwrap();
+        assert_eq!(
+            serde_json::to_value(stored.areas["130102"]).unwrap(),
+            level,
+            "{case:?}: the list retried is the list stored"
+        );
+    }
+
+    let verify = |subject: &str| {
+        request(
+            "POST",
+            &format!("/v1/admin/subjects/{subject}/verification"),
+            Some(json!({"color": "yellow", "reason": "核酸检测待复核"})),
+            Some(&officer),
+        )
+    };
+    let probe = subject_of(&rig.citizen().await);
+    let calls = rig.calls(admin::handle(&rig.w.admin, verify(&probe))).await;
+    for case in cases(&calls) {
+        let subject = subject_of(&rig.citizen().await);
+        rig.faulted("verification", case, admin::handle(&rig.w.admin, verify(&subject)))
+            .await;
+        let (status, _) = parts(admin::handle(&rig.w.admin, verify(&subject)).await);
+        assert_eq!(status, 200, "{case:?}");
+        let profile = rig.w.store.get_subject(&subject, true).await.unwrap().unwrap();
+        assert!(profile.facts.override_.is_some(), "{case:?}: the verification holds");
+    }
+}
+
+/// The import writes the records, then updates the profiles one by one: a
+/// cut in between leaves records whose profiles are not updated yet. The
+/// answer is 503, and running the import again (as the officer does on a
+/// 503) applies every record: the documented repair.
+#[tokio::test]
+async fn a_risk_import_cut_between_its_steps_is_completed_by_running_it_again() {
+    let rig = &Rig::start().await;
+    let officer = officer_on(&rig).await;
+    let mut people = Vec::new();
+    for _ in 0..4 {
+        let n = rig.next();
+        let token = verified(&rig.w.login, &format!("r{n}"), n).await;
+        people.push((person_id(n), subject_of(&token)));
+    }
+    let import = || {
+        let records: Vec<Value> = people
+            .iter()
+            .map(|(id, _)| json!({"id_number": id, "status": "close-contact", "since": "2026-11-25"}))
+            .collect();
+        request(
+            "POST",
+            "/v1/admin/risk-persons",
+            Some(json!({"records": records})),
+            Some(&officer),
+        )
+    };
+    let calls = rig.calls(admin::handle(&rig.w.admin, import())).await;
+    let first_update = calls
+        .iter()
+        .position(|c| c.operation == "UpdateItem")
+        .expect("the import updates profiles");
+    for (at, fault, times) in cases(&calls)
+        .into_iter()
+        .filter(|(at, _, _)| *at >= first_update.saturating_sub(1))
+    {
+        let first = rig
+            .faulted("risk import", (at, fault, times), admin::handle(&rig.w.admin, import()))
+            .await;
+        let (status, retry) = parts(admin::handle(&rig.w.admin, import()).await);
+        assert_eq!(status, 200, "{fault:?} at {at}: {retry}");
+        assert_eq!(retry["applied"], 4);
+        if let Some(body) = first {
+            assert_eq!(body["applied"], 4);
+        }
+        for (_, subject) in &people {
+            let profile = rig.w.store.get_subject(subject, true).await.unwrap().unwrap();
+            assert!(profile.facts.risk.is_some(), "{fault:?} at {at}: every record applied");
+        }
+    }
+}
+
+/// A trace's audit entry is written before the read it audits: a read cut
+/// afterwards leaves an audit entry of an attempt that showed nothing. That
+/// is the safe side (every attempt to open personal data is on record), and
+/// the retry writes its own.
+#[tokio::test]
+async fn a_trace_cut_after_its_audit_entry_is_answered_503_and_stays_audited() {
+    let rig = &Rig::start().await;
+    let officer = officer_on(rig).await;
+    let holder = rig.citizen().await;
+    let (_, venue) = parts(
+        venue::handle(
+            &rig.w.venue,
+            request("POST", "/v1/venues", Some(venue_body()), Some(&holder)),
+        )
+        .await,
+    );
+    let visitor = rig.citizen().await;
+    let checkin = json!({"venue_code": venue["qr"]});
+    let (status, _) = parts(
+        scan::handle(
+            &rig.w.scan,
+            request("POST", "/v1/checkins", Some(checkin), Some(&visitor)),
+        )
+        .await,
+    );
+    assert_eq!(status, 201);
+    let venue_id = venue["venue"]["id"].as_str().unwrap().to_owned();
+    let trace = || {
+        request(
+            "GET",
+            &format!("/v1/admin/traces?venue_id={venue_id}"),
+            None,
+            Some(&officer),
+        )
+    };
+    let audits = || async {
+        let day = shared::domain::day::iso_date::format(shared::domain::day::shanghai_day(NOW));
+        rig.w.store.audit_of_day(&day).await.unwrap().len()
+    };
+    let calls = rig.calls(admin::handle(&rig.w.admin, trace())).await;
+    let audit_at = calls
+        .iter()
+        .position(|c| c.operation == "PutItem")
+        .expect("an audit entry");
+    let read_at = audit_at + 1;
+    assert_eq!(
+        calls.get(read_at).map(|c| c.operation.as_str()),
+        Some("BatchGetItem"),
+        "the trace reads the visitors after it audits: {calls:?}"
+    );
+    let before = audits().await;
+    let first = rig
+        .faulted("trace", (read_at, Fault::Drop, 3), admin::handle(&rig.w.admin, trace()))
+        .await;
+    assert!(first.is_none(), "the read failed: 503");
+    assert_eq!(audits().await, before + 1, "the attempt is on record");
+    let (status, body) = parts(admin::handle(&rig.w.admin, trace()).await);
+    assert_eq!(status, 200);
+    assert_eq!(body["entries"].as_array().unwrap().len(), 1);
+    assert_eq!(audits().await, before + 2);
+}
+
+// ------------------------------------ conflicts, throttling, a frozen store
+
+#[tokio::test]
+async fn a_transaction_conflict_is_retried_to_success() {
+    let rig = &Rig::start().await;
+    let token = rig.citizen().await;
+    let probe = rig.citizen().await;
+    let calls = rig
+        .calls(declaration::handle(&rig.w.declaration, declare(&probe, "p")))
+        .await;
+    let at = calls
+        .iter()
+        .position(|c| c.operation == "TransactWriteItems")
+        .expect("a declaration is a transaction");
+    rig.proxy.arm(at, Fault::TransactionConflict, 3);
+    let (status, body) = parts(declaration::handle(&rig.w.declaration, declare(&token, "k")).await);
+    let seen = rig.proxy.seen();
+    rig.proxy.disarm();
+    assert_eq!(status, 201, "{body}");
+    let transactions: Vec<Option<Fault>> = seen
+        .iter()
+        .filter(|c| c.operation == "TransactWriteItems")
+        .map(|c| c.fault)
+        .collect();
+    assert_eq!(
+        transactions,
+        [
+            Some(Fault::TransactionConflict),
+            Some(Fault::TransactionConflict),
+            Some(Fault::TransactionConflict),
+            None
+        ],
+        "three conflicts, then the transaction commits"
+    );
+    let id = body["declaration"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        declaration_ids(&rig.w.store, &subject_of(&token))
+            .await
+            .iter()
+            .filter(|d| **d == id)
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_frozen_store_is_answered_503_within_seconds_and_recovers() {
+    let rig = &Rig::start().await;
+    let token = rig.citizen().await;
+    rig.proxy.arm(0, Fault::Freeze, 100);
+    let started = Instant::now();
+    let response = declaration::handle(&rig.w.declaration, declare(&token, "k")).await;
+    let took = started.elapsed();
+    rig.proxy.disarm();
+    rig.proxy.release();
+    let (status, body) = parts(response);
+    assert_eq!((status, body["code"].as_str()), (503, Some("unavailable")));
+    // The client gives up after 4 s (shared::store::timeouts); this bound
+    // only catches a hang.
+    assert!(took < StdDuration::from_secs(10), "answered after {took:?}");
+    let (status, _) = parts(declaration::handle(&rig.w.declaration, declare(&token, "k")).await);
+    assert_eq!(status, 201);
+    check_nothing_half_done(&rig.w.store).await;
+}
+
+// -------------------------------------------- the emulator stopped outright
+
+/// An emulator process of this test's own, so it can be stopped and restarted.
 struct Emulator {
     port: u16,
     state: PathBuf,
@@ -26,7 +683,7 @@ struct Emulator {
 impl Emulator {
     fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let state = std::env::temp_dir().join(format!("emulator-{}.state", shared::crypto::random_id("")));
+        let state = std::env::temp_dir().join(format!("emulator-{}.state", random_id("")));
         let mut emulator = Self {
             port,
             state,
@@ -57,19 +714,11 @@ impl Emulator {
         }
     }
 
-    fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().expect("running").id().to_string();
-        assert!(Command::new("kill").args([signal, &pid]).status().unwrap().success());
-    }
-
     /// Stops it as an operator would: SIGTERM, which saves the tables.
     fn stop(&mut self) {
-        self.signal("-TERM");
+        let pid = self.child.as_ref().expect("running").id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         self.child.take().unwrap().wait().unwrap();
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
     }
 }
 
@@ -83,63 +732,32 @@ impl Drop for Emulator {
     }
 }
 
-/// A store with the production timeouts and retries (shared::store).
-async fn store_on(emulator: &Emulator) -> Store {
-    let config = aws_sdk_dynamodb::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(emulator.url())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .timeout_config(shared::store::timeouts())
-        .retry_config(shared::store::retries())
-        .build();
-    let store = Store::new(aws_sdk_dynamodb::Client::from_conf(config), Tables::with_prefix("f-"));
-    store.create_tables().await.unwrap();
-    store
-}
-
-struct Apps {
-    login: login::App,
-    declaration: declaration::App,
-    venue: venue::App,
-    scan: scan::App,
-}
-
-fn assert_unavailable(what: &str, response: Response<Body>) {
-    assert_eq!(
-        response
-            .headers()
-            .get("retry-after")
-            .map(|v| v.to_str().unwrap().to_owned()),
-        Some("2".to_owned()),
-        "{what}"
-    );
-    let (status, body) = parts(response);
-    assert_eq!(
-        (status, body["code"].as_str()),
-        (503, Some("unavailable")),
-        "{what}: {body}"
-    );
-}
-
 #[tokio::test]
 async fn writes_during_an_outage_get_503_and_every_acknowledged_write_survives_a_restart() {
     let mut emulator = Emulator::start();
-    let store = store_on(&emulator).await;
-    let clock = Clock::fixed(NOW);
-    let apps = Apps {
-        login: long_login_app(&store, &clock),
-        declaration: declaration_app(&store, &clock),
-        venue: venue_app(&store, &clock),
-        scan: scan_app(&store, &clock),
-    };
+    let store = Store::new(
+        client_to(&format!("http://127.0.0.1:{}", emulator.port)),
+        Tables::with_prefix("f-"),
+    );
+    store.create_tables().await.unwrap();
+    let w = world_on(store.clone());
     let mut people = Vec::new();
     for n in 0..6 {
-        people.push(verified(&apps.login, &format!("p{n}"), n).await);
+        let token = verified(&w.login, &format!("p{n}"), n).await;
+        // Declared today, so that their check-ins are taken.
+        let (status, _) = parts(
+            declaration::handle(
+                &w.declaration,
+                request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token)),
+            )
+            .await,
+        );
+        assert_eq!(status, 201);
+        people.push(token);
     }
     let (_, venue) = parts(
         venue::handle(
-            &apps.venue,
+            &w.venue,
             request("POST", "/v1/venues", Some(venue_body()), Some(&people[0])),
         )
         .await,
@@ -148,7 +766,7 @@ async fn writes_during_an_outage_get_503_and_every_acknowledged_write_survives_a
 
     // A run of writes of every kind; the store goes away after the 12th and
     // comes back before the 25th.
-    let mut acknowledged: Vec<(String, usize, Value)> = Vec::new();
+    let mut acknowledged: Vec<(&str, usize, String)> = Vec::new();
     let mut refused = 0;
     for step in 0..36usize {
         if step == 12 {
@@ -159,103 +777,72 @@ async fn writes_during_an_outage_get_503_and_every_acknowledged_write_survives_a
         }
         let who = step % people.len();
         let token = &people[who];
+        let key = format!("step-{step}");
         let (kind, response) = match step % 4 {
             0 => (
                 "declaration",
-                declaration::handle(
-                    &apps.declaration,
-                    request("POST", "/v1/declarations", Some(normal_declaration()), Some(token)),
-                )
-                .await,
+                declaration::handle(&w.declaration, declare(token, &key)).await,
             ),
             1 => {
-                let mut req = request(
+                let req = request(
                     "POST",
                     "/v1/checkins",
                     Some(json!({"venue_code": venue_code})),
                     Some(token),
                 );
-                req.headers_mut()
-                    .insert("idempotency-key", format!("step-{step}").parse().unwrap());
-                ("checkin", scan::handle(&apps.scan, req).await)
+                ("checkin", scan::handle(&w.scan, with_key(req, &key)).await)
             }
-            2 => (
-                "venue",
-                venue::handle(
-                    &apps.venue,
-                    request("POST", "/v1/venues", Some(venue_body()), Some(token)),
-                )
-                .await,
-            ),
+            2 => {
+                let req = request("POST", "/v1/venues", Some(venue_body()), Some(token));
+                ("venue", venue::handle(&w.venue, with_key(req, &key)).await)
+            }
             _ => {
                 let body = json!({"name": "孙小明", "id_number": person_id(100 + step as u32), "relation": "child"});
                 (
                     "dependent",
-                    login::handle(&apps.login, request("POST", "/v1/dependents", Some(body), Some(token))).await,
+                    login::handle(&w.login, request("POST", "/v1/dependents", Some(body), Some(token))).await,
                 )
             }
         };
         let status = response.status().as_u16();
-        assert!(status < 500 || status == 503, "{kind} at step {step}: {status}");
         if (12..24).contains(&step) {
-            assert_unavailable(&format!("{kind} during the outage"), response);
+            assert_eq!(status, 503, "{kind} during the outage");
+            assert!(response.headers().get("retry-after").is_some());
             refused += 1;
             continue;
         }
         let (status, body) = parts(response);
         assert!(status < 500, "{kind} at step {step} after the restart: {status} {body}");
         if status < 300 {
-            acknowledged.push((kind.to_owned(), who, body));
+            let id = match kind {
+                "declaration" => body["declaration"]["id"].as_str().unwrap().to_owned(),
+                "checkin" => keyed_id("e_", "checkin", &account_of(token), &key),
+                "venue" => body["venue"]["id"].as_str().unwrap().to_owned(),
+                _ => body["dependent"]["subject_id"].as_str().unwrap().to_owned(),
+            };
+            acknowledged.push((kind, who, id));
         }
     }
     assert_eq!(refused, 12);
-    assert!(acknowledged.len() > 12, "{} writes acknowledged", acknowledged.len());
+    let kinds: BTreeSet<&str> = acknowledged.iter().map(|(k, _, _)| *k).collect();
+    assert_eq!(kinds.len(), 4, "every kind of write was acknowledged: {kinds:?}");
 
-    // Every acknowledged write is there.
-    for (kind, who, body) in &acknowledged {
-        let subject = sessions().verify(&people[*who], NOW).unwrap().subject_id.unwrap();
-        match kind.as_str() {
-            "declaration" => {
-                let listed = store
-                    .declarations_since(&subject, NOW - time::Duration::days(1))
-                    .await
-                    .unwrap();
-                assert!(
-                    listed
-                        .iter()
-                        .any(|d| d.id == body["declaration"]["id"].as_str().unwrap()),
-                    "declaration kept"
-                );
-            }
-            "checkin" => {
-                let entries = store
-                    .subject_entries(&subject, NOW - time::Duration::hours(1), NOW + time::Duration::hours(1))
-                    .await
-                    .unwrap();
-                assert!(!entries.is_empty(), "check-in kept");
-            }
-            "venue" => assert!(
-                store
-                    .get_venue(body["venue"]["id"].as_str().unwrap())
-                    .await
-                    .unwrap()
-                    .is_some(),
-                "venue kept"
-            ),
-            _ => {
-                let account = store
-                    .get_account(&sessions().verify(&people[*who], NOW).unwrap().account_id)
-                    .await
-                    .unwrap()
-                    .unwrap();
-                assert!(
-                    account
-                        .dependents
-                        .contains_key(body["dependent"]["subject_id"].as_str().unwrap()),
-                    "dependent kept"
-                );
-            }
-        }
+    // Every acknowledged write is there, found by its id.
+    for (kind, who, id) in &acknowledged {
+        let subject = subject_of(&people[*who]);
+        let found = match *kind {
+            "declaration" => declaration_ids(&store, &subject).await.contains(id),
+            "checkin" => entry_ids(&store, &subject).await.contains(id),
+            "venue" => store.get_venue(id).await.unwrap().is_some(),
+            _ => store
+                .get_account(&account_of(&people[*who]))
+                .await
+                .unwrap()
+                .unwrap()
+                .dependents
+                .contains_key(id),
+        };
+        assert!(found, "{kind} {id} kept");
     }
     check_nothing_half_done(&store).await;
 }
@@ -280,7 +867,6 @@ async fn check_nothing_half_done(store: &Store) {
         );
         if profile.get("owner").is_none() {
             let guardians = profile["guardians"].as_object().unwrap();
-            assert!(!guardians.is_empty(), "{pk}: a dependent has its guardian");
             for guardian in guardians.keys() {
                 let account = store.get_account(guardian).await.unwrap().unwrap();
                 assert!(
@@ -312,45 +898,4 @@ async fn check_nothing_half_done(store: &Store) {
             "a venue has its applicant's marker"
         );
     }
-}
-
-#[tokio::test]
-async fn a_frozen_store_fails_fast_with_503_and_recovers() {
-    let emulator = Emulator::start();
-    let store = store_on(&emulator).await;
-    let clock = Clock::fixed(NOW);
-    let login = long_login_app(&store, &clock);
-    let declaration = declaration_app(&store, &clock);
-    let token = verified(&login, "alice", 1).await;
-
-    emulator.signal("-STOP");
-    let started = Instant::now();
-    let response = declaration::handle(
-        &declaration,
-        request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token)),
-    )
-    .await;
-    println!(
-        "a declaration against a frozen store answered after {:?}",
-        started.elapsed()
-    );
-    assert_unavailable("a declaration against a frozen store", response);
-    emulator.signal("-CONT");
-
-    let (status, _) = parts(
-        declaration::handle(
-            &declaration,
-            request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token)),
-        )
-        .await,
-    );
-    assert_eq!(status, 201);
-    let subject = sessions().verify(&token, NOW).unwrap().subject_id.unwrap();
-    let profile = store.get_subject(&subject, true).await.unwrap().unwrap();
-    let stored = store
-        .declarations_since(&subject, NOW - time::Duration::days(1))
-        .await
-        .unwrap();
-    // The frozen attempt may have reached the store before it froze; either way count and items agree.
-    assert_eq!(profile.decl_count as usize, stored.len());
 }

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Store, StoreError, from_item, s, sort_time, to_item};
+use super::{Store, StoreError, from_item, s, sort_time, to_item, written};
 use crate::crypto::random_id;
 use crate::domain::day::{iso_date, shanghai_day};
 
@@ -47,13 +47,17 @@ impl Store {
             sk: format!("{}#{}", sort_time(entry.at), random_id("")),
             entry: entry.clone(),
         });
-        self.client
+        let result = self
+            .client
             .put_item()
             .table_name(&self.tables.audit)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .send()
-            .await?;
+            .await;
+        // The key is random, so an entry already there is this one: the SDK
+        // retried a call whose answer was lost after the entry was written.
+        written(result)?;
         Ok(())
     }
 
