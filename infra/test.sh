@@ -24,6 +24,9 @@ say "cfn-lint template.yaml"
 say "sam validate --lint"
 AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint --template template.yaml
 
+say "the log search's own test (tests/e2e/test_no_personal_data.py)"
+"$VENV/bin/python" "$ROOT/tests/e2e/test_no_personal_data.py"
+
 say "end-to-end smoke test through cargo lambda watch"
 "$ROOT/infra/e2e.sh" "$DYNAMODB_PORT" "$FUNCTIONS_PORT"
 
