@@ -87,6 +87,9 @@ class Gateway(BaseHTTPRequestHandler):
         self.answer(result.get("statusCode", 502), result.get("headers") or {}, answer, result.get("cookies") or [])
 
     def answer(self, status, headers, body, cookies=()):
+        # One line per request, as API Gateway's access log: method, path
+        # (without the query), status. Never a header, a query or a body.
+        print(f"{self.command} {self.path.partition('?')[0][:200]} {status}", flush=True)
         self.send_response(status)
         for name, value in headers.items():
             if name.lower() != "content-length":
@@ -109,7 +112,9 @@ def main():
     parser.add_argument("--functions", required=True, help="base URL of cargo lambda watch")
     args = parser.parse_args()
     Gateway.functions = args.functions.rstrip("/")
-    ThreadingHTTPServer(("127.0.0.1", args.port), Gateway).serve_forever()
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Gateway)
+    print(f"apigw: listening on 127.0.0.1:{args.port}, functions at {Gateway.functions}", flush=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -25,6 +25,9 @@ wait_for_port "$FUNCTIONS_PORT" "cargo lambda watch" 120
 background "$LOCAL/logs/web-e2e-web.log" "$ROOT/infra/web.sh" "$WEB_PORT"
 wait_for_port "$WEB_PORT" "the web client"
 
+rm -f "$LOCAL/sent/web.txt"  # web/tests/lib.mjs records what this run sends
 HC_WEB_URL="http://127.0.0.1:$WEB_PORT" HC_API_BASE="http://127.0.0.1:$FUNCTIONS_PORT/lambda-url" \
     HC_HCCTL="$HCCTL" node "$ROOT/web/tests/run.mjs" \
     || die "the browser tests failed (screenshots: web/test-results/; logs: .local/logs/web-e2e-functions.log)"
+"$VENV/bin/python" "$ROOT/tests/e2e/no_personal_data.py" "$LOCAL/logs/web-e2e-functions.log" "$LOCAL/logs/web-e2e-web.log" \
+    || die "personal data in the browser tests' logs, or a log missing or empty (.local/logs/web-e2e-*.log)"

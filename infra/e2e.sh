@@ -3,7 +3,7 @@
 # against the emulator on port $1, on port $2, with fresh keys and tables;
 # drives them over HTTP with tests/e2e/smoke.py; fuzzes every route from
 # docs/openapi.yaml with schemathesis behind infra/apigw.py (port $2 + 10);
-# and searches the functions' logs for the personal data the run sent.
+# and searches its logs (functions, gateway, fuzzing) for personal data.
 source "$(dirname "$0")/lib.sh"
 
 DYNAMODB_PORT=$1
@@ -28,12 +28,14 @@ GATEWAY_PORT=$(port_setting HC_TEST_GATEWAY_PORT $((FUNCTIONS_PORT + 10)))
 require_free_port "$GATEWAY_PORT" "API gateway stand-in"
 background "$LOCAL/logs/e2e-apigw.log" "$VENV/bin/python" "$ROOT/infra/apigw.py" --port "$GATEWAY_PORT" --functions "http://127.0.0.1:$FUNCTIONS_PORT"
 wait_for_port "$GATEWAY_PORT" "the API gateway stand-in"
-say "schema fuzzing of docs/openapi.yaml (schemathesis, fixed seed)"
+say "schema fuzzing of docs/openapi.yaml (schemathesis, deterministic generation, fixtures seeded)"
 "$VENV/bin/python" "$ROOT/tests/e2e/fuzz.py" --base "http://127.0.0.1:$GATEWAY_PORT" --hcctl "$HCCTL" \
     > "$LOCAL/logs/e2e-fuzz.log" 2>&1 \
     || { tail -n 45 "$LOCAL/logs/e2e-fuzz.log"
          die "schema fuzzing found problems (report: .local/logs/e2e-fuzz.log)"; }
-grep -E "^==>|passed|generated" "$LOCAL/logs/e2e-fuzz.log" || true
+grep -E "^==> schemathesis|passed|generated" "$LOCAL/logs/e2e-fuzz.log" || true
+sed -n '/^==> per-operation report/,$p' "$LOCAL/logs/e2e-fuzz.log"
 
-"$VENV/bin/python" "$ROOT/tests/e2e/no_personal_data.py" "$LOCAL/logs/e2e-functions.log" \
-    || die "personal data reached the function logs (.local/logs/e2e-functions.log)"
+"$VENV/bin/python" "$ROOT/tests/e2e/no_personal_data.py" \
+    "$LOCAL/logs/e2e-functions.log" "$LOCAL/logs/e2e-apigw.log" "$LOCAL/logs/e2e-fuzz.log" \
+    || die "personal data in the end-to-end logs, or a log missing or empty (.local/logs/e2e-*.log)"

@@ -29,6 +29,9 @@ say "cfn-lint template.yaml"
 say "sam validate --lint"
 AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint --template template.yaml
 
+say "the log search's own test (tests/e2e/test_no_personal_data.py)"
+"$VENV/bin/python" "$ROOT/tests/e2e/test_no_personal_data.py"
+
 say "starting the test DynamoDB emulator on 127.0.0.1:$DYNAMODB_PORT"
 start_emulator "$DYNAMODB_PORT"
 

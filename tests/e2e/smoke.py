@@ -8,9 +8,13 @@ import argparse
 import base64
 import subprocess
 import json
+import os
 import sys
 import urllib.error
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from personal import Sent  # noqa: E402
 
 BASE = ""
 VISITOR_ID = "130104198807070015"
@@ -71,6 +75,10 @@ def main():
     parser.add_argument("--hcctl", required=True)
     args = parser.parse_args()
     BASE = args.base.rstrip("/")
+    # What this run sends, for tests/e2e/no_personal_data.py to search the logs for.
+    sent = Sent("smoke")
+    for kind, value in PERSONAL.items():
+        sent.add(kind.split(" ")[0], value)
 
     # The first call builds nothing (infra/e2e.sh built the binaries) but
     # starts the function: allow it time.

@@ -230,7 +230,7 @@ async fn a_checkin_cut_anywhere_is_logged_once() {
         let id = keyed_id("e_", "checkin", &account_of(&token), "k1");
         let stored = entry_ids(&rig.w.store, &subject).await;
         if first.is_some() {
-            assert_eq!(stored, [id.clone()], "{case:?}: an acknowledged check-in is logged");
+            assert_eq!(stored, std::slice::from_ref(&id), "{case:?}: an acknowledged check-in is logged");
         } else {
             assert!(stored.is_empty() || stored == [id.clone()], "{case:?}: all or nothing");
         }
@@ -448,7 +448,7 @@ async fn officer_on(rig: &Rig) -> String {
 #[tokio::test]
 async fn the_authoritys_writes_cut_anywhere_apply_once_retried() {
     let rig = &Rig::start().await;
-    let officer = officer_on(&rig).await;
+    let officer = officer_on(rig).await;
     let areas = |level: &str| {
         request(
             "PUT",
@@ -500,7 +500,7 @@ async fn the_authoritys_writes_cut_anywhere_apply_once_retried() {
 #[tokio::test]
 async fn a_risk_import_cut_between_its_steps_is_completed_by_running_it_again() {
     let rig = &Rig::start().await;
-    let officer = officer_on(&rig).await;
+    let officer = officer_on(rig).await;
     let mut people = Vec::new();
     for _ in 0..4 {
         let n = rig.next();

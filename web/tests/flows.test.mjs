@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { RESULTS, RUN, WEB, freshIdNumber, go, hcctl, launch, phone, shot, shanghaiDay } from './lib.mjs';
+import { RESULTS, RUN, WEB, freshIdNumber, go, hcctl, launch, phone, sent, shot, shanghaiDay } from './lib.mjs';
 
 let browser;
 const phones = [];
@@ -48,9 +48,9 @@ async function login(p, name, screenshot) {
 async function identify(p, name, screenshot) {
   const id = freshIdNumber();
   await p.page.waitForSelector('#identity:not([hidden])');
-  await p.page.fill('#identity input[name=name]', name);
+  await p.page.fill('#identity input[name=name]', sent('name', name));
   await p.page.fill('#identity input[name=id_number]', id);
-  await p.page.fill('#identity input[name=phone]', '13812345678');
+  await p.page.fill('#identity input[name=phone]', sent('phone', '13812345678'));
   if (screenshot) await shot(p.page, screenshot);
   await p.page.click('#identity button[type=submit]');
   await p.page.waitForSelector('#done:not([hidden])');
@@ -148,7 +148,7 @@ test('a guardian claims a code for a dependent; its red hints show', async () =>
   await go(alice.page, '/code.html');
   await alice.page.locator('#code .code-card').waitFor();
   await alice.page.click('#add-dependent summary');
-  await alice.page.fill('#dependent input[name=name]', '张小宝');
+  await alice.page.fill('#dependent input[name=name]', sent('name', '张小宝'));
   await alice.page.fill('#dependent input[name=id_number]', freshIdNumber('130104'));
   await alice.page.selectOption('#relation', 'child');
   await shot(alice.page, '18-dependent-add');

@@ -2,7 +2,7 @@
 // (browser contexts of 390×844 whose console errors are collected), page
 // screenshots, hcctl, and valid resident ID numbers.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -128,7 +128,17 @@ export function idNumber(division, birth, sequence) {
 export function freshIdNumber(division = '130102') {
   const day = new Date(Date.UTC(1950, 0, 1) + Math.floor(Math.random() * 50 * 365) * 86_400_000);
   const birth = day.toISOString().slice(0, 10).replace(/-/g, '');
-  return idNumber(division, birth, Math.floor(Math.random() * 1000));
+  return sent('ID', idNumber(division, birth, Math.floor(Math.random() * 1000)));
+}
+
+/**
+ * Records a name, ID number or phone this run sends in .local/sent/web.txt,
+ * which tests/e2e/no_personal_data.py searches the logs for; returns it.
+ */
+export function sent(kind, value) {
+  mkdirSync(join(ROOT, '.local', 'sent'), { recursive: true });
+  appendFileSync(join(ROOT, '.local', 'sent', 'web.txt'), `${kind}\t${value}\n`);
+  return value;
 }
 
 /** Today on the Asia/Shanghai calendar. */
