@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make cost`: what a million of each operation costs at AWS list prices,
-# from units measured on the wire and handler time measured in a release
-# build (tests/src/bin/cost.rs; prices in tests/src/prices.rs). Uses an
-# emulator of its own on port 8004.
+# from the units of every DynamoDB call, priced by DynamoDB's rules from the
+# item sizes read from the emulator (tests/src/capacity.rs), and handler
+# time measured in a release build (tests/src/bin/cost.rs; prices in
+# tests/src/prices.rs). Uses an emulator of its own on port 8004.
 source "$(dirname "$0")/../infra/lib.sh"
 
 PORT=8004

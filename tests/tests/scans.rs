@@ -512,7 +512,7 @@ async fn one_scan_and_one_check_in_cost_what_the_design_says() {
         println!("{name}:");
         for c in calls.iter() {
             println!(
-                "  {:<14} {:>4} RRU {:>4} WRU   (emulator reported {})",
+                "  {:<14} {:>4} RRU {:>4} WRU   (moto's fixed figure: {})",
                 c.operation, c.read_units, c.write_units, c.reported
             );
         }

@@ -1,6 +1,9 @@
 //! The cost report: what one million of each operation costs at AWS list
-//! prices, split into API Gateway, Lambda and DynamoDB, from units measured
-//! on the wire (tests/src/capacity.rs) and handler time measured here.
+//! prices, split into API Gateway, Lambda and DynamoDB, from the units of
+//! every DynamoDB call the handler makes, priced by DynamoDB's documented
+//! rules from the items before and after it (tests/src/capacity.rs), and
+//! handler time measured here. Also prints the size of a declaring
+//! subject's profile and what its history takes of it.
 //!
 //! Runs every operation through its function's handler against the
 //! emulator at HC_TEST_DYNAMODB_ENDPOINT: `make cost` (bench/cost.sh).
@@ -9,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use integration_tests::capacity::{Call, Meter, metered_client};
+use integration_tests::capacity::{Call, Meter, item_size, metered_client, value_size, wire_item};
 use integration_tests::prices::*;
 use integration_tests::*;
 use lambda_http::{Body, Response};
@@ -23,6 +26,8 @@ const MEMORY_MB: f64 = 256.0;
 struct Measured {
     read_units: f64,
     write_units: f64,
+    /// moto's fixed figure (1 a write, 0.5 a read item), for comparison only.
+    reported: f64,
     calls: usize,
     handler: Duration,
 }
@@ -51,6 +56,7 @@ where
     Measured {
         read_units: last.iter().map(|c| c.read_units).sum(),
         write_units: last.iter().map(|c| c.write_units).sum(),
+        reported: last.iter().map(|c| c.reported).sum(),
         calls: last.len(),
         handler: handler_times[handler_times.len() / 2],
     }
@@ -63,9 +69,10 @@ fn print(name: &str, m: &Measured) -> f64 {
         LAMBDA_PER_MILLION_REQUESTS + MEMORY_MB / 1024.0 * billed_ms / 1000.0 * LAMBDA_ARM64_PER_GB_SECOND * 1e6;
     let total = API_GATEWAY_PER_MILLION + lambda + dynamodb;
     println!(
-        "{name:<24} {:>4} {:>4} {:>9.3}ms {:>5} {:>8.2} {:>8.3} {:>9.3} {:>8.3}  ({:.3} above 300 M/month)",
+        "{name:<28} {:>4} {:>4} {:>5} {:>9.3}ms {:>5} {:>8.2} {:>8.3} {:>9.3} {:>8.3}  ({:.3} above 300 M/month)",
         m.read_units,
         m.write_units,
+        m.reported,
         m.handler.as_secs_f64() * 1000.0,
         billed_ms,
         API_GATEWAY_PER_MILLION,
@@ -125,8 +132,11 @@ async fn main() {
         "Lambda: arm64, {MEMORY_MB} MB, billed = handler time + {DYNAMODB_ROUND_TRIP_MS} ms per DynamoDB call, rounded up to 1 ms."
     );
     println!(
-        "{:<24} {:>4} {:>4} {:>11} {:>5} {:>8} {:>8} {:>9} {:>8}",
-        "operation", "RRU", "WRU", "handler", "ms", "API GW", "Lambda", "DynamoDB", "total $"
+        "RRU, WRU: DynamoDB's rules (tests/src/capacity.rs); moto: the emulator's fixed ConsumedCapacity, not a price."
+    );
+    println!(
+        "{:<28} {:>4} {:>4} {:>5} {:>11} {:>5} {:>8} {:>8} {:>9} {:>8}",
+        "operation", "RRU", "WRU", "moto", "handler", "ms", "API GW", "Lambda", "DynamoDB", "total $"
     );
 
     let m = measure(&meter, runs, |_| {
@@ -147,6 +157,7 @@ async fn main() {
     })
     .await;
     print("declaration", &m);
+    let profile = profile_split(&Tables::with_prefix(&prefix).subjects).await;
     let m = measure(&meter, runs, |_| {
         code::handle(&code_app, request("GET", "/v1/code", None, Some(&visitor)))
     })
@@ -185,6 +196,7 @@ async fn main() {
     })
     .await;
     print("check-in, venue cached 30 s", &m);
+    println!("{profile}");
     println!(
         "Goal: a check-in under US$2.50 per million all included: {}",
         if checkin < 2.50 {
@@ -193,4 +205,56 @@ async fn main() {
             "not met at the first-tier API Gateway price"
         }
     );
+}
+
+/// The size of the declaring subject's profile (the one with the longest
+/// history, read with a plain client outside the meter), split into its
+/// identity, its history (`facts.days`) and the rest.
+async fn profile_split(table: &str) -> String {
+    let out = client()
+        .scan()
+        .table_name(table)
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("the emulator answers a scan");
+    assert!(out.last_evaluated_key.is_none(), "the subjects fit one page");
+    let days = |item: &serde_json::Value| item["facts"]["M"]["days"]["L"].as_array().map_or(0, Vec::len);
+    let profile = out
+        .items()
+        .iter()
+        .map(wire_item)
+        .filter(|item| item["sk"]["S"] == "PROFILE")
+        .max_by_key(days)
+        .expect("a profile");
+    let total = item_size(&profile);
+    let mut without_history = profile.clone();
+    if let Some(facts) = without_history["facts"]["M"].as_object_mut() {
+        facts.remove("days");
+    }
+    let history = total - item_size(&without_history);
+    const IDENTITY: [&str; 12] = [
+        "pk",
+        "sk",
+        "subject_id",
+        "id_hash",
+        "id_sealed",
+        "name_sealed",
+        "phone_sealed",
+        "name_masked",
+        "id_masked",
+        "owner",
+        "guardians",
+        "created_at",
+    ];
+    let identity: usize = IDENTITY
+        .iter()
+        .filter_map(|name| profile.get(*name).map(|v| name.len() + value_size(v)))
+        .sum();
+    format!(
+        "profile: {total} bytes with {} days of history, of which history (facts.days) {history}, identity {identity}, \
+         the rest (ver, status, decl_*, regions, facts' other members) {}",
+        days(&profile),
+        total - history - identity
+    )
 }
