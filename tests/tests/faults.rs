@@ -230,7 +230,11 @@ async fn a_checkin_cut_anywhere_is_logged_once() {
         let id = keyed_id("e_", "checkin", &account_of(&token), "k1");
         let stored = entry_ids(&rig.w.store, &subject).await;
         if first.is_some() {
-            assert_eq!(stored, std::slice::from_ref(&id), "{case:?}: an acknowledged check-in is logged");
+            assert_eq!(
+                stored,
+                std::slice::from_ref(&id),
+                "{case:?}: an acknowledged check-in is logged"
+            );
         } else {
             assert!(stored.is_empty() || stored == [id.clone()], "{case:?}: all or nothing");
         }
