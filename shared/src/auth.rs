@@ -17,6 +17,8 @@ use crate::http::Problem;
 
 const ISSUER: &str = "hbhc";
 const AUDIENCE: &str = "hbhc-session";
+/// The longest session lifetime a deployment may configure.
+pub const MAX_LIFETIME_SECONDS: i64 = 86_400;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -27,6 +29,9 @@ struct Claims {
     sid: Option<String>,
     #[serde(default)]
     roles: Vec<Role>,
+    /// The token's own id, which logout revokes.
+    #[serde(default)]
+    jti: String,
     iat: i64,
     exp: i64,
 }
@@ -39,6 +44,18 @@ pub struct Session {
     /// authentication. `None` does not prove the caller is unverified.
     pub subject_id: Option<String>,
     pub roles: Vec<Role>,
+    /// The token this session came with; empty for a session about to be
+    /// issued (`issue` gives each token an id of its own).
+    pub token: TokenRef,
+}
+
+/// A session token's id and expiry: what `POST /v1/logout` revokes, for as
+/// long as the token would have lived.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TokenRef {
+    pub id: String,
+    /// Unix seconds.
+    pub expires: i64,
 }
 
 pub struct SessionKeys {
@@ -61,6 +78,14 @@ impl SessionKeys {
     pub fn from_env() -> Result<Self, crate::config::ConfigError> {
         let secret = crate::config::key("HC_SESSION_SECRET", 32)?;
         let ttl = crate::config::parse_or("HC_SESSION_TTL_SECONDS", 7200i64)?;
+        // A lost phone's token works until it expires or is logged out: a
+        // day at most, as the revocation records are kept that long.
+        if !(60..=MAX_LIFETIME_SECONDS).contains(&ttl) {
+            return Err(crate::config::ConfigError::new(
+                "HC_SESSION_TTL_SECONDS",
+                "must be between 60 and 86400 (24 hours)",
+            ));
+        }
         Ok(Self::new(&secret, Duration::seconds(ttl)))
     }
 
@@ -77,6 +102,7 @@ impl SessionKeys {
             sub: session.account_id.clone(),
             sid: session.subject_id.clone(),
             roles: session.roles.clone(),
+            jti: crate::crypto::random_id(""),
             iat: now.unix_timestamp(),
             exp: expires.unix_timestamp(),
         };
@@ -96,13 +122,17 @@ impl SessionKeys {
         validation.validate_exp = false;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?;
         let claims = data.claims;
-        if now.unix_timestamp() >= claims.exp || claims.iat > now.unix_timestamp() + 60 {
+        if now.unix_timestamp() >= claims.exp || claims.iat > now.unix_timestamp() + 60 || claims.jti.is_empty() {
             return None;
         }
         Some(Session {
             account_id: claims.sub,
             subject_id: claims.sid,
             roles: claims.roles,
+            token: TokenRef {
+                id: claims.jti,
+                expires: claims.exp,
+            },
         })
     }
 
@@ -135,14 +165,27 @@ mod tests {
             account_id: "u_alice".into(),
             subject_id: Some("s_1".into()),
             roles: vec![],
+            token: TokenRef::default(),
         }
+    }
+
+    /// Who the session is, without its token's own id and expiry.
+    fn who(session: Option<Session>) -> Option<(String, Option<String>)> {
+        session.map(|s| (s.account_id, s.subject_id))
     }
 
     #[test]
     fn a_token_round_trips_until_it_expires() {
         let (token, expires) = keys().issue(&alice(), NOW);
         assert_eq!(expires, NOW + Duration::hours(2));
-        assert_eq!(keys().verify(&token, NOW + Duration::minutes(119)), Some(alice()));
+        let alice = alice();
+        let verified = keys().verify(&token, NOW + Duration::minutes(119));
+        assert_eq!(who(verified.clone()), who(Some(alice)));
+        let token_ref = verified.unwrap().token;
+        assert_eq!(token_ref.expires, (NOW + Duration::hours(2)).unix_timestamp());
+        assert_eq!(token_ref.id.len(), 26, "each token has an id of its own");
+        let (second, _) = keys().issue(&self::alice(), NOW);
+        assert_ne!(keys().verify(&second, NOW).unwrap().token.id, token_ref.id);
         assert_eq!(keys().verify(&token, NOW + Duration::hours(2)), None);
     }
 

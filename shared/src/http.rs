@@ -126,6 +126,12 @@ impl Problem {
         Self::new(StatusCode::TOO_MANY_REQUESTS, code, title)
     }
 
+    /// The client may try again after `seconds` (the `Retry-After` header).
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
     /// The store or an upstream service is unavailable: the client may retry.
     pub fn unavailable() -> Self {
         let mut p = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
@@ -188,7 +194,8 @@ where
     async move {
         let response = handler(req).await.unwrap_or_else(Problem::into_response);
         let status = response.status().as_u16();
-        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        // To the microsecond: enough for a latency, and no long runs of digits.
+        let elapsed_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
         if status >= 500 {
             tracing::warn!(status, elapsed_ms, "request failed");
         } else {
@@ -205,6 +212,7 @@ const ROUTE_WORDS: &[&str] = &[
     "v1",
     "login",
     "identity",
+    "logout",
     "me",
     "dependents",
     "declarations",

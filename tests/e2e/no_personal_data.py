@@ -28,8 +28,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from personal import SENT_DIR, has_valid_check, read_sent  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-ID_SHAPE = re.compile(r"(?<![0-9A-Za-z])[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
-PHONE_SHAPE = re.compile(r"(?<![0-9A-Za-z])(?:\+86)?1[3-9][0-9]{9}(?![0-9A-Za-z])")
+# Not inside a longer run of digits or letters, nor the fraction of a decimal
+# number (a duration such as 0.049533999999999995 has 18 digits after its point).
+ID_SHAPE = re.compile(r"(?<![0-9A-Za-z])(?<![0-9]\.)[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+PHONE_SHAPE = re.compile(r"(?<![0-9A-Za-z])(?<![0-9]\.)(?:\+86)?1[3-9][0-9]{9}(?![0-9A-Za-z])")
 
 
 def examples():
@@ -52,7 +54,7 @@ def matchers(values):
     found = []
     for sender, kind, value in sorted(values):
         number = re.fullmatch(r"\+?[0-9]+[Xx]?", value)
-        pattern = re.compile(rf"(?<![0-9A-Za-z]){re.escape(value)}(?![0-9A-Za-z])") if number else None
+        pattern = re.compile(rf"(?<![0-9A-Za-z])(?<![0-9]\.){re.escape(value)}(?![0-9A-Za-z])") if number else None
         found.append((sender, kind, value, pattern))
     return found
 

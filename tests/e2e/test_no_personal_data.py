@@ -18,6 +18,8 @@ CLEAN = (
     'INFO request{request_id=e72def0b-8ed2-4812-830c-a17624264148 method=POST route=/v1/identity} status=200 duration_ms=12\n'
     'INFO xrayTraceId="Root=1-6b0f10ee-35ca72a172ff952d6df417df;Parent=2da15675301189a5;Sampled=1"\n'
     'INFO timeEpoch=1764584400123 monotonic=130102199003070011223 subject=s_k4m5n6p7q2r3s4t5u6v7w2x3y4\n'
+    # A duration whose fraction is 18 digits with a valid check character (seen in a run).
+    'INFO request done status=200 elapsed_ms=0.049533999999999995 ratio=0.13812345678\n'
 )
 # Not a valid check character: 17 digits and a wrong one, as a timestamp might look.
 NOT_AN_ID = "130102199003070012"
@@ -70,7 +72,7 @@ def main():
             code, output = run(directory, sent, [clean, leaky])
             value = planted.split("=", 1)[-1]
             case(f"{name}: fails, naming the file and line, not the value",
-                 code == 1 and "leaky.log line 4" in output and value not in output and planted_id not in output, output)
+                 code == 1 and "leaky.log line 5" in output and value not in output and planted_id not in output, output)
 
         empty = log("empty.log", "")
         code, output = run(directory, sent, [clean, empty])

@@ -144,6 +144,7 @@ pub fn scan_app(store: &Store, clock: &Clock) -> scan::App {
         venues: venue_keys(),
         venue_cache: shared::store::venues::VenueCache::new(Duration::ZERO),
         retention: time::Duration::days(28),
+        limiter: Default::default(),
     }
 }
 

@@ -508,8 +508,12 @@ async fn rankings_of_a_scripted_day_equal_the_log_also_when_a_batch_is_seen_twic
     }
     for chunk in entries.chunks(50) {
         let writes = chunk.iter().map(|e| {
-            w.store
-                .log_entry(e, e.venue_id.as_ref().map(|_| 4), NOW + Duration::days(28))
+            w.store.log_entry(
+                e,
+                shared::store::log::Slot::Exact,
+                e.venue_id.as_ref().map(|_| 4),
+                NOW + Duration::days(28),
+            )
         });
         for result in futures::future::join_all(writes).await {
             result.unwrap();

@@ -36,15 +36,30 @@ struct Rig {
     people: std::sync::atomic::AtomicU32,
 }
 
-/// The production timeouts and three attempts, with a short first backoff
-/// so that a test of hundreds of faults runs in seconds.
+/// Three attempts as in production, with a short first backoff so that a
+/// test of hundreds of faults runs in seconds. The timeouts are the
+/// production ones where a test measures them (a frozen store), and longer
+/// elsewhere: the tests share one emulator, which answers one call at a
+/// time, and a busy machine must not turn a slow answer into a fault.
 fn client_to(url: &str) -> aws_sdk_dynamodb::Client {
+    client_with(url, patient_timeouts())
+}
+
+fn patient_timeouts() -> aws_sdk_dynamodb::config::timeout::TimeoutConfig {
+    aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(StdDuration::from_secs(5))
+        .operation_attempt_timeout(StdDuration::from_secs(10))
+        .operation_timeout(StdDuration::from_secs(30))
+        .build()
+}
+
+fn client_with(url: &str, timeouts: aws_sdk_dynamodb::config::timeout::TimeoutConfig) -> aws_sdk_dynamodb::Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(url)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .timeout_config(shared::store::timeouts())
+        .timeout_config(timeouts)
         .retry_config(shared::store::retries().with_initial_backoff(StdDuration::from_millis(5)))
         .build();
     aws_sdk_dynamodb::Client::from_conf(config)
@@ -52,9 +67,13 @@ fn client_to(url: &str) -> aws_sdk_dynamodb::Client {
 
 impl Rig {
     async fn start() -> Rig {
+        Self::start_with(patient_timeouts()).await
+    }
+
+    async fn start_with(timeouts: aws_sdk_dynamodb::config::timeout::TimeoutConfig) -> Rig {
         let proxy = FaultProxy::start(&endpoint()).await;
         let store = Store::new(
-            client_to(&proxy.url()),
+            client_with(&proxy.url(), timeouts),
             Tables::with_prefix(&format!("{}-", random_id("f"))),
         );
         store.create_tables().await.expect("tables on the emulator");
@@ -166,10 +185,16 @@ async fn declaration_ids(store: &Store, subject: &str) -> Vec<String> {
 
 async fn entry_ids(store: &Store, subject: &str) -> Vec<String> {
     let entries = store
-        .subject_entries(subject, NOW - time::Duration::days(1), NOW + time::Duration::days(1))
+        .subject_entries(
+            subject,
+            NOW - time::Duration::days(1),
+            NOW + time::Duration::days(1),
+            None,
+            100,
+        )
         .await
         .unwrap();
-    entries.into_iter().map(|e| e.id).collect()
+    entries.entries.into_iter().map(|e| e.id).collect()
 }
 
 // ------------------------------------------------------- the write routes
@@ -657,7 +682,7 @@ async fn a_transaction_conflict_is_retried_to_success() {
 
 #[tokio::test]
 async fn a_frozen_store_is_answered_503_within_seconds_and_recovers() {
-    let rig = &Rig::start().await;
+    let rig = &Rig::start_with(shared::store::timeouts()).await;
     let token = rig.citizen().await;
     rig.proxy.arm(0, Fault::Freeze, 100);
     let started = Instant::now();

@@ -258,6 +258,7 @@ async fn sessions_that_are_expired_tampered_or_foreign_are_refused() {
                 account_id: "u_x".into(),
                 subject_id: None,
                 roles: vec![],
+                token: Default::default(),
             },
             NOW,
         )

@@ -83,9 +83,16 @@ async fn a_green_code_passes_and_the_scan_is_logged() {
     );
     let entries = w
         .store
-        .subject_entries(&subject_of(&alice), NOW - Duration::hours(1), NOW + Duration::hours(1))
+        .subject_entries(
+            &subject_of(&alice),
+            NOW - Duration::hours(1),
+            NOW + Duration::hours(1),
+            None,
+            100,
+        )
         .await
-        .unwrap();
+        .unwrap()
+        .entries;
     assert_eq!(entries.len(), 1);
     assert_eq!(
         (entries[0].kind, entries[0].region.as_deref()),
@@ -267,9 +274,12 @@ async fn a_check_in_logs_the_entry_and_shows_the_visitors_code() {
             &subject_of(&visitor),
             NOW - Duration::hours(1),
             NOW + Duration::hours(1),
+            None,
+            100,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .entries;
     let checkin = entries
         .iter()
         .find(|e| e.kind == shared::store::log::EntryKind::Checkin)
@@ -444,6 +454,8 @@ async fn one_scan_and_one_check_in_cost_what_the_design_says() {
         .await,
     );
     meter.take();
+    // A scan in another minute: a repeat in the same one is answered, not logged.
+    w.clock.advance(Duration::minutes(1));
 
     let (status, _) = parts(
         scan::handle(
@@ -521,10 +533,12 @@ async fn one_scan_and_one_check_in_cost_what_the_design_says() {
     }
     let ops =
         |calls: &[integration_tests::capacity::Call]| calls.iter().map(|c| c.operation.clone()).collect::<Vec<_>>();
-    assert_eq!(ops(&scan_calls), ["GetItem", "PutItem"]);
+    // One read call each: the profile (and the venue) with the caller's
+    // account, whose logged-out tokens it checks; one write.
+    assert_eq!(ops(&scan_calls), ["BatchGetItem", "PutItem"]);
     assert_eq!(ops(&checkin_calls), ["BatchGetItem", "PutItem"]);
-    assert_eq!(ops(&cached_calls), ["GetItem", "PutItem"]);
-    assert_eq!(total(&cached_calls), (0.5, 2.0));
+    assert_eq!(ops(&cached_calls), ["BatchGetItem", "PutItem"]);
+    assert_eq!(total(&cached_calls), (1.0, 2.0));
     let (scan_reads, scan_writes) = total(&scan_calls);
     let (checkin_reads, checkin_writes) = total(&checkin_calls);
     assert!(
@@ -532,7 +546,7 @@ async fn one_scan_and_one_check_in_cost_what_the_design_says() {
         "a checkpoint scan costs at most 1 RRU and 1 WRU"
     );
     assert!(
-        checkin_reads <= 1.0 && checkin_writes <= 2.0,
-        "a check-in costs at most 1 RRU and 2 WRU with its index entry"
+        checkin_reads <= 1.5 && checkin_writes <= 2.0,
+        "a check-in costs at most 1.5 RRU and 2 WRU with its index entry"
     );
 }

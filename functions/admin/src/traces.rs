@@ -7,7 +7,7 @@ use lambda_http::Request;
 use shared::crypto::PiiKeys;
 use shared::domain::day::rfc3339;
 use shared::http::{self, HttpResult, Problem};
-use shared::service::trace::{self, Pages, Person, Reader, TraceError};
+use shared::service::trace::{self, Page, Person, Reader, TraceError};
 use shared::store::log::EntryKind;
 use shared::store::venues::Venue;
 use shared::store::{Store, parse_time};
@@ -90,7 +90,7 @@ pub async fn traces(app: &Tracer<'_>, req: &Request, officer: &str) -> HttpResul
     let window = (from.max(now - app.retention), to);
     let limit = page_size(req)?;
     let after = cursor(req)?;
-    let pages = Pages::One {
+    let pages = Page {
         after: after.as_deref(),
         limit,
     };

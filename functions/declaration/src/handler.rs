@@ -81,7 +81,7 @@ struct StatusView {
 async fn declare(app: &App, req: &Request) -> HttpResult {
     let now = app.base.clock.now();
     let session = app.base.sessions.authenticate(req, now)?;
-    access::own_subject(&app.base.store, &session).await?;
+    access::claimed_subject(&app.base.store, &session).await?;
     let body: DeclarationRequest = http::parse_json(req, Some("invalid-declaration"))?;
     let requested = body.subject_id.clone();
     let decl = declaration::validate(body).map_err(|e| Problem::invalid("invalid-declaration", e.to_string()))?;

@@ -44,6 +44,10 @@ impl Function for App {
                 Method::POST => login(app, req).await,
                 _ => Err(Problem::method_not_allowed("POST")),
             },
+            ["v1", "logout"] => match *method {
+                Method::POST => logout(app, req).await,
+                _ => Err(Problem::method_not_allowed("POST")),
+            },
             ["v1", "identity"] => match *method {
                 Method::POST => identity(app, req).await,
                 _ => Err(Problem::method_not_allowed("POST")),
@@ -171,6 +175,7 @@ fn issue(app: &App, account: &Account, now: OffsetDateTime) -> (String, OffsetDa
         account_id: account.id.clone(),
         subject_id: account.subject_id.clone(),
         roles: account.role_list(),
+        token: Default::default(),
     };
     app.base.sessions.issue(&session, now)
 }
@@ -280,11 +285,36 @@ async fn list_dependents(app: &App, req: &Request) -> HttpResult {
 }
 
 async fn remove_dependent(app: &App, req: &Request, subject_id: &str) -> HttpResult {
-    let session = app.base.sessions.authenticate(req, app.base.clock.now())?;
+    let (session, _) = caller(app, req).await?;
     if app.base.store.unlink_dependent(&session.account_id, subject_id).await? {
         tracing::info!("dependent unlinked");
         http::no_content()
     } else {
         Err(Problem::forbidden().detail("the caller is not the guardian of this subject"))
     }
+}
+
+/// Ends the session: its token is refused by every function from then on,
+/// until it would have expired anyway.
+async fn logout(app: &App, req: &Request) -> HttpResult {
+    let (session, mut account) = caller(app, req).await?;
+    for _ in 0..5 {
+        if app
+            .base
+            .store
+            .revoke_token(&account, &session.token, app.base.clock.now())
+            .await?
+        {
+            tracing::info!("logged out");
+            return http::no_content();
+        }
+        // Another logout of this account came first: read it again.
+        account = app
+            .base
+            .store
+            .get_account(&account.id)
+            .await?
+            .ok_or_else(Problem::unauthenticated)?;
+    }
+    Err(Problem::unavailable())
 }

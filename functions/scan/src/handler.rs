@@ -5,6 +5,7 @@
 use lambda_http::Request;
 use lambda_http::http::Method;
 use serde::{Deserialize, Serialize};
+use shared::auth::Session;
 use shared::config::ConfigError;
 use shared::crypto::{keyed_id, random_id};
 use shared::domain::day::{iso_date, rfc3339, shanghai_day};
@@ -16,11 +17,13 @@ use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
 use shared::service::health_code::{self, CodeView};
-use shared::store::log::{Entry, EntryKind, Logged};
+use shared::service::limits::{Admission, RateLimiter};
+use shared::store::log::{Entry, EntryKind, Logged, Slot};
 use shared::store::settings::RiskAreaCache;
+use shared::store::together::Wanted;
 use shared::store::venues::{Category, VenueCache};
 use shared::store::{parse_time, sort_time};
-use time::Duration;
+use time::{Duration, OffsetDateTime};
 
 pub struct App {
     pub base: Base,
@@ -31,6 +34,8 @@ pub struct App {
     pub venue_cache: VenueCache,
     /// How long log entries are kept (TTL).
     pub retention: Duration,
+    /// The callers' scans and check-ins of the minute.
+    pub limiter: RateLimiter,
 }
 
 impl Function for App {
@@ -42,6 +47,7 @@ impl Function for App {
             venues: shared::function::venue_keys()?,
             venue_cache: VenueCache::from_env()?,
             retention: shared::store::log::retention_from_env()?,
+            limiter: RateLimiter::default(),
             base: Base::from_env().await?,
         })
     }
@@ -79,12 +85,27 @@ fn invalid_code() -> Problem {
     Problem::invalid("invalid-code", "the code is not a valid health code of this system")
 }
 
+/// Counts the call against the caller's scans and check-ins of the minute:
+/// past the limit, 429 with `Retry-After`, before anything is read or logged.
+async fn admit(app: &App, session: &Session, now: OffsetDateTime) -> Result<(), Problem> {
+    match app.limiter.admit(&app.base.store, &session.account_id, now).await? {
+        Admission::Admitted => Ok(()),
+        Admission::Refused { retry_after } => Err(Problem::too_many("too-many-attempts", "Too many scans")
+            .detail(format!(
+                "at most {} scans and check-ins a minute per caller",
+                shared::service::limits::PER_MINUTE
+            ))
+            .retry_after(retry_after)),
+    }
+}
+
 /// A guard scans the code a person shows: the token must be ours and
 /// current; the answer is the person's live status, not the token's colour.
 async fn scan(app: &App, req: &Request) -> HttpResult {
     let now = app.base.clock.now();
     let session = app.base.sessions.authenticate(req, now)?;
-    access::own_subject(&app.base.store, &session).await?;
+    access::claimed_subject(&app.base.store, &session).await?;
+    admit(app, &session, now).await?;
     let body: ScanRequest = http::parse_json(req, None)?;
     let region = match body.region {
         Some(code) if is_hebei_county(&code) => Some(code),
@@ -99,16 +120,29 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
         CodeError::Invalid => invalid_code(),
         CodeError::Expired => Problem::invalid("expired-code", "the code has expired: ask for a fresh one"),
     })?;
-    let subject = app
+    let found = app
         .base
         .store
-        .get_subject(&claims.subject_id, false)
-        .await?
-        .ok_or_else(invalid_code)?;
+        .read_together(Wanted {
+            subject: Some((&claims.subject_id, false)),
+            account: Some(&session.account_id),
+            ..Wanted::default()
+        })
+        .await?;
+    access::live(&session, found.account)?;
+    let subject = found.subject.ok_or_else(invalid_code)?;
     let areas = app.areas.get(&app.base.store).await?;
     let status = health_code::live_status(app.rules, &subject, &areas, now);
+    // The scanner's repeat scans of the same person in the same minute share
+    // one entry: the first is logged, the others are answered only.
+    let minute = now.unix_timestamp().div_euclid(60);
     let entry = Entry {
-        id: random_id("e_"),
+        id: keyed_id(
+            "e_",
+            "scan",
+            &session.account_id,
+            &format!("{}#{minute}", claims.subject_id),
+        ),
         kind: EntryKind::Scan,
         subject_id: claims.subject_id,
         account: session.account_id,
@@ -120,7 +154,10 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
         color: status.color,
         name_masked: subject.identity.name_masked.clone(),
     };
-    app.base.store.log_entry(&entry, None, now + app.retention).await?;
+    app.base
+        .store
+        .log_entry(&entry, Slot::Minute, None, now + app.retention)
+        .await?;
     let pass = status.color == Color::Green && status.hints.is_empty();
     tracing::info!(color = ?status.color, pass, "code scanned");
     http::ok(&ScanResponse {
@@ -195,27 +232,34 @@ fn invalid_venue_code() -> Problem {
 async fn checkin(app: &App, req: &Request) -> HttpResult {
     let now = app.base.clock.now();
     let session = app.base.sessions.authenticate(req, now)?;
-    let own = access::own_subject(&app.base.store, &session).await?;
-    // With an `Idempotency-Key`, a retry names the entry the first attempt wrote.
-    let entry_id = match http::idempotency_key(req)? {
-        Some(key) => keyed_id("e_", "checkin", &session.account_id, key),
-        None => random_id("e_"),
+    let own = access::claimed_subject(&app.base.store, &session).await?;
+    // With an `Idempotency-Key`, a retry that day names the entry the first attempt wrote.
+    let (entry_id, slot) = match http::idempotency_key(req)? {
+        Some(key) => (keyed_id("e_", "checkin", &session.account_id, key), Slot::Day),
+        None => (random_id("e_"), Slot::Exact),
     };
+    admit(app, &session, now).await?;
     let body: CheckinRequest = http::parse_json(req, None)?;
     let venue_id = app.venues.verify(&body.venue_code).map_err(|_| invalid_venue_code())?;
     let subject_id = access::requested_subject(&own, body.subject_id.as_deref())?;
 
-    // A cached venue saves its read: the profile alone is half a read unit.
-    let (venue, subject) = match app.venue_cache.get(&venue_id) {
-        Some(venue) => (Some(venue), app.base.store.get_subject(&subject_id, false).await?),
-        None => {
-            let reads = app.base.store.checkin_reads(&venue_id, &subject_id).await?;
-            if let Some(venue) = &reads.venue {
-                app.venue_cache.put(venue);
-            }
-            (reads.venue, reads.subject)
-        }
-    };
+    // One call reads the venue, the profile and the caller's account (half
+    // a read unit each); a cached venue saves its read.
+    let cached = app.venue_cache.get(&venue_id);
+    let found = app
+        .base
+        .store
+        .read_together(Wanted {
+            venue: cached.is_none().then_some(venue_id.as_str()),
+            subject: Some((&subject_id, false)),
+            account: Some(&session.account_id),
+        })
+        .await?;
+    access::live(&session, found.account)?;
+    if let Some(venue) = &found.venue {
+        app.venue_cache.put(venue);
+    }
+    let (venue, subject) = (cached.or(found.venue), found.subject);
     let venue = venue.ok_or_else(invalid_venue_code)?;
     if venue.revoked_at.is_some() {
         return Err(
@@ -240,19 +284,25 @@ async fn checkin(app: &App, req: &Request) -> HttpResult {
         color: status.color,
         name_masked: subject.identity.name_masked.clone(),
     };
-    let entered_at = match app
+    let logged = app
         .base
         .store
-        .log_entry(&entry, Some(venue.shards), now + app.retention)
-        .await?
-    {
+        .log_entry(&entry, slot, Some(venue.shards), now + app.retention)
+        .await?;
+    let entered_at = match logged {
         Logged::Written => now,
-        Logged::Exists(first) if first.venue_id == entry.venue_id && first.subject_id == entry.subject_id => {
+        Logged::Exists => {
+            let first = app
+                .base
+                .store
+                .entry(&entry.subject_id, &entry.at, slot, &entry.id)
+                .await?
+                .ok_or_else(|| Problem::unavailable().detail("the entry is being written: retry"))?;
+            if first.venue_id != entry.venue_id {
+                return Err(Problem::conflict("idempotency-key-reused", "Idempotency key reused")
+                    .detail("this Idempotency-Key was used for another check-in"));
+            }
             parse_time(&first.at).unwrap_or(now)
-        }
-        Logged::Exists(_) => {
-            return Err(Problem::conflict("idempotency-key-reused", "Idempotency key reused")
-                .detail("this Idempotency-Key was used for another check-in"));
         }
     };
     tracing::info!(color = ?status.color, "checked in");

@@ -1,6 +1,11 @@
 //! Who may act for which subject: the caller for their own, a guardian for
 //! their dependents. Everyone else is answered 403 `forbidden`, whether or
 //! not the subject exists, so that the answer reveals nothing.
+//!
+//! A session is live while its account exists and has not logged its token
+//! out (`POST /v1/logout`): every authenticated route reads the caller's
+//! account, alongside its own first read where it has one, and answers 401
+//! otherwise.
 
 use lambda_http::Request;
 use time::OffsetDateTime;
@@ -10,6 +15,7 @@ use crate::http::Problem;
 use crate::store::Store;
 use crate::store::accounts::Account;
 use crate::store::subjects::Subject;
+use crate::store::together::Wanted;
 
 /// Whether `id` has the shape of a subject id (`s_` and 26 base32 characters).
 pub fn is_subject_id(id: &str) -> bool {
@@ -20,8 +26,8 @@ pub fn is_subject_id(id: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 
-/// The caller of a request and their account, read now: a token whose
-/// account is gone is no longer valid (401).
+/// The caller of a request and their account, read now (strongly
+/// consistently: these routes go on to write the account).
 pub async fn caller(
     store: &Store,
     sessions: &SessionKeys,
@@ -29,23 +35,39 @@ pub async fn caller(
     now: OffsetDateTime,
 ) -> Result<(Session, Account), Problem> {
     let session = sessions.authenticate(req, now)?;
-    let account = store
-        .get_account(&session.account_id)
-        .await?
-        .ok_or_else(Problem::unauthenticated)?;
+    let account = live(&session, store.get_account(&session.account_id).await?)?;
     Ok((session, account))
 }
 
-/// The caller's own subject. Sessions issued after real-name authentication
-/// carry it; older ones cost one read of the account.
-pub async fn own_subject(store: &Store, session: &Session) -> Result<String, Problem> {
-    if let Some(subject) = &session.subject_id {
-        return Ok(subject.clone());
+/// The account read for a session, if the session is still live: the account
+/// exists and the token was not logged out; else 401.
+pub fn live(session: &Session, account: Option<Account>) -> Result<Account, Problem> {
+    account
+        .filter(|a| a.accepts(&session.token))
+        .ok_or_else(Problem::unauthenticated)
+}
+
+/// The caller's own subject as the token names it, for the early checks of a
+/// route (a token from before real-name authentication costs a read of the
+/// account). Whether the session is still live is checked by the route's
+/// own read, which reads the account too.
+pub async fn claimed_subject(store: &Store, session: &Session) -> Result<String, Problem> {
+    match &session.subject_id {
+        Some(own) => Ok(own.clone()),
+        None => own_subject(store, session).await,
     }
-    let account = store
-        .get_account(&session.account_id)
-        .await?
-        .ok_or_else(Problem::unauthenticated)?;
+}
+
+/// The caller's own subject, once the session is known to be live: one read
+/// of the account (half a read unit).
+pub async fn own_subject(store: &Store, session: &Session) -> Result<String, Problem> {
+    let found = store
+        .read_together(Wanted {
+            account: Some(&session.account_id),
+            ..Wanted::default()
+        })
+        .await?;
+    let account = live(session, found.account)?;
     account.subject_id.ok_or_else(Problem::identity_required)
 }
 
@@ -69,17 +91,27 @@ pub fn authorize(session: &Session, own: &str, subject: Option<Subject>) -> Resu
 }
 
 /// The subject a request names, or the caller's own when it names none,
-/// once the caller is known to be its owner or guardian. The caller must be
-/// verified either way.
+/// once the caller is known to be live and its owner or guardian. The
+/// caller must be verified either way. Sessions issued after real-name
+/// authentication carry their subject, so the profile and the account are
+/// read together in one call; older ones read the account first.
 pub async fn subject_for(
     store: &Store,
     session: &Session,
     requested: Option<&str>,
     consistent: bool,
 ) -> Result<Subject, Problem> {
-    let own = own_subject(store, session).await?;
+    let own = claimed_subject(store, session).await?;
     let subject_id = requested_subject(&own, requested)?;
-    authorize(session, &own, store.get_subject(&subject_id, consistent).await?)
+    let found = store
+        .read_together(Wanted {
+            subject: Some((&subject_id, consistent)),
+            account: Some(&session.account_id),
+            ..Wanted::default()
+        })
+        .await?;
+    live(session, found.account)?;
+    authorize(session, &own, found.subject)
 }
 
 fn forbidden() -> Problem {

@@ -6,5 +6,6 @@
 pub mod access;
 pub mod health_code;
 pub mod identity;
+pub mod limits;
 pub mod risk_import;
 pub mod trace;

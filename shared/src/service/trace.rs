@@ -1,8 +1,9 @@
 //! The trace (有迹可循): who entered a venue in a window, or where a person
-//! went and whose scans they passed, with full identities. The admin route
-//! shows it page by page as JSON; `hcctl traces export` reads it whole into a
-//! CSV file. Either way the read is audited after the entries are read and
-//! before any identity is opened.
+//! went and whose scans they passed, with full identities, a page at a
+//! time: no trace holds more than one page in memory, however many entries
+//! the window has. The admin route shows a page as JSON; `hcctl traces
+//! export` writes page after page to a CSV file. Each page read is audited
+//! after its entries are read and before any identity is opened.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -20,8 +21,6 @@ use crate::store::{Store, StoreError, parse_time};
 /// The default and the longest window of a trace.
 pub const DEFAULT_WINDOW: Duration = Duration::days(14);
 pub const MAX_WINDOW: Duration = Duration::days(60);
-/// Entries read per query page when a trace is read whole.
-const WHOLE_PAGE: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
@@ -44,10 +43,11 @@ pub struct Reader<'a> {
     pub now: OffsetDateTime,
 }
 
-/// One page below a position (`next` of the previous page), or everything.
-pub enum Pages<'a> {
-    One { after: Option<&'a str>, limit: usize },
-    All,
+/// A page: below a position (`next` of the previous page), `limit` entries at most.
+#[derive(Clone, Copy)]
+pub struct Page<'a> {
+    pub after: Option<&'a str>,
+    pub limit: usize,
 }
 
 /// A person with their identity opened.
@@ -121,7 +121,7 @@ pub async fn venue(
     reader: &Reader<'_>,
     venue_id: &str,
     (from, to): (OffsetDateTime, OffsetDateTime),
-    pages: Pages<'_>,
+    page: Page<'_>,
 ) -> Result<VenueTrace, TraceError> {
     let venue = if is_venue_id(venue_id) {
         store.get_venue(venue_id).await?
@@ -129,29 +129,10 @@ pub async fn venue(
         None
     };
     let venue = venue.ok_or(TraceError::NoVenue)?;
-    let (entries, next) = match pages {
-        Pages::One { after, limit } => {
-            let page = store
-                .venue_entries(&venue.id, venue.shards, from, to, after, limit)
-                .await?;
-            (page.entries, page.next)
-        }
-        Pages::All => {
-            let mut entries = Vec::new();
-            let mut after = None;
-            loop {
-                let page = store
-                    .venue_entries(&venue.id, venue.shards, from, to, after.as_deref(), WHOLE_PAGE)
-                    .await?;
-                entries.extend(page.entries);
-                match page.next {
-                    Some(next) => after = Some(next),
-                    None => break,
-                }
-            }
-            (entries, None)
-        }
-    };
+    let found = store
+        .venue_entries(&venue.id, venue.shards, from, to, page.after, page.limit)
+        .await?;
+    let (entries, next) = (found.entries, found.next);
     let ids: Vec<String> = entries
         .iter()
         .map(|e| e.subject_id.clone())
@@ -173,15 +154,14 @@ pub async fn venue(
 }
 
 /// Every venue the subject entered and every scan of their code in the
-/// window, newest first. The cursor is the position `<time>#<entry>` of the
-/// last entry shown.
+/// window, newest first.
 pub async fn subject(
     store: &Store,
     pii: &PiiKeys,
     reader: &Reader<'_>,
     subject_id: &str,
     (from, to): (OffsetDateTime, OffsetDateTime),
-    pages: Pages<'_>,
+    page: Page<'_>,
 ) -> Result<SubjectTrace, TraceError> {
     let subject = if is_subject_id(subject_id) {
         store.get_subject(subject_id, false).await?
@@ -189,21 +169,10 @@ pub async fn subject(
         None
     };
     let subject = subject.ok_or(TraceError::NoSubject)?;
-    let all = store.subject_entries(subject_id, from, to).await?;
-    let (entries, next) = match pages {
-        Pages::All => (all, None),
-        Pages::One { after, limit } => {
-            let position = |e: &Entry| format!("{}#{}", e.at, e.id);
-            let remaining: Vec<_> = all
-                .into_iter()
-                .filter(|e| after.is_none_or(|a| position(e).as_str() < a))
-                .collect();
-            let more = remaining.len() > limit;
-            let page: Vec<_> = remaining.into_iter().take(limit).collect();
-            let next = if more { page.last().map(position) } else { None };
-            (page, next)
-        }
-    };
+    let found = store
+        .subject_entries(subject_id, from, to, page.after, page.limit)
+        .await?;
+    let (entries, next) = (found.entries, found.next);
     audit(store, reader, "trace-subject", subject_id, (from, to), 1).await?;
     let venue_ids: Vec<String> = entries
         .iter()

@@ -75,6 +75,14 @@ pub struct Account {
     /// Dependent subject → link. Kept here so that listing them is one read.
     #[serde(default)]
     pub dependents: BTreeMap<String, DependentLink>,
+    /// Session tokens logged out, by token id → when each would have expired
+    /// (Unix seconds). Every authenticated request reads the account, so the
+    /// marker rides on a read; expired entries are dropped at the next logout.
+    #[serde(default)]
+    pub revoked: BTreeMap<String, i64>,
+    /// Bumped by every logout, which writes `revoked` only if it is unchanged.
+    #[serde(default)]
+    pub revoked_ver: u64,
 }
 
 impl Account {
@@ -88,7 +96,14 @@ impl Account {
             id_masked: None,
             roles: BTreeMap::new(),
             dependents: BTreeMap::new(),
+            revoked: BTreeMap::new(),
+            revoked_ver: 0,
         }
+    }
+
+    /// Whether the session's token still works: not logged out.
+    pub fn accepts(&self, token: &crate::auth::TokenRef) -> bool {
+        !self.revoked.contains_key(&token.id)
     }
 
     pub fn role_list(&self) -> Vec<crate::domain::role::Role> {
@@ -100,10 +115,10 @@ impl Account {
 }
 
 #[derive(Serialize, Deserialize)]
-struct AccountItem {
+pub(crate) struct AccountItem {
     pk: String,
     #[serde(flatten)]
-    account: Account,
+    pub(crate) account: Account,
 }
 
 /// The identity part of a subject's profile. The status facts that the
@@ -245,6 +260,37 @@ impl Store {
         out.item
             .map(|item| from_item::<AccountItem>(item).map(|a| a.account))
             .transpose()
+    }
+
+    /// Revokes a session token until it would have expired, dropping the
+    /// revocations that have expired by `now`; `false` when another logout
+    /// changed the account since it was read (read it again and retry).
+    pub async fn revoke_token(
+        &self,
+        account: &Account,
+        token: &crate::auth::TokenRef,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let mut revoked: BTreeMap<String, i64> = account
+            .revoked
+            .iter()
+            .filter(|(_, expires)| **expires > now.unix_timestamp())
+            .map(|(id, expires)| (id.clone(), *expires))
+            .collect();
+        revoked.insert(token.id.clone(), token.expires);
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.accounts)
+            .set_key(Some(key(account_pk(&account.id))))
+            .update_expression("SET revoked = :revoked, revoked_ver = :next")
+            .condition_expression("attribute_exists(pk) AND (revoked_ver = :read OR attribute_not_exists(revoked_ver))")
+            .expression_attribute_values(":revoked", value(&revoked))
+            .expression_attribute_values(":read", super::n(account.revoked_ver))
+            .expression_attribute_values(":next", super::n(account.revoked_ver + 1))
+            .send()
+            .await;
+        written(result)
     }
 
     /// Creates the account unless it exists; returns the stored account either way.

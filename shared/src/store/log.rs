@@ -1,22 +1,28 @@
 //! The scan and check-in log: who entered where, and whose code was scanned.
 //!
-//! Every entry lives in its subject's partition (`S#<subject>`/`E#<entry>`),
-//! so "where did S go" is one Query. Check-ins also carry the keys of the
-//! `by-venue` index: `V#<venue>#<shard>` and `<time>#<entry>`, so "who
-//! entered V between t1 and t2" is one Query per shard. Spreading a venue
+//! Every entry lives in its subject's partition (`S#<subject>`/
+//! `E#<slot>#<entry>`), sorted by time, so "where did S go between t1 and
+//! t2" is a Query whose key condition is the window, read a page at a time.
+//! The slot is the entry's time, except where the key must be the same for
+//! a repeat ([`Slot`]). Check-ins also carry the keys of the `by-venue`
+//! index: `V#<venue>#<shard>` and `<time>#<entry>`, so "who entered V
+//! between t1 and t2" is one Query per shard. Spreading a venue
 //! over shards keeps a railway station's hundreds of entries a second under
 //! one partition's 1,000 writes a second. Scans carry no index keys: one
 //! write unit each. Entries expire by TTL; reads filter on time as well,
 //! because TTL deletion lags.
 //!
 //! The entry key of a check-in sent with an `Idempotency-Key` is derived
-//! from the caller and the key, so a retry finds the first write instead of
-//! logging a second entry.
+//! from the caller and the key, and slotted by its Shanghai day, so a retry
+//! that day finds the first write instead of logging a second entry; that of
+//! a checkpoint scan from the scanner, the subject and the minute, so a
+//! repeat scan in the same minute is answered but logged once.
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{Store, StoreError, from_item, key2, s, sort_time, to_item, written};
+use crate::domain::day::{shanghai_day, start_of_day_utc};
 use crate::domain::status::Color;
 
 pub const BY_VENUE: &str = "by-venue";
@@ -85,6 +91,29 @@ fn entry_pk(subject: &str) -> String {
     format!("S#{subject}")
 }
 
+/// Where an entry sorts in its subject's partition. Every slot lies at or
+/// before the entry's time and on its Shanghai day, so a window read from
+/// the start of `from`'s day (and filtered on the time) finds them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slot {
+    /// Its time, to the millisecond.
+    Exact,
+    /// The start of its minute: a checkpoint scan, keyed by the minute.
+    Minute,
+    /// The start of its Shanghai day: a check-in keyed by an `Idempotency-Key`.
+    Day,
+}
+
+/// The sort key of an entry at `at` in `slot`.
+fn entry_sk(at: &str, slot: Slot, id: &str) -> String {
+    let slot_time = match (slot, super::parse_time(at)) {
+        (Slot::Exact, _) | (_, None) => at.to_owned(),
+        (Slot::Minute, Some(t)) => sort_time(t.replace_second(0).and_then(|t| t.replace_millisecond(0)).unwrap_or(t)),
+        (Slot::Day, Some(t)) => sort_time(start_of_day_utc(shanghai_day(t))),
+    };
+    format!("E#{slot_time}#{id}")
+}
+
 fn venue_shard(venue: &str, shard: u32) -> String {
     format!("V#{venue}#{shard}")
 }
@@ -125,10 +154,12 @@ pub fn is_position(cursor: &str) -> bool {
 }
 
 /// The outcome of writing an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Logged {
     Written,
-    /// An entry with this id exists: the earlier attempt of a retried request.
-    Exists(Entry),
+    /// An entry with this key exists: the earlier attempt of a retried
+    /// request, or a repeat scan in the same minute ([`Store::entry`] reads it).
+    Exists,
 }
 
 impl Store {
@@ -136,6 +167,7 @@ impl Store {
     pub async fn log_entry(
         &self,
         entry: &Entry,
+        slot: Slot,
         venue_shards: Option<u32>,
         expires: OffsetDateTime,
     ) -> Result<Logged, StoreError> {
@@ -148,7 +180,7 @@ impl Store {
         };
         let item = to_item(&EntryItem {
             pk: entry_pk(&entry.subject_id),
-            sk: format!("E#{}", entry.id),
+            sk: entry_sk(&entry.at, slot, &entry.id),
             entry: entry.clone(),
             gpk,
             gsk,
@@ -162,22 +194,27 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        if written(result)? {
-            return Ok(Logged::Written);
-        }
-        // An entry with this id exists: read it back.
+        Ok(if written(result)? {
+            Logged::Written
+        } else {
+            Logged::Exists
+        })
+    }
+
+    /// The entry logged under this key, strongly consistently: what a
+    /// retried check-in finds when [`Logged::Exists`].
+    pub async fn entry(&self, subject: &str, at: &str, slot: Slot, id: &str) -> Result<Option<Entry>, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.tables.log)
-            .set_key(Some(key2(entry_pk(&entry.subject_id), format!("E#{}", entry.id))))
+            .set_key(Some(key2(entry_pk(subject), entry_sk(at, slot, id))))
             .consistent_read(true)
             .send()
             .await?;
-        let item = out
-            .item
-            .ok_or_else(|| StoreError::Corrupt("entry vanished after a conflicting write".into()))?;
-        Ok(Logged::Exists(from_item::<EntryItem>(item)?.entry))
+        out.item
+            .map(|item| from_item::<EntryItem>(item).map(|i| i.entry))
+            .transpose()
     }
 
     /// A venue's entries between `from` and `to`, newest first, `limit` at
@@ -242,32 +279,84 @@ impl Store {
         Ok(VenuePage { entries, next })
     }
 
-    /// A subject's entries between `from` and `to`, newest first. A
-    /// subject's partition holds its few weeks of entries, so it is read
-    /// whole, filtered on time.
+    /// A subject's entries between `from` and `to`, newest first, `limit` at
+    /// most, continuing below `after` (the `next` of the previous page). The
+    /// window is the key condition, so a page reads about what it returns
+    /// (and the rest of `from`'s day, whose keyed entries sort at its
+    /// start), never the whole partition; at most [`MAX_READ_PER_PAGE`]
+    /// times `limit` items are read for one page.
     pub async fn subject_entries(
         &self,
         subject: &str,
         from: OffsetDateTime,
         to: OffsetDateTime,
-    ) -> Result<Vec<Entry>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.tables.log)
-            .key_condition_expression("pk = :pk")
-            .filter_expression("#at BETWEEN :from AND :to")
-            .expression_attribute_names("#at", "at")
-            .expression_attribute_values(":pk", s(entry_pk(subject)))
-            .expression_attribute_values(":from", s(sort_time(from)))
-            .expression_attribute_values(":to", s(sort_time(to)));
-        let mut entries = self
-            .query_all(query)
-            .await?
-            .into_iter()
-            .map(|item| from_item::<EntryItem>(item).map(|i| i.entry))
-            .collect::<Result<Vec<_>, _>>()?;
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<EntryPage, StoreError> {
+        let lower = format!("E#{}", sort_time(start_of_day_utc(shanghai_day(from))));
+        let upper = format!("E#{}~", sort_time(to));
+        let mut start = after.map(|a| key2(entry_pk(subject), format!("E#{a}")));
+        let mut entries = Vec::new();
+        let mut read = 0;
+        loop {
+            let want = limit - entries.len();
+            let out = self
+                .client
+                .query()
+                .table_name(&self.tables.log)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :lower AND :upper")
+                .filter_expression("#at BETWEEN :from AND :to")
+                .expression_attribute_names("#at", "at")
+                .expression_attribute_values(":pk", s(entry_pk(subject)))
+                .expression_attribute_values(":lower", s(&lower))
+                .expression_attribute_values(":upper", s(&upper))
+                .expression_attribute_values(":from", s(sort_time(from)))
+                .expression_attribute_values(":to", s(sort_time(to)))
+                .scan_index_forward(false)
+                .limit(i32::try_from(want).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start)
+                .send()
+                .await?;
+            read += usize::try_from(out.scanned_count).unwrap_or(0);
+            for item in out.items.unwrap_or_default() {
+                let item = from_item::<EntryItem>(item)?;
+                entries.push((item.sk, item.entry));
+            }
+            start = out.last_evaluated_key;
+            let position = |key: &Option<super::Item>| {
+                key.as_ref()
+                    .and_then(|k| k.get("sk"))
+                    .and_then(|v| v.as_s().ok())
+                    .map(|sk| sk.trim_start_matches("E#").to_owned())
+            };
+            if start.is_none() {
+                return Ok(EntryPage::of(entries, None));
+            }
+            if entries.len() >= limit || read >= MAX_READ_PER_PAGE * limit {
+                // More may follow: continue below the last item read.
+                let next = position(&start);
+                return Ok(EntryPage::of(entries, next));
+            }
+        }
+    }
+}
+
+/// Items a subject page reads at most, as a multiple of its size: the
+/// filter on time drops only the part of `from`'s day before `from`.
+pub const MAX_READ_PER_PAGE: usize = 4;
+
+/// A page of a subject's entries, newest first.
+pub struct EntryPage {
+    pub entries: Vec<Entry>,
+    /// The position to continue below, when more may follow.
+    pub next: Option<String>,
+}
+
+impl EntryPage {
+    /// Sorted by time: within a slot (a minute, a day) the key's order is the id's.
+    fn of(entries: Vec<(String, Entry)>, next: Option<String>) -> Self {
+        let mut entries: Vec<Entry> = entries.into_iter().map(|(_, e)| e).collect();
         entries.sort_by(|a, b| b.at.cmp(&a.at));
-        Ok(entries)
+        Self { entries, next }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod limits;
 pub mod log;
 pub mod risk;
 pub mod schema;
@@ -14,6 +15,7 @@ pub mod settings;
 pub mod stats;
 pub mod subjects;
 pub mod tables;
+pub mod together;
 pub mod venues;
 
 use std::collections::HashMap;

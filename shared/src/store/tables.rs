@@ -120,6 +120,17 @@ pub const AUDIT: TableDef = TableDef {
     stream: None,
 };
 
+/// Per-caller counters of scans and check-ins a minute, which expire.
+pub const LIMITS: TableDef = TableDef {
+    suffix: "limits",
+    logical_id: "LimitsTable",
+    pk: "pk",
+    sk: None,
+    indexes: &[],
+    ttl: Some("expires"),
+    stream: None,
+};
+
 /// Province-wide settings such as the risk-area list.
 pub const SETTINGS: TableDef = TableDef {
     suffix: "settings",
@@ -131,7 +142,7 @@ pub const SETTINGS: TableDef = TableDef {
     stream: None,
 };
 
-pub const ALL: [&TableDef; 7] = [&ACCOUNTS, &SUBJECTS, &VENUES, &LOG, &STATS, &AUDIT, &SETTINGS];
+pub const ALL: [&TableDef; 8] = [&ACCOUNTS, &SUBJECTS, &VENUES, &LOG, &STATS, &AUDIT, &LIMITS, &SETTINGS];
 
 /// The deployed names of the tables, from one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,6 +154,7 @@ pub struct Tables {
     pub log: String,
     pub stats: String,
     pub audit: String,
+    pub limits: String,
     pub settings: String,
 }
 
@@ -160,6 +172,7 @@ impl Tables {
             log: name(&LOG),
             stats: name(&STATS),
             audit: name(&AUDIT),
+            limits: name(&LIMITS),
             settings: name(&SETTINGS),
         }
     }

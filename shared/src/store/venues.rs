@@ -6,13 +6,11 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use aws_sdk_dynamodb::types::{Delete, KeysAndAttributes, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::accounts::{PROFILE, subject_pk};
-use super::subjects::Subject;
-use super::{Item, Store, StoreError, from_item, key, key2, s, sort_time, to_item};
+use super::{Item, Store, StoreError, from_item, key, s, sort_time, to_item};
 
 /// The kinds of place a venue code is issued for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,10 +67,10 @@ pub struct Venue {
 }
 
 #[derive(Serialize, Deserialize)]
-struct VenueItem {
+pub(crate) struct VenueItem {
     pk: String,
     #[serde(flatten)]
-    venue: Venue,
+    pub(crate) venue: Venue,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -81,7 +79,7 @@ struct OwnerItem {
     venue_id: String,
 }
 
-fn venue_pk(id: &str) -> String {
+pub(crate) fn venue_pk(id: &str) -> String {
     format!("V#{id}")
 }
 
@@ -136,12 +134,6 @@ impl VenueCache {
         }
         entries.insert(venue.id.clone(), (Instant::now(), venue.clone()));
     }
-}
-
-/// What a check-in reads: the venue and the visitor's profile, in one call.
-pub struct CheckinReads {
-    pub venue: Option<Venue>,
-    pub subject: Option<Subject>,
 }
 
 impl Store {
@@ -237,48 +229,5 @@ impl Store {
             Err(e) if e.failed_at(0) || e.failed_at(1) => Ok(false),
             Err(e) => Err(e.into_store()),
         }
-    }
-
-    /// The venue and the subject's profile in one eventually consistent
-    /// BatchGetItem: half a read unit each for items up to 4 KB.
-    pub async fn checkin_reads(&self, venue_id: &str, subject_id: &str) -> Result<CheckinReads, StoreError> {
-        let venue_key = key(venue_pk(venue_id));
-        let subject_key = key2(subject_pk(subject_id), PROFILE);
-        let mut request = self
-            .client
-            .batch_get_item()
-            .request_items(
-                &self.tables.venues,
-                KeysAndAttributes::builder().keys(venue_key).build().expect("keys"),
-            )
-            .request_items(
-                &self.tables.subjects,
-                KeysAndAttributes::builder().keys(subject_key).build().expect("keys"),
-            );
-        let mut reads = CheckinReads {
-            venue: None,
-            subject: None,
-        };
-        // BatchGetItem may return some keys as unprocessed under load: ask again for those.
-        for _ in 0..5 {
-            let out = request.send().await?;
-            for (table, items) in out.responses.unwrap_or_default() {
-                for item in items {
-                    if table == self.tables.venues {
-                        reads.venue = Some(from_item::<VenueItem>(item)?.venue);
-                    } else {
-                        reads.subject = Some(from_item(item)?);
-                    }
-                }
-            }
-            match out.unprocessed_keys.filter(|k| !k.is_empty()) {
-                None => return Ok(reads),
-                Some(rest) => {
-                    request = self.client.batch_get_item().set_request_items(Some(rest));
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-        }
-        Err(StoreError::Unavailable("batch read left keys unprocessed".into()))
     }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use shared::crypto::PiiKeys;
 use shared::domain::day::rfc3339;
 use shared::domain::status::Color;
-use shared::service::trace::{self, Pages, Reader, SubjectTrace, TraceError, VenueTrace};
+use shared::service::trace::{self, Page, Reader, SubjectTrace, TraceError, VenueTrace};
 use shared::store::log::EntryKind;
 use shared::store::{Store, parse_time};
 use time::OffsetDateTime;
@@ -39,37 +39,70 @@ pub const SUBJECT_HEADER: [&str; 12] = [
     "phone",
 ];
 
+/// Entries read per page; each page is written to the file before the next is read.
+const PAGE: usize = 500;
+
 pub async fn export(store: &Store, args: ExportArgs) -> Result<(), Failure> {
     let pii = PiiKeys::from_env().map_err(failure::pii_keys)?;
     let now = OffsetDateTime::now_utc();
     let window = trace::window(args.from, args.to, now)
         .map_err(|_| Failure::new("--from must precede --to, at most 60 days before it"))?;
+    let (header, what, id): (&[&str], _, &str) = match (&args.venue, &args.subject) {
+        (Some(venue), None) => (&VENUE_HEADER, format!("venue {venue}"), venue),
+        (None, Some(subject)) => (&SUBJECT_HEADER, format!("subject {subject}"), subject),
+        _ => return Err(Failure::new("give one of --venue and --subject")),
+    };
     check_destination(&args.out, args.force)?;
     let officer = crate::officer();
     let reader = Reader { officer: &officer, now };
     let shown = format!("{} to {}", rfc3339(window.0), rfc3339(window.1));
-    let (header, rows, what): (&[&str], _, _) = match (&args.venue, &args.subject) {
-        (Some(venue), None) => {
-            let found = trace::venue(store, &pii, &reader, venue, window, Pages::All)
-                .await
-                .map_err(|err| trace_failure(store, err, venue))?;
-            (&VENUE_HEADER, venue_rows(&found), format!("venue {venue}"))
+    let mut file: Option<Output> = None;
+    let mut after: Option<String> = None;
+    let mut written = 0;
+    loop {
+        let page = Page {
+            after: after.as_deref(),
+            limit: PAGE,
+        };
+        let (rows, next) = if args.venue.is_some() {
+            let found = trace::venue(store, &pii, &reader, id, window, page).await;
+            let found = found.map_err(|err| trace_failure(store, err, id));
+            let found = abandon_on_error(&mut file, found)?;
+            (venue_rows(&found), found.next)
+        } else {
+            let found = trace::subject(store, &pii, &reader, id, window, page).await;
+            let found = found.map_err(|err| trace_failure(store, err, id));
+            let found = abandon_on_error(&mut file, found)?;
+            (subject_rows(&found), found.next)
+        };
+        // The file is created once the first page is read and audited.
+        if file.is_none() {
+            file = Some(Output::create(&args.out, args.force, header)?);
         }
-        (None, Some(subject)) => {
-            let found = trace::subject(store, &pii, &reader, subject, window, Pages::All)
-                .await
-                .map_err(|err| trace_failure(store, err, subject))?;
-            (&SUBJECT_HEADER, subject_rows(&found), format!("subject {subject}"))
+        let output = file.as_mut().expect("created above");
+        let result = output.write(&rows);
+        abandon_on_error(&mut file, result)?;
+        written += rows.len();
+        eprintln!("hcctl: {written} entries of {what} written");
+        match next {
+            Some(position) => after = Some(position),
+            None => break,
         }
-        _ => return Err(Failure::new("give one of --venue and --subject")),
-    };
-    write(&args.out, args.force, header, &rows)?;
-    println!(
-        "wrote {} entries of {what}, {shown}, to {}",
-        rows.len(),
-        args.out.display()
-    );
+    }
+    let output = file.take().expect("created with the first page");
+    output.finish()?;
+    println!("wrote {written} entries of {what}, {shown}, to {}", args.out.display());
     Ok(())
+}
+
+/// Removes a half-written file when a later page fails.
+fn abandon_on_error<T>(file: &mut Option<Output>, result: Result<T, Failure>) -> Result<T, Failure> {
+    if result.is_err()
+        && let Some(output) = file.take()
+    {
+        output.abandon();
+    }
+    result
 }
 
 fn trace_failure(store: &Store, err: TraceError, id: &str) -> Failure {
@@ -196,41 +229,76 @@ fn cell(text: &str) -> String {
     }
 }
 
-/// Writes the file with mode 0600: a new file, never through a link, and
-/// removed again if writing fails half-way.
-fn write(out: &Path, force: bool, header: &[&str], rows: &[Vec<String>]) -> Result<(), Failure> {
-    let shown = out.display();
-    if force {
-        match std::fs::remove_file(out) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(Failure::new(format!("cannot replace {shown}: {err}"))),
+/// The CSV file, created with mode 0600, never through a link, and removed
+/// again if writing fails half-way.
+struct Output {
+    path: std::path::PathBuf,
+    writer: csv::Writer<std::fs::File>,
+}
+
+impl Output {
+    fn create(out: &Path, force: bool, header: &[&str]) -> Result<Self, Failure> {
+        let shown = out.display();
+        if force {
+            match std::fs::remove_file(out) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(Failure::new(format!("cannot replace {shown}: {err}"))),
+            }
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(out)
+            .map_err(|err| match err.kind() {
+                std::io::ErrorKind::AlreadyExists => {
+                    Failure::new(format!("{shown} exists: pass --force to overwrite it"))
+                }
+                _ => Failure::new(format!("cannot create {shown}: {err}")),
+            })?;
+        let mut output = Self {
+            path: out.to_owned(),
+            writer: csv::Writer::from_writer(file),
+        };
+        let result = output.writer.write_record(header).map_err(|err| output.failure(err));
+        match result {
+            Ok(()) => Ok(output),
+            Err(failure) => {
+                output.abandon();
+                Err(failure)
+            }
         }
     }
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(out)
-        .map_err(|err| match err.kind() {
-            std::io::ErrorKind::AlreadyExists => Failure::new(format!("{shown} exists: pass --force to overwrite it")),
-            _ => Failure::new(format!("cannot create {shown}: {err}")),
-        })?;
-    let written = (|| -> Result<(), Box<dyn std::error::Error>> {
-        let mut writer = csv::Writer::from_writer(file);
-        writer.write_record(header)?;
+
+    fn failure(&self, err: impl std::fmt::Display) -> Failure {
+        Failure::new(format!("cannot write {}: {err}", self.path.display()))
+    }
+
+    fn write(&mut self, rows: &[Vec<String>]) -> Result<(), Failure> {
         for row in rows {
-            writer.write_record(row)?;
+            self.writer.write_record(row).map_err(|err| self.failure(err))?;
         }
-        let mut file = writer.into_inner().map_err(|e| e.into_error())?;
-        file.flush()?;
-        file.sync_all()?;
         Ok(())
-    })();
-    written.map_err(|err| {
-        let _ = std::fs::remove_file(out);
-        Failure::new(format!("cannot write {shown}: {err}"))
-    })
+    }
+
+    fn finish(self) -> Result<(), Failure> {
+        let path = self.path.clone();
+        let done = (|| -> Result<(), Box<dyn std::error::Error>> {
+            let mut file = self.writer.into_inner().map_err(|e| e.into_error())?;
+            file.flush()?;
+            file.sync_all()?;
+            Ok(())
+        })();
+        done.map_err(|err| {
+            let _ = std::fs::remove_file(&path);
+            Failure::new(format!("cannot write {}: {err}", path.display()))
+        })
+    }
+
+    fn abandon(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,37 @@
+//! Counters of a caller's scans and check-ins per minute (`limits` table):
+//! `L#<account>#<minute>`, `n`, expiring a few minutes after their minute.
+//! Instances add what they counted since they last wrote
+//! (`shared::service::limits`), so a counter is written once per several
+//! calls, not once per call.
+
+use time::OffsetDateTime;
+
+use super::{Store, StoreError, key, n};
+
+fn counter_pk(account: &str, minute: i64) -> String {
+    format!("L#{account}#{minute}")
+}
+
+impl Store {
+    /// Adds `count` to the caller's counter of the minute starting at
+    /// `minute` (Unix seconds / 60) and returns the counter's new total.
+    pub async fn add_to_limit_counter(&self, account: &str, minute: i64, count: u32) -> Result<u32, StoreError> {
+        let expires = OffsetDateTime::from_unix_timestamp((minute + 5) * 60).map_or(0, |t| t.unix_timestamp());
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.limits)
+            .set_key(Some(key(counter_pk(account, minute))))
+            .update_expression("ADD n :count SET expires = :expires")
+            .expression_attribute_values(":count", n(count))
+            .expression_attribute_values(":expires", n(expires))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await?;
+        let total = out
+            .attributes
+            .and_then(|a| a.get("n").and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok()))
+            .ok_or_else(|| StoreError::Corrupt("a limit counter without its count".into()))?;
+        Ok(total)
+    }
+}
