@@ -126,6 +126,12 @@ impl Problem {
         Self::new(StatusCode::TOO_MANY_REQUESTS, code, title)
     }
 
+    /// Tells the client, in `Retry-After`, how many seconds to wait.
+    pub fn retry_after(mut self, seconds: u32) -> Self {
+        self.retry_after = Some(seconds.max(1));
+        self
+    }
+
     /// The store or an upstream service is unavailable: the client may retry.
     pub fn unavailable() -> Self {
         let mut p = Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable")
