@@ -405,7 +405,16 @@ async fn a_registered_adult_gets_a_guardian_only_by_their_own_invitation() {
     assert_eq!((status, body["code"].as_str()), (409, Some("id-number-taken")));
     // Bob, uninvited or with a made-up code: refused, and nothing changes.
     let before = all_items(&store).await;
-    for invitation in [None, Some("i_aaaaaaaaaaaaaaaaaaaaaaaaaa"), Some("not a code")] {
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/dependents",
+        Some(alice_as(Some("not a code"))),
+        Some(&bob),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad-request")));
+    for invitation in [None, Some("i_aaaaaaaaaaaaaaaaaaaaaaaaaa")] {
         let (status, body) = call(&app, "POST", "/v1/dependents", Some(alice_as(invitation)), Some(&bob)).await;
         assert_eq!(
             (status, body["code"].as_str()),

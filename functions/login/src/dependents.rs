@@ -51,6 +51,7 @@ pub async fn add(app: &App, req: &Request) -> HttpResult {
     let body: DependentRequest = http::parse_json(req, None)?;
     let now = app.base.clock.now();
     let real = RealName::parse(&body.name, &body.id_number, now)?;
+    let invitation = guardians::invitation_code(body.invitation.as_deref())?;
     if account.dependents.len() >= MAX_DEPENDENTS {
         return Err(identity::too_many_dependents());
     }
@@ -65,7 +66,6 @@ pub async fn add(app: &App, req: &Request) -> HttpResult {
         linked_at: now,
     };
     let store = &app.base.store;
-    let invitation = body.invitation.as_deref();
     let dependent = NewDependent {
         real: &real,
         link: &link,

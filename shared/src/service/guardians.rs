@@ -45,6 +45,17 @@ pub fn is_code(code: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 
+/// The invitation a request names, if any: 400 `bad-request` when it does
+/// not have the shape of a code, before any check is made.
+pub fn invitation_code(invitation: Option<&str>) -> Result<Option<&str>, Problem> {
+    match invitation {
+        Some(code) if !is_code(code) => Err(Problem::bad_request(
+            "`invitation` must be the code of an invitation (`i_` and 26 letters and digits)",
+        )),
+        other => Ok(other),
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct NewInvitation {
     pub code: String,
