@@ -5,12 +5,14 @@ and fails on any server error or any response that breaks the document
 (status, content type, body schema).
 
 So that the generated requests reach the handlers' success paths, the run
-first seeds fixtures over HTTP (a verified citizen with five dependents and
-a venue, a second person's venue where the citizen checked in and had their
-code scanned, an officer), then hands schemathesis a configuration file
+first seeds fixtures over HTTP (a verified citizen with five dependents,
+two guardians by the citizen's invitations and a venue, a second person's
+venue where the citizen checked in and had their code scanned, an officer),
+then hands schemathesis a configuration file
 (.local/fuzz/schemathesis.toml) whose dictionaries bind parameters to those
 fixtures with a probability: ID numbers with a valid check character (a
-pattern cannot say it), the subjects and venues that exist, live health and
+pattern cannot say it), the subjects, guardian links and venues that
+exist, live health and
 venue codes, trace windows and check validity times near now. The phases
 are examples, coverage, fuzzing and the stateful phase, which follows the
 document's OpenAPI links (login → identity → declaration → code → scan;
@@ -53,6 +55,11 @@ CITIZEN = {"name": "王五", "id_number": "130102199003070011", "phone": "137000
 HOLDER = {"name": "赵六", "id_number": id_number("130104", "19850412", 17), "phone": "13700000008"}
 DEPENDENT_NAME = "王小五"
 DEPENDENT_IDS = [id_number("130102", f"201{i}0601", 100 + i) for i in range(5)]
+# The citizen's guardians, each added by the citizen's invitation.
+GUARDIANS = [
+    ("dev:fuzz-guardian-1", {"name": "孙七", "id_number": id_number("130105", "19780305", 21), "phone": "13700000007"}),
+    ("dev:fuzz-guardian-2", {"name": "周八", "id_number": id_number("130105", "19800909", 23), "phone": "13700000006"}),
+]
 # Persons not registered: the risk-person import gets them as `unmatched`.
 UNREGISTERED_IDS = [id_number("130203", f"19{70 + i}0815", 300 + i) for i in range(4)]
 
@@ -125,6 +132,14 @@ def fixtures(base, hcctl, sent):
     call(base, "POST", "/v1/scans", {"code": citizen_code, "region": "130104"}, holder)
     holder_code = call(base, "GET", "/v1/code", token=holder)["qr"]
 
+    # Two guardians of the citizen by invitation, so that removing one is accepted.
+    for login, identity in GUARDIANS:
+        token, _, _ = person(base, login, identity, sent)
+        code = call(base, "POST", f"/v1/dependents/{citizen_subject}/invitations", token=citizen)["invitation"]["code"]
+        as_dependent = {"name": CITIZEN["name"], "id_number": CITIZEN["id_number"], "relation": "child", "invitation": code}
+        call(base, "POST", "/v1/dependents", as_dependent, token)
+    guardian_links = [g["id"] for g in call(base, "GET", "/v1/guardians", token=citizen)["guardians"]]
+
     officer = call(base, "POST", "/v1/login", {"code": "dev:fuzz-officer"})
     subprocess.run([hcctl, "roles", "grant", "--user", officer["user"]["id"], "--role", "authority"], check=True, capture_output=True)
     officer = call(base, "POST", "/v1/login", {"code": "dev:fuzz-officer"})["token"]
@@ -140,6 +155,7 @@ def fixtures(base, hcctl, sent):
             "dependent-name": [DEPENDENT_NAME],
             "subjects": [citizen_subject, *dependents],
             "dependents": dependents,
+            "guardian-links": guardian_links,
             "traced-subjects": [citizen_subject, holder_subject],
             "venue-ids": [venue["venue"]["id"]],
             "venue-codes": [venue["qr"], token_of],
@@ -162,6 +178,8 @@ BINDINGS = {
     "verifyIdentity": {"body.id_number": ("citizen-id", 0.7)},
     "addDependent": {"body.id_number": ("dependent-id", 0.7), "body.name": ("dependent-name", 0.7)},
     "removeDependent": {"path.subject_id": ("dependents", 0.5)},
+    "inviteGuardian": {"path.subject_id": ("subjects", 0.7)},
+    "removeGuardian": {"path.id": ("guardian-links", 0.7)},
     "declare": {"body.subject_id": ("subjects", 0.5), "body.visited_regions[*]": ("known-divisions", 0.9)},
     "listDeclarations": {"query.subject_id": ("subjects", 0.6)},
     "getCode": {"query.subject_id": ("subjects", 0.6)},
@@ -251,7 +269,7 @@ def main():
     seeded = fixtures(base, args.hcctl, sent)
     # The ID numbers the dictionaries offer are sent too.
     sent.add("ID", *seeded["dictionaries"]["risk-ids"])
-    print("fixtures seeded: a citizen with 5 dependents and a venue, a venue holder, an officer; "
+    print("fixtures seeded: a citizen with 5 dependents, 2 guardians and a venue, a venue holder, an officer; "
           f"{sum(len(v) for v in seeded['dictionaries'].values())} dictionary values in {len(seeded['dictionaries'])} dictionaries")
 
     # Schemathesis and Hypothesis keep caches in their working directory

@@ -1,6 +1,8 @@
 //! The test harness: a fresh set of tables on the emulator per test, apps
 //! wired with test keys and a fixed clock, and request helpers.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -91,6 +93,58 @@ pub fn login_app(store: &Store, clock: &Clock) -> login::App {
         provider: Box::new(login::provider::Dev),
         verifier: Box::new(login::verifier::LocalVerifier),
     }
+}
+
+/// An identity verifier for tests: it accepts only the pairs of name and ID
+/// number it was given, or answers unavailable, takes a moment like a remote
+/// service, and counts the checks it is asked to make.
+#[derive(Clone, Default)]
+pub struct FakeVerifier {
+    pub people: Arc<Mutex<Vec<(String, String)>>>,
+    pub calls: Arc<AtomicUsize>,
+    pub unavailable: Arc<AtomicBool>,
+}
+
+impl FakeVerifier {
+    /// A verifier that knows these people.
+    pub fn knowing(people: &[(&str, &str)]) -> Self {
+        let verifier = Self::default();
+        *verifier.people.lock().unwrap() = people.iter().map(|(n, i)| (n.to_string(), i.to_string())).collect();
+        verifier
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+}
+
+#[async_trait::async_trait]
+impl login::verifier::IdentityVerifier for FakeVerifier {
+    async fn verify(
+        &self,
+        name: &shared::domain::identity::PersonName,
+        id: &shared::domain::identity::IdNumber,
+        _: Option<&shared::domain::identity::Phone>,
+    ) -> Result<login::verifier::Verdict, login::verifier::VerifierUnavailable> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(login::verifier::VerifierUnavailable("test".into()));
+        }
+        let known = (name.as_str().to_owned(), id.as_str().to_owned());
+        Ok(if self.people.lock().unwrap().contains(&known) {
+            login::verifier::Verdict::Match
+        } else {
+            login::verifier::Verdict::Mismatch
+        })
+    }
+}
+
+/// The login function with a [`FakeVerifier`], whose sessions last weeks.
+pub fn login_app_verified_by(store: &Store, clock: &Clock, verifier: &FakeVerifier) -> login::App {
+    let mut app = long_login_app(store, clock);
+    app.verifier = Box::new(verifier.clone());
+    app
 }
 
 /// The login function issuing sessions that outlive the weeks a test

@@ -467,6 +467,145 @@ async fn a_login_and_an_identity_cut_anywhere_make_one_account_bound_once() {
     check_nothing_half_done(&rig.w.store).await;
 }
 
+/// A new verified citizen: their number's index and token.
+async fn numbered(rig: &Rig) -> (u32, String) {
+    let n = rig.next();
+    (n, verified(&rig.w.login, &format!("c{n}"), n).await)
+}
+
+fn invite(token: &str, subject: &str) -> Request {
+    request(
+        "POST",
+        &format!("/v1/dependents/{subject}/invitations"),
+        None,
+        Some(token),
+    )
+}
+
+/// An owner's invitation to their own subject: the owner's number and the code.
+async fn invited(rig: &Rig) -> (u32, String, String) {
+    let (n, owner) = numbered(rig).await;
+    let (status, body) = parts(login::handle(&rig.w.login, invite(&owner, &subject_of(&owner))).await);
+    assert_eq!(status, 201, "{body}");
+    (n, owner, body["invitation"]["code"].as_str().unwrap().to_owned())
+}
+
+fn redeem(token: &str, owner: u32, code: &str) -> Request {
+    let body = json!({"name": "张三丰", "id_number": person_id(owner), "relation": "parent", "invitation": code});
+    request("POST", "/v1/dependents", Some(body), Some(token))
+}
+
+/// Whether `guardian` holds `owner`'s subject, checked both ways.
+async fn holds(store: &Store, guardian: &str, owner: &str) -> bool {
+    let subject = subject_of(owner);
+    let profile = store.get_identity(&subject).await.unwrap().unwrap();
+    let account = store.get_account(&account_of(guardian)).await.unwrap().unwrap();
+    let (on_profile, on_account) = (
+        profile.guardians.contains_key(&account_of(guardian)),
+        account.dependents.contains_key(&subject),
+    );
+    assert_eq!(on_profile, on_account, "a guardian is linked both ways or not at all");
+    on_profile
+}
+
+#[tokio::test]
+async fn an_invitation_cut_anywhere_is_issued_once_answered_and_then_works() {
+    let rig = &Rig::start().await;
+    let (_, probe) = numbered(rig).await;
+    let calls = rig
+        .calls(login::handle(&rig.w.login, invite(&probe, &subject_of(&probe))))
+        .await;
+    for case in cases(&calls) {
+        let (n, owner) = numbered(rig).await;
+        let send = || login::handle(&rig.w.login, invite(&owner, &subject_of(&owner)));
+        let code = match rig.faulted("invitation", case, send()).await {
+            Some(body) => body["invitation"]["code"].as_str().unwrap().to_owned(),
+            None => {
+                let (status, body) = parts(send().await);
+                assert_eq!(status, 201, "{case:?}: the retry {body}");
+                body["invitation"]["code"].as_str().unwrap().to_owned()
+            }
+        };
+        let (_, guardian) = numbered(rig).await;
+        let (status, body) = parts(login::handle(&rig.w.login, redeem(&guardian, n, &code)).await);
+        assert_eq!(status, 201, "{case:?}: the code answered works: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_redemption_cut_anywhere_adds_the_guardian_once_both_ways() {
+    let rig = &Rig::start().await;
+    let (n, _, code) = invited(rig).await;
+    let (_, probe) = numbered(rig).await;
+    let calls = rig.calls(login::handle(&rig.w.login, redeem(&probe, n, &code))).await;
+    for case in cases(&calls) {
+        let (n, owner, code) = invited(rig).await;
+        let (_, guardian) = numbered(rig).await;
+        let first = rig
+            .faulted(
+                "redemption",
+                case,
+                login::handle(&rig.w.login, redeem(&guardian, n, &code)),
+            )
+            .await;
+        if first.is_some() {
+            assert!(
+                holds(&rig.w.store, &guardian, &owner).await,
+                "{case:?}: acknowledged, linked"
+            );
+        } else {
+            holds(&rig.w.store, &guardian, &owner).await;
+        }
+        // The retry finds the guardian linked, or redeems the unused invitation.
+        let (status, retry) = parts(login::handle(&rig.w.login, redeem(&guardian, n, &code)).await);
+        assert_eq!(status, 201, "{case:?}: the retry {retry}");
+        assert!(holds(&rig.w.store, &guardian, &owner).await, "{case:?}: linked once");
+        let profile = rig.w.store.get_identity(&subject_of(&owner)).await.unwrap().unwrap();
+        assert_eq!(profile.guardians.len(), 1, "{case:?}: one guardian");
+        // The invitation is spent.
+        let (_, other) = numbered(rig).await;
+        let (status, _) = parts(login::handle(&rig.w.login, redeem(&other, n, &code)).await);
+        assert_eq!(status, 403, "{case:?}: single use");
+    }
+    check_nothing_half_done(&rig.w.store).await;
+}
+
+#[tokio::test]
+async fn a_guardian_removal_cut_anywhere_removes_both_ways() {
+    let rig = &Rig::start().await;
+    let guarded = || async move {
+        let (n, owner, code) = invited(rig).await;
+        let (_, guardian) = numbered(rig).await;
+        let (status, _) = parts(login::handle(&rig.w.login, redeem(&guardian, n, &code)).await);
+        assert_eq!(status, 201);
+        let (_, list) = parts(login::handle(&rig.w.login, request("GET", "/v1/guardians", None, Some(&owner))).await);
+        let id = list["guardians"][0]["id"].as_str().unwrap().to_owned();
+        (owner, guardian, id)
+    };
+    let remove = |owner: &str, id: &str| request("DELETE", &format!("/v1/guardians/{id}"), None, Some(owner));
+    let (probe, _, id) = guarded().await;
+    let calls = rig.calls(login::handle(&rig.w.login, remove(&probe, &id))).await;
+    for case in cases(&calls) {
+        let (owner, guardian, id) = guarded().await;
+        let first = rig
+            .faulted(
+                "guardian removal",
+                case,
+                login::handle(&rig.w.login, remove(&owner, &id)),
+            )
+            .await;
+        let still = holds(&rig.w.store, &guardian, &owner).await;
+        assert!(first.is_none() || !still, "{case:?}: acknowledged, removed");
+        // The retry removes what is left, or finds nothing left to remove.
+        let (status, _) = parts(login::handle(&rig.w.login, remove(&owner, &id)).await);
+        assert!(status == 204 || status == 404, "{case:?}: the retry answered {status}");
+        assert!(
+            !holds(&rig.w.store, &guardian, &owner).await,
+            "{case:?}: removed in the end"
+        );
+    }
+}
+
 // ----------------------------------------------- the authority's writes
 
 async fn officer_on(rig: &Rig) -> String {

@@ -37,7 +37,7 @@ impl World {
 }
 
 /// Codes the OpenAPI document lists; any answer must carry one of them.
-const DOCUMENTED: [&str; 24] = [
+const DOCUMENTED: [&str; 26] = [
     "bad-request",
     "unauthenticated",
     "forbidden",
@@ -53,6 +53,8 @@ const DOCUMENTED: [&str; 24] = [
     "id-number-taken",
     "already-verified",
     "too-many-dependents",
+    "guardian-consent-required",
+    "too-many-attempts",
     "invalid-declaration",
     "declaration-limit",
     "declaration-required",
@@ -221,6 +223,35 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         .await,
     );
     let child = added["dependent"]["subject_id"].as_str().unwrap().to_owned();
+    // Carol, Alice's guardian by her invitation.
+    let alice_subject = sessions().verify(&alice, NOW).unwrap().subject_id.unwrap();
+    let (_, invited) = parts(
+        w.call(
+            "login",
+            request(
+                "POST",
+                &format!("/v1/dependents/{alice_subject}/invitations"),
+                None,
+                Some(&alice),
+            ),
+        )
+        .await,
+    );
+    let carol = verified(&w.login, "carol", 4).await;
+    let carol_adds = json!({"name": "张三丰", "id_number": person_id(1), "relation": "parent", "invitation": invited["invitation"]["code"]});
+    let (status, _) = parts(
+        w.call(
+            "login",
+            request("POST", "/v1/dependents", Some(carol_adds), Some(&carol)),
+        )
+        .await,
+    );
+    assert_eq!(status, 201);
+    let (_, guardians) = parts(
+        w.call("login", request("GET", "/v1/guardians", None, Some(&alice)))
+            .await,
+    );
+    let carol_link = guardians["guardians"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(
         parts(
             w.call(
@@ -236,7 +267,6 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         w.call("venue", request("POST", "/v1/venues", Some(venue_body()), Some(&alice)))
             .await,
     );
-    let alice_subject = sessions().verify(&alice, NOW).unwrap().subject_id.unwrap();
     let bob = verified(&w.login, "bob", 2).await;
     let officer = officer(&w.login, "officer", 3).await;
     let (_, code) = parts(w.call("code", request("GET", "/v1/code", None, Some(&alice))).await);
@@ -254,10 +284,15 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
             "login",
             "POST",
             "/v1/dependents",
-            Some(json!({"name": "李小四", "id_number": person_id(51), "relation": "child"})),
+            Some(
+                json!({"name": "李小四", "id_number": person_id(51), "relation": "child", "invitation": "i_aaaaaaaaaaaaaaaaaaaaaaaaaa"}),
+            ),
         ),
         route("login", "GET", "/v1/dependents", None),
         route("login", "DELETE", format!("/v1/dependents/{child}"), None),
+        route("login", "POST", format!("/v1/dependents/{child}/invitations"), None),
+        route("login", "GET", "/v1/guardians", None),
+        route("login", "DELETE", format!("/v1/guardians/{carol_link}"), None),
         route(
             "declaration",
             "POST",
@@ -470,4 +505,132 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
 
     assert!(answered > 300, "{answered} hostile requests");
     assert_eq!(snapshot(&w.store).await, before, "hostile requests stored nothing");
+}
+
+/// Valid ID numbers that show as `shown` does on a scan (its first 6 and
+/// last 4 characters), as someone who saw the scan would try them: other
+/// birth dates and first digits of the sequence, the right check character.
+fn candidates(shown: &str, count: usize) -> Vec<String> {
+    let mut found = Vec::new();
+    let start = time::macros::date!(1940 - 01 - 01);
+    for days in 0..40_000 {
+        let birth = start + time::Duration::days(days);
+        let birth = format!("{:04}{:02}{:02}", birth.year(), u8::from(birth.month()), birth.day());
+        for first in 0..10 {
+            let id = id_number(&format!("{}{birth}{first}{}", &shown[..6], &shown[15..17]));
+            if id[14..] == shown[14..] && id != shown {
+                found.push(id);
+                if found.len() == count {
+                    return found;
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The attacks of issue #12, each of which succeeded before guardians
+/// needed consent and name/ID checks were limited.
+#[tokio::test]
+async fn a_stranger_cannot_take_a_guarded_person_probe_their_number_or_stay_once_removed() {
+    let w = world().await;
+    let grandma = person_id(60);
+    let verifier = FakeVerifier::knowing(&[
+        ("张三丰", person_id(1).as_str()),
+        ("张三丰", person_id(2).as_str()),
+        ("刘秀英", grandma.as_str()),
+    ]);
+    let login = login_app_verified_by(&w.store, &w.clock, &verifier);
+    let call = |method: &'static str, path: String, body: Option<Value>, token: String| {
+        let login = &login;
+        async move { parts(login::handle(login, request(method, &path, body, Some(&token))).await) }
+    };
+    let son = verified(&login, "son", 1).await;
+    let mallory = verified(&login, "mallory", 2).await;
+    let (status, added) = call(
+        "POST",
+        "/v1/dependents".into(),
+        Some(json!({"name": "刘秀英", "id_number": grandma, "relation": "parent"})),
+        son.clone(),
+    )
+    .await;
+    assert_eq!(status, 201, "{added}");
+    let subject = added["dependent"]["subject_id"].as_str().unwrap().to_owned();
+
+    // Knowing her name and number is not enough to become her guardian.
+    let before = snapshot(&w.store).await;
+    let (status, body) = call(
+        "POST",
+        "/v1/dependents".into(),
+        Some(json!({"name": "刘秀英", "id_number": grandma, "relation": "parent"})),
+        mallory.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("guardian-consent-required")),
+        "{body}"
+    );
+    let mut close_contact = normal_declaration();
+    close_contact["subject_id"] = json!(subject);
+    close_contact["close_contact"] = json!(true);
+    let (status, _) = parts(
+        declaration::handle(
+            &w.declaration,
+            request("POST", "/v1/declarations", Some(close_contact), Some(&mallory)),
+        )
+        .await,
+    );
+    assert_eq!(status, 403, "nor to turn her code red");
+    assert_eq!(snapshot(&w.store).await, before, "nothing stored");
+
+    // Nor can her hidden digits be probed: 330 tries, the right one last.
+    let mut tries = candidates(&grandma, 329);
+    tries.push(grandma.clone());
+    assert_eq!(tries.len(), 330);
+    let asked = verifier.calls();
+    let mut answers = std::collections::BTreeMap::new();
+    for id in &tries {
+        let (status, body) = call(
+            "POST",
+            "/v1/dependents".into(),
+            Some(json!({"name": "刘秀英", "id_number": id, "relation": "parent"})),
+            mallory.clone(),
+        )
+        .await;
+        *answers
+            .entry((status, body["code"].as_str().unwrap_or("").to_owned()))
+            .or_insert(0) += 1;
+    }
+    assert_eq!(verifier.calls() - asked, 5, "five checks made: {answers:?}");
+    assert_eq!(answers.get(&(422, "identity-mismatch".to_owned())), Some(&5));
+    assert_eq!(
+        answers.get(&(429, "too-many-attempts".to_owned())),
+        Some(&325),
+        "{answers:?}"
+    );
+
+    // A guardian the owner removed reads nothing more.
+    let granny = login_and_claim(&login, &grandma).await;
+    let (_, guardians) = call("GET", "/v1/guardians".into(), None, granny.clone()).await;
+    let son_link = guardians["guardians"][0]["id"].as_str().unwrap().to_owned();
+    let (status, _) = call("DELETE", format!("/v1/guardians/{son_link}"), None, mallory.clone()).await;
+    assert_eq!(status, 404, "only the owner removes her guardians");
+    let (status, _) = call("DELETE", format!("/v1/guardians/{son_link}"), None, granny.clone()).await;
+    assert_eq!(status, 204);
+    let listing = format!("/v1/declarations?subject_id={subject}");
+    check(
+        "a removed guardian's listing",
+        declaration::handle(&w.declaration, request("GET", &listing, None, Some(&son))).await,
+        &[403],
+    );
+}
+
+/// The person claims her own code: she logs in and authenticates.
+async fn login_and_claim(app: &login::App, id: &str) -> String {
+    let token = login(app, "granny").await;
+    let body = json!({"name": "刘秀英", "id_number": id, "phone": "13812345678"});
+    let (status, body) = parts(login::handle(app, request("POST", "/v1/identity", Some(body), Some(&token))).await);
+    assert_eq!(status, 200, "{body}");
+    body["token"].as_str().unwrap().to_owned()
 }

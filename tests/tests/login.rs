@@ -390,36 +390,118 @@ async fn twenty_simultaneous_dependents_store_exactly_five() {
 }
 
 #[tokio::test]
-async fn a_registered_adult_cannot_be_claimed_as_a_dependent() {
-    let (_, app) = setup().await;
+async fn a_registered_adult_gets_a_guardian_only_by_their_own_invitation() {
+    let (store, app) = setup().await;
     let alice = verified(&app, "alice", 1).await;
     let bob = verified(&app, "bob", 2).await;
-    for (token, person) in [(&bob, 1), (&alice, 1)] {
-        let (status, body) = call(
-            &app,
-            "POST",
-            "/v1/dependents",
-            Some(json!({"name": "张三丰", "id_number": person_id(person), "relation": "parent"})),
-            Some(token),
-        )
-        .await;
-        assert_eq!((status, body["code"].as_str()), (409, Some("id-number-taken")));
+    let alice_as = |invitation: Option<&str>| {
+        let mut body = json!({"name": "张三丰", "id_number": person_id(1), "relation": "parent"});
+        if let Some(code) = invitation {
+            body["invitation"] = json!(code);
+        }
+        body
+    };
+    // Her own number is hers already.
+    let (status, body) = call(&app, "POST", "/v1/dependents", Some(alice_as(None)), Some(&alice)).await;
+    assert_eq!((status, body["code"].as_str()), (409, Some("id-number-taken")));
+    // Bob, uninvited or with a made-up code: refused, and nothing changes.
+    let before = all_items(&store).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/dependents",
+        Some(alice_as(Some("not a code"))),
+        Some(&bob),
+    )
+    .await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("bad-request")));
+    for invitation in [None, Some("i_aaaaaaaaaaaaaaaaaaaaaaaaaa")] {
+        let (status, body) = call(&app, "POST", "/v1/dependents", Some(alice_as(invitation)), Some(&bob)).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (403, Some("guardian-consent-required"))
+        );
     }
+    assert_eq!(all_items(&store).await, before, "refused links store nothing");
+    // Invited by her, he becomes her guardian; the invitation is spent.
+    let subject = sessions().verify(&alice, NOW).unwrap().subject_id.unwrap();
+    let (status, body) = call(
+        &app,
+        "POST",
+        &format!("/v1/dependents/{subject}/invitations"),
+        None,
+        Some(&alice),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(
+        body["invitation"]["expires_at"], "2026-11-29T10:00:00+08:00",
+        "72 hours"
+    );
+    let code = body["invitation"]["code"].as_str().unwrap().to_owned();
+    let (status, body) = call(&app, "POST", "/v1/dependents", Some(alice_as(Some(&code))), Some(&bob)).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["dependent"]["subject_id"], subject.as_str());
+    let carol = verified(&app, "carol", 3).await;
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/dependents",
+        Some(alice_as(Some(&code))),
+        Some(&carol),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("guardian-consent-required"))
+    );
+    // She sees him, masked, with the relation he gave.
+    let (status, body) = call(&app, "GET", "/v1/guardians", None, Some(&alice)).await;
+    assert_eq!(status, 200, "{body}");
+    let guardians = body["guardians"].as_array().unwrap();
+    assert_eq!(guardians.len(), 1);
+    assert_eq!(guardians[0]["name_masked"], "张*丰");
+    assert_eq!(guardians[0]["relation"], "parent");
+    assert_eq!(guardians[0]["added_at"], "2026-11-26T10:00:00+08:00");
+    assert!(guardians[0]["id"].as_str().unwrap().starts_with("g_"));
 }
 
 #[tokio::test]
-async fn a_second_guardian_must_give_the_same_name_and_a_dependent_can_later_claim_their_own_code() {
-    let (_, app) = setup().await;
+async fn a_further_guardian_needs_an_invitation_and_a_dependent_can_later_claim_their_own_code() {
+    let (store, app) = setup().await;
     let mother = verified(&app, "mother", 1).await;
     let father = verified(&app, "father", 2).await;
-    let child = |name: &str| json!({"name": name, "id_number": person_id(50), "relation": "child"});
-    let (status, first) = call(&app, "POST", "/v1/dependents", Some(child("赵小云")), Some(&mother)).await;
+    let child = |invitation: Option<&str>| {
+        let mut body = json!({"name": "赵小云", "id_number": person_id(50), "relation": "child"});
+        if let Some(code) = invitation {
+            body["invitation"] = json!(code);
+        }
+        body
+    };
+    let (status, first) = call(&app, "POST", "/v1/dependents", Some(child(None)), Some(&mother)).await;
     assert_eq!(status, 201);
-    let (status, body) = call(&app, "POST", "/v1/dependents", Some(child("赵大云")), Some(&father)).await;
-    assert_eq!((status, body["code"].as_str()), (409, Some("id-number-taken")));
-    let (status, second) = call(&app, "POST", "/v1/dependents", Some(child("赵小云")), Some(&father)).await;
+    let subject = first["dependent"]["subject_id"].as_str().unwrap().to_owned();
+    // The right name and number are not enough any more.
+    let before = all_items(&store).await;
+    let (status, body) = call(&app, "POST", "/v1/dependents", Some(child(None)), Some(&father)).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("guardian-consent-required"))
+    );
+    assert_eq!(all_items(&store).await, before, "nothing stored");
+    // Only a holder of the subject invites.
+    let invitations = format!("/v1/dependents/{subject}/invitations");
+    let (status, body) = call(&app, "POST", &invitations, None, Some(&father)).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("forbidden")));
+    let (status, body) = call(&app, "POST", &invitations, None, Some(&mother)).await;
+    assert_eq!(status, 201, "{body}");
+    let code = body["invitation"]["code"].as_str().unwrap().to_owned();
+    let (status, second) = call(&app, "POST", "/v1/dependents", Some(child(Some(&code))), Some(&father)).await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second["dependent"]["subject_id"], subject.as_str());
+    // A retry by the new guardian is the same link.
+    let (status, _) = call(&app, "POST", "/v1/dependents", Some(child(Some(&code))), Some(&father)).await;
     assert_eq!(status, 201);
-    assert_eq!(first["dependent"]["subject_id"], second["dependent"]["subject_id"]);
 
     // Grown up, the child verifies and owns the same subject; the parents keep it.
     let own = login(&app, "child").await;
@@ -432,7 +514,12 @@ async fn a_second_guardian_must_give_the_same_name_and_a_dependent_can_later_cla
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["user"]["subject_id"], first["dependent"]["subject_id"]);
-    let (_, list) = call(&app, "GET", "/v1/dependents", None, Some(&mother)).await;
-    assert_eq!(list["dependents"][0]["subject_id"], first["dependent"]["subject_id"]);
+    assert_eq!(body["user"]["subject_id"], subject.as_str());
+    for parent in [&mother, &father] {
+        let (_, list) = call(&app, "GET", "/v1/dependents", None, Some(parent)).await;
+        assert_eq!(list["dependents"][0]["subject_id"], subject.as_str());
+    }
+    let own = body["token"].as_str().unwrap().to_owned();
+    let (_, body) = call(&app, "GET", "/v1/guardians", None, Some(&own)).await;
+    assert_eq!(body["guardians"].as_array().unwrap().len(), 2);
 }

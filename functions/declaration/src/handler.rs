@@ -14,6 +14,7 @@ use shared::domain::status::{Color, Status};
 use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
+use shared::store::accounts::Identity;
 use shared::store::settings::RiskAreaCache;
 use shared::store::subjects::{DeclarationRecord, DeclarationWrite};
 use time::{Duration, OffsetDateTime};
@@ -122,6 +123,7 @@ async fn declare(app: &App, req: &Request) -> HttpResult {
             visited_regions: decl.visited_regions().to_vec(),
             from_abroad: decl.from_abroad(),
             by: session.account_id.clone(),
+            by_name_masked: declared_by_guardian(&subject.identity, &session.account_id),
             color: status.color,
             rules_version: status.rules_version.clone(),
         };
@@ -172,6 +174,20 @@ struct DeclarationView {
     visited_regions: Vec<String>,
     from_abroad: bool,
     color: Color,
+    /// `self`, or `guardian` with the guardian's masked name.
+    declared_by: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name_masked: Option<String>,
+}
+
+/// The masked name of the guardian declaring for a subject; `None` when the
+/// subject's owner declares. Kept on the declaration, so that the listing
+/// names who declared even after that guardian is removed.
+fn declared_by_guardian(identity: &Identity, account: &str) -> Option<String> {
+    if identity.owner.as_deref() == Some(account) {
+        return None;
+    }
+    identity.guardians.get(account).map(|g| g.name_masked.clone())
 }
 
 /// The subject's declarations of the last 14 Shanghai days (today and the
@@ -199,6 +215,12 @@ async fn list(app: &App, req: &Request) -> HttpResult {
             visited_regions: r.visited_regions,
             from_abroad: r.from_abroad,
             color: r.color,
+            declared_by: if r.by_name_masked.is_some() || subject.identity.owner.as_deref() != Some(r.by.as_str()) {
+                "guardian"
+            } else {
+                "self"
+            },
+            name_masked: r.by_name_masked,
         })
         .collect();
     http::ok(&serde_json::json!({ "declarations": declarations }))

@@ -1,8 +1,8 @@
-//! Routes of the login function: parse, call the domain and the store, map
-//! outcomes to responses.
+//! Routes of the login function: parse, call the use cases, map outcomes
+//! to responses. Dependents and guardians are in `dependents.rs`.
 
 use lambda_http::Request;
-use lambda_http::http::{Method, StatusCode};
+use lambda_http::http::Method;
 use serde::{Deserialize, Serialize};
 use shared::auth::Session;
 use shared::config::ConfigError;
@@ -12,10 +12,12 @@ use shared::domain::identity::Phone;
 use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
-use shared::service::identity::{self, MAX_DEPENDENTS, RealName};
-use shared::store::accounts::{Account, DependentLink, Relation};
+use shared::service::attempts::{self, Check};
+use shared::service::identity::{self, RealName};
+use shared::store::accounts::Account;
 use time::OffsetDateTime;
 
+use crate::dependents::{self, DependentView};
 use crate::provider::{self, LoginError, LoginProvider};
 use crate::verifier::{self, IdentityVerifier, Verdict};
 
@@ -38,33 +40,23 @@ impl Function for App {
 
     async fn route(&self, req: &Request, path: &[&str]) -> HttpResult {
         let app = self;
-        let method = req.method();
-        match path {
-            ["v1", "login"] => match *method {
-                Method::POST => login(app, req).await,
-                _ => Err(Problem::method_not_allowed("POST")),
-            },
-            ["v1", "logout"] => match *method {
-                Method::POST => logout(app, req).await,
-                _ => Err(Problem::method_not_allowed("POST")),
-            },
-            ["v1", "identity"] => match *method {
-                Method::POST => identity(app, req).await,
-                _ => Err(Problem::method_not_allowed("POST")),
-            },
-            ["v1", "me"] => match *method {
-                Method::GET => me(app, req).await,
-                _ => Err(Problem::method_not_allowed("GET")),
-            },
-            ["v1", "dependents"] => match *method {
-                Method::POST => add_dependent(app, req).await,
-                Method::GET => list_dependents(app, req).await,
-                _ => Err(Problem::method_not_allowed("GET, POST")),
-            },
-            ["v1", "dependents", subject_id] => match *method {
-                Method::DELETE => remove_dependent(app, req, subject_id).await,
-                _ => Err(Problem::method_not_allowed("DELETE")),
-            },
+        match (path, req.method()) {
+            (["v1", "login"], &Method::POST) => login(app, req).await,
+            (["v1", "logout"], &Method::POST) => logout(app, req).await,
+            (["v1", "identity"], &Method::POST) => identity(app, req).await,
+            (["v1", "me"], &Method::GET) => me(app, req).await,
+            (["v1", "dependents"], &Method::POST) => dependents::add(app, req).await,
+            (["v1", "dependents"], &Method::GET) => dependents::list(app, req).await,
+            (["v1", "dependents", id], &Method::DELETE) => dependents::remove(app, req, id).await,
+            (["v1", "dependents", id, "invitations"], &Method::POST) => dependents::invite(app, req, id).await,
+            (["v1", "guardians"], &Method::GET) => dependents::guardians(app, req).await,
+            (["v1", "guardians", id], &Method::DELETE) => dependents::remove_guardian(app, req, id).await,
+            (["v1", "login" | "logout" | "identity"] | ["v1", "dependents", _, "invitations"], _) => {
+                Err(Problem::method_not_allowed("POST"))
+            }
+            (["v1", "me" | "guardians"], _) => Err(Problem::method_not_allowed("GET")),
+            (["v1", "dependents"], _) => Err(Problem::method_not_allowed("GET, POST")),
+            (["v1", "dependents" | "guardians", _], _) => Err(Problem::method_not_allowed("DELETE")),
             _ => Err(Problem::not_found()),
         }
     }
@@ -111,31 +103,9 @@ impl UserView {
     }
 
     fn with_dependents(mut self, account: &Account) -> Self {
-        self.dependents = Some(dependent_views(account));
+        self.dependents = Some(dependents::views(account));
         self
     }
-}
-
-#[derive(Serialize)]
-struct DependentView {
-    subject_id: String,
-    name_masked: String,
-    id_masked: String,
-    relation: Relation,
-}
-
-fn dependent_views(account: &Account) -> Vec<DependentView> {
-    let mut links: Vec<_> = account.dependents.iter().collect();
-    links.sort_by_key(|(_, link)| link.linked_at);
-    links
-        .into_iter()
-        .map(|(subject_id, link)| DependentView {
-            subject_id: subject_id.clone(),
-            name_masked: link.name_masked.clone(),
-            id_masked: link.id_masked.clone(),
-            relation: link.relation,
-        })
-        .collect()
 }
 
 async fn login(app: &App, req: &Request) -> HttpResult {
@@ -181,7 +151,7 @@ fn issue(app: &App, account: &Account, now: OffsetDateTime) -> (String, OffsetDa
 }
 
 /// The caller's account; a token whose account is gone is no longer valid.
-async fn caller(app: &App, req: &Request) -> Result<(Session, Account), Problem> {
+pub(crate) async fn caller(app: &App, req: &Request) -> Result<(Session, Account), Problem> {
     access::caller(&app.base.store, &app.base.sessions, req, app.base.clock.now()).await
 }
 
@@ -197,15 +167,28 @@ struct IdentityRequest {
     phone: String,
 }
 
-async fn check_identity(app: &App, real: &RealName, phone: Option<&Phone>) -> Result<(), Problem> {
+/// Asks the identity verifier, within the account's daily limit of failed
+/// checks (429 `too-many-attempts` past it, without asking). A match returns
+/// the check, for the call to release; a mismatch keeps counting.
+pub(crate) async fn check_identity(
+    app: &App,
+    account: &Account,
+    real: &RealName,
+    phone: Option<&Phone>,
+) -> Result<Check, Problem> {
+    let check = attempts::reserve(&app.base.store, account, app.base.clock.now()).await?;
     match app.verifier.verify(&real.name, &real.id, phone).await {
-        Ok(Verdict::Match) => Ok(()),
-        Ok(Verdict::Mismatch) => Err(Problem::invalid(
-            "identity-mismatch",
-            "the name and ID number do not belong together",
-        )),
+        Ok(Verdict::Match) => Ok(check),
+        Ok(Verdict::Mismatch) => {
+            attempts::fail(&app.base.store, check).await;
+            Err(Problem::invalid(
+                "identity-mismatch",
+                "the name and ID number do not belong together",
+            ))
+        }
         Err(err) => {
             tracing::warn!(reason = %err.0, "identity verifier unavailable");
+            attempts::finish(&app.base.store, check).await;
             Err(Problem::unavailable())
         }
     }
@@ -224,8 +207,10 @@ async fn identity(app: &App, req: &Request) -> HttpResult {
             Err(identity::already_verified())
         };
     }
-    check_identity(app, &real, Some(&phone)).await?;
-    let account = identity::bind(&app.base.store, &app.pii, &account, &real, &phone, now).await?;
+    let check = check_identity(app, &account, &real, Some(&phone)).await?;
+    let bound = identity::bind(&app.base.store, &app.pii, &account, &real, &phone, Some(&check), now).await;
+    attempts::finish(&app.base.store, check).await;
+    let account = bound?;
     tracing::info!("identity bound");
     identity_response(app, &account, now)
 }
@@ -240,81 +225,11 @@ fn identity_response(app: &App, account: &Account, now: OffsetDateTime) -> HttpR
     }))
 }
 
-#[derive(Deserialize)]
-struct DependentRequest {
-    name: String,
-    id_number: String,
-    relation: Relation,
-}
-
-async fn add_dependent(app: &App, req: &Request) -> HttpResult {
-    let (_, account) = caller(app, req).await?;
-    if account.subject_id.is_none() {
-        return Err(Problem::identity_required());
-    }
-    let body: DependentRequest = http::parse_json(req, None)?;
-    let now = app.base.clock.now();
-    let real = RealName::parse(&body.name, &body.id_number, now)?;
-    if account.dependents.len() >= MAX_DEPENDENTS {
-        return Err(identity::too_many_dependents());
-    }
-    check_identity(app, &real, None).await?;
-    let link = DependentLink {
-        relation: body.relation,
-        name_masked: real.name.masked(),
-        id_masked: real.id.masked(),
-        linked_at: now,
-    };
-    let subject_id = identity::link_dependent(&app.base.store, &app.pii, &account, &real, &link, now).await?;
-    tracing::info!("dependent linked");
-    let view = DependentView {
-        subject_id,
-        name_masked: link.name_masked,
-        id_masked: link.id_masked,
-        relation: link.relation,
-    };
-    Ok(http::json(
-        StatusCode::CREATED,
-        &serde_json::json!({ "dependent": view }),
-    ))
-}
-
-async fn list_dependents(app: &App, req: &Request) -> HttpResult {
-    let (_, account) = caller(app, req).await?;
-    http::ok(&serde_json::json!({ "dependents": dependent_views(&account) }))
-}
-
-async fn remove_dependent(app: &App, req: &Request, subject_id: &str) -> HttpResult {
-    let (session, _) = caller(app, req).await?;
-    if app.base.store.unlink_dependent(&session.account_id, subject_id).await? {
-        tracing::info!("dependent unlinked");
-        http::no_content()
-    } else {
-        Err(Problem::forbidden().detail("the caller is not the guardian of this subject"))
-    }
-}
-
 /// Ends the session: its token is refused by every function from then on,
 /// until it would have expired anyway.
 async fn logout(app: &App, req: &Request) -> HttpResult {
-    let (session, mut account) = caller(app, req).await?;
-    for _ in 0..5 {
-        if app
-            .base
-            .store
-            .revoke_token(&account, &session.token, app.base.clock.now())
-            .await?
-        {
-            tracing::info!("logged out");
-            return http::no_content();
-        }
-        // Another logout of this account came first: read it again.
-        account = app
-            .base
-            .store
-            .get_account(&account.id)
-            .await?
-            .ok_or_else(Problem::unauthenticated)?;
-    }
-    Err(Problem::unavailable())
+    let (session, account) = caller(app, req).await?;
+    access::log_out(&app.base.store, &session, account, app.base.clock.now()).await?;
+    tracing::info!("logged out");
+    http::no_content()
 }

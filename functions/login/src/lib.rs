@@ -1,6 +1,7 @@
 //! The `login` function: WeChat login, real-name authentication and
-//! dependents (监护人代领).
+//! dependents (监护人代领) with their guardians.
 
+pub mod dependents;
 pub mod handler;
 pub mod outbound;
 pub mod provider;

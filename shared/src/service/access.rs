@@ -39,6 +39,23 @@ pub async fn caller(
     Ok((session, account))
 }
 
+/// Revokes the session's token, retrying while other logouts of the same
+/// account come first.
+pub async fn log_out(
+    store: &Store,
+    session: &Session,
+    mut account: Account,
+    now: OffsetDateTime,
+) -> Result<(), Problem> {
+    for _ in 0..5 {
+        if store.revoke_token(&account, &session.token, now).await? {
+            return Ok(());
+        }
+        account = live(session, store.get_account(&account.id).await?)?;
+    }
+    Err(Problem::unavailable())
+}
+
 /// The account read for a session, if the session is still live: the account
 /// exists and the token was not logged out; else 401.
 pub fn live(session: &Session, account: Option<Account>) -> Result<Account, Problem> {

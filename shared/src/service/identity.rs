@@ -1,7 +1,9 @@
 //! Real-name identities: binding an account to its own subject after
 //! real-name authentication, and linking a guardian to a dependent's
-//! subject. The identity verifier is asked by the caller first; these use
-//! cases decide, against what the store holds, whose subject a number is.
+//! subject. The identity verifier is asked by the caller first, within the
+//! day's limit of checks (attempts.rs); these use cases decide, against what
+//! the store holds, whose subject a number is, and release the check in the
+//! transaction they write.
 
 use time::OffsetDateTime;
 
@@ -9,8 +11,10 @@ use crate::crypto::{PiiKeys, random_id};
 use crate::domain::day::shanghai_day;
 use crate::domain::identity::{IdNumber, PersonName, Phone};
 use crate::http::Problem;
+use crate::service::attempts::Check;
+use crate::service::guardians::{code_hash, consent_required, is_code};
 use crate::store::Store;
-use crate::store::accounts::{Account, BindResult, DependentLink, Identity, LinkResult};
+use crate::store::accounts::{Account, BindResult, DependentLink, Guardian, Identity, LinkResult, NewLink};
 
 /// How many dependents one guardian may hold.
 pub const MAX_DEPENDENTS: usize = 5;
@@ -62,16 +66,18 @@ pub async fn is_own_number(store: &Store, pii: &PiiKeys, own_subject: &str, real
 /// Binds `account` to the subject of `real`: a new subject, or the one its
 /// guardians registered, which the person now claims (the guardians keep
 /// access). 409 `id-number-taken` when another account holds the number.
-/// Returns the account as it now is.
+/// The binding transaction releases `check`. Returns the account as it now is.
 pub async fn bind(
     store: &Store,
     pii: &PiiKeys,
     account: &Account,
     real: &RealName,
     phone: &Phone,
+    check: Option<&Check>,
     now: OffsetDateTime,
 ) -> Result<Account, Problem> {
     let id_hash = pii.id_hash(real.id.as_str());
+    let check_id = check.map(Check::id);
     for _ in 0..RACE_RETRIES {
         let state = store.find_person(&id_hash).await?;
         let result = match &state.person {
@@ -81,7 +87,10 @@ pub async fn bind(
                     owner: Some(account.id.clone()),
                     ..seal(pii, &subject_id, &id_hash, real, Some(phone), now)?
                 };
-                store.bind_new_subject(&account.id, &identity, &state).await?
+                settled(
+                    store.bind_new_subject(&account.id, &identity, &state, check_id).await?,
+                    check,
+                )
             }
             Some(person) if person.owner.as_deref() == Some(account.id.as_str()) => BindResult::Bound,
             Some(person) if person.owner.is_some() => return Err(id_taken()),
@@ -96,7 +105,7 @@ pub async fn bind(
                     created_at: existing.created_at,
                     ..seal(pii, &person.subject_id, &id_hash, real, Some(phone), now)?
                 };
-                store.claim_subject(&account.id, &claimed).await?
+                settled(store.claim_subject(&account.id, &claimed, check_id).await?, check)
             }
         };
         match result {
@@ -110,62 +119,102 @@ pub async fn bind(
     Err(Problem::unavailable())
 }
 
+/// A dependent as a guardian names them: who, how related, and the
+/// invitation of the person's owner or guardian, if any.
+#[derive(Clone, Copy)]
+pub struct NewDependent<'a> {
+    pub real: &'a RealName,
+    pub link: &'a DependentLink,
+    pub invitation: Option<&'a str>,
+}
+
 /// Links `account` as a guardian of the subject of `real`: a new subject,
-/// or one other guardians registered, if the name matches theirs. A person
-/// who registered themselves manages their own code: 409 `id-number-taken`.
+/// or one that no one holds any more. A subject that is registered to its
+/// own account, or already has a guardian, gets a further one only by an
+/// `invitation` from them: else 403 `guardian-consent-required`, whatever
+/// was wrong with the invitation. The linking transaction releases `check`.
 /// Returns the subject's id.
 pub async fn link_dependent(
     store: &Store,
     pii: &PiiKeys,
     account: &Account,
-    real: &RealName,
-    link: &DependentLink,
+    dependent: &NewDependent<'_>,
+    check: Option<&Check>,
     now: OffsetDateTime,
 ) -> Result<String, Problem> {
+    let NewDependent { real, link, invitation } = *dependent;
     let id_hash = pii.id_hash(real.id.as_str());
+    let guardian = Guardian {
+        id: random_id("g_"),
+        relation: link.relation,
+        name_masked: account.name_masked.clone().ok_or_else(Problem::identity_required)?,
+        added_at: now,
+    };
+    let new_link = NewLink {
+        link,
+        guardian: &guardian,
+        max: MAX_DEPENDENTS,
+        check: check.map(Check::id),
+    };
     for _ in 0..RACE_RETRIES {
         let state = store.find_person(&id_hash).await?;
         let (subject_id, result) = match &state.person {
             None => {
                 let subject_id = random_id("s_");
                 let mut identity = seal(pii, &subject_id, &id_hash, real, None, now)?;
-                identity.guardians.insert(account.id.clone(), link.relation);
+                identity.guardians.insert(account.id.clone(), guardian.clone());
                 let result = store
-                    .link_new_dependent(&account.id, &identity, link, MAX_DEPENDENTS, &state)
+                    .link_new_dependent(&account.id, &identity, &new_link, &state)
                     .await?;
                 (subject_id, result)
             }
-            Some(person) if person.owner.is_some() => return Err(id_taken()),
+            Some(person) if person.owner.as_deref() == Some(account.id.as_str()) => return Err(id_taken()),
             Some(person) => {
-                let existing = store
-                    .get_identity(&person.subject_id)
-                    .await?
-                    .ok_or_else(Problem::internal)?;
-                if !existing.guardians.contains_key(&account.id) {
-                    // A further guardian must name the person as the first one did.
-                    let context = format!("{}/name", existing.subject_id);
-                    let stored = pii.open(&existing.name_sealed, &context).map_err(|err| {
-                        tracing::error!(error = %err, "opening a sealed name failed");
-                        Problem::internal()
-                    })?;
-                    if stored != real.name.as_str() {
-                        return Err(id_taken());
-                    }
-                }
-                let result = store
-                    .link_existing_dependent(&account.id, &person.subject_id, link, MAX_DEPENDENTS)
-                    .await?;
-                (person.subject_id.clone(), result)
+                let subject_id = person.subject_id.clone();
+                let existing = store.get_identity(&subject_id).await?.ok_or_else(Problem::internal)?;
+                let result = if existing.guardians.contains_key(&account.id) {
+                    LinkResult::AlreadyLinked
+                } else if existing.owner.is_none() && existing.guardians.is_empty() {
+                    store.link_unheld_dependent(&account.id, &subject_id, &new_link).await?
+                } else {
+                    let code = invitation.filter(|c| is_code(c)).ok_or_else(consent_required)?;
+                    let hash = code_hash(code);
+                    let invited = store.get_invitation(&subject_id, &hash, now).await?;
+                    // An invitation dies with its inviter's hold on the subject.
+                    let inviter = invited
+                        .filter(|i| existing.may_act(&i.by))
+                        .ok_or_else(consent_required)?
+                        .by;
+                    store
+                        .redeem_invitation(&account.id, &subject_id, &hash, &inviter, &new_link, now)
+                        .await?
+                };
+                (subject_id, result)
             }
         };
         match result {
-            LinkResult::Linked | LinkResult::AlreadyLinked => return Ok(subject_id),
+            LinkResult::Linked => {
+                if let Some(c) = check {
+                    c.settle();
+                }
+                return Ok(subject_id);
+            }
+            LinkResult::AlreadyLinked => return Ok(subject_id),
             LinkResult::Full => return Err(too_many_dependents()),
             LinkResult::NotVerified => return Err(Problem::identity_required()),
+            LinkResult::NotInvited => return Err(consent_required()),
             LinkResult::Raced => continue,
         }
     }
     Err(Problem::unavailable())
+}
+
+/// Records that a binding transaction released the call's check.
+fn settled(result: BindResult, check: Option<&Check>) -> BindResult {
+    if let (BindResult::Bound, Some(c)) = (&result, check) {
+        c.settle();
+    }
+    result
 }
 
 /// A subject's identity with its personal fields sealed to it.

@@ -4,6 +4,8 @@
 //! and response shaping.
 
 pub mod access;
+pub mod attempts;
+pub mod guardians;
 pub mod health_code;
 pub mod identity;
 pub mod limits;

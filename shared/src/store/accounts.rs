@@ -6,7 +6,9 @@
 //! - subjects `S#<subject>`/`PROFILE`: the subject's sealed identity, masks, guardians;
 //! - subjects `P#<id hash>`/`PERSON`: which subject holds an ID number, and its owner;
 //! - subjects `P#<id hash>`/`RISK`: the authority's risk record for an ID number,
-//!   kept even before the person registers.
+//!   kept even before the person registers;
+//! - subjects `S#<subject>`/`I#<code hash>`: an invitation to become a further
+//!   guardian (guardians.rs).
 
 use std::collections::BTreeMap;
 
@@ -56,6 +58,18 @@ pub struct DependentLink {
     pub linked_at: OffsetDateTime,
 }
 
+/// A guardian of a subject, as the subject's profile holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Guardian {
+    /// The link's opaque id (`g_…`), by which the owner removes it.
+    pub id: String,
+    pub relation: Relation,
+    /// The guardian's own masked name, from their real-name authentication.
+    pub name_masked: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub added_at: OffsetDateTime,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub id: String,
@@ -83,6 +97,15 @@ pub struct Account {
     /// Bumped by every logout, which writes `revoked` only if it is unchanged.
     #[serde(default)]
     pub revoked_ver: u64,
+    /// The Shanghai day of the name/ID checks in `check_ids` (attempts.rs).
+    #[serde(default, rename = "chk_day", skip_serializing)]
+    pub check_day: Option<String>,
+    /// That day's checks that failed or are in flight, one id each.
+    #[serde(default, rename = "chk_ids", skip_serializing)]
+    pub check_ids: Vec<String>,
+    /// Those of them that failed.
+    #[serde(default, rename = "chk_fail", skip_serializing)]
+    pub check_failed: Vec<String>,
 }
 
 impl Account {
@@ -98,6 +121,9 @@ impl Account {
             dependents: BTreeMap::new(),
             revoked: BTreeMap::new(),
             revoked_ver: 0,
+            check_day: None,
+            check_ids: Vec::new(),
+            check_failed: Vec::new(),
         }
     }
 
@@ -137,9 +163,9 @@ pub struct Identity {
     /// The account that holds this identity as its own, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    /// Guardian account → relation.
+    /// Guardian account → the guardian's link.
     #[serde(default)]
-    pub guardians: BTreeMap<String, Relation>,
+    pub guardians: BTreeMap<String, Guardian>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -234,6 +260,16 @@ pub enum BindResult {
     AccountBound,
 }
 
+/// What linking a dependent writes besides the subject: the link on the
+/// guardian's account (within `max` dependents), the guardian's entry on the
+/// subject, and the release of the name/ID check the call reserved.
+pub struct NewLink<'a> {
+    pub link: &'a DependentLink,
+    pub guardian: &'a Guardian,
+    pub max: usize,
+    pub check: Option<&'a str>,
+}
+
 /// Outcome of linking a dependent.
 #[derive(Debug, PartialEq, Eq)]
 pub enum LinkResult {
@@ -245,6 +281,8 @@ pub enum LinkResult {
     NotVerified,
     /// The dependent is linked to this account already.
     AlreadyLinked,
+    /// The invitation is unknown, used or expired.
+    NotInvited,
 }
 
 impl Store {
@@ -392,6 +430,7 @@ impl Store {
         account_id: &str,
         identity: &Identity,
         seen: &PersonState,
+        check: Option<&str>,
     ) -> Result<BindResult, StoreError> {
         let person = Person {
             subject_id: identity.subject_id.clone(),
@@ -400,7 +439,7 @@ impl Store {
         let items = vec![
             self.put_person(&identity.id_hash, &person),
             self.put_profile(identity, seen),
-            self.set_own_subject(account_id, identity),
+            self.set_own_subject(account_id, identity, check),
             self.risk_unchanged(&identity.id_hash, seen),
         ];
         match self.transact(items).await {
@@ -413,7 +452,12 @@ impl Store {
 
     /// Makes `account` the owner of a subject that so far only guardians
     /// held, replacing its sealed name and phone with the verified ones.
-    pub async fn claim_subject(&self, account_id: &str, identity: &Identity) -> Result<BindResult, StoreError> {
+    pub async fn claim_subject(
+        &self,
+        account_id: &str,
+        identity: &Identity,
+        check: Option<&str>,
+    ) -> Result<BindResult, StoreError> {
         let claim_person = Update::builder()
             .table_name(&self.tables.subjects)
             .set_key(Some(key2(person_pk(&identity.id_hash), PERSON)))
@@ -444,7 +488,7 @@ impl Store {
             TransactWriteItem::builder()
                 .update(update_profile.build().expect("complete update"))
                 .build(),
-            self.set_own_subject(account_id, identity),
+            self.set_own_subject(account_id, identity, check),
         ];
         match self.transact(items).await {
             Ok(()) => Ok(BindResult::Bound),
@@ -460,8 +504,7 @@ impl Store {
         &self,
         guardian: &str,
         identity: &Identity,
-        link: &DependentLink,
-        max: usize,
+        link: &NewLink<'_>,
         seen: &PersonState,
     ) -> Result<LinkResult, StoreError> {
         let person = Person {
@@ -471,34 +514,35 @@ impl Store {
         let items = vec![
             self.put_person(&identity.id_hash, &person),
             self.put_profile(identity, seen),
-            self.add_dependent_link(guardian, &identity.subject_id, link, max),
+            self.add_dependent_link(guardian, &identity.subject_id, link),
             self.risk_unchanged(&identity.id_hash, seen),
         ];
         self.link_outcome(items, guardian, &identity.subject_id).await
     }
 
-    /// Links an existing subject that no one owns as a further dependent.
-    pub async fn link_existing_dependent(
+    /// Links an existing subject that no one holds, neither an owner nor a
+    /// guardian, as a dependent: the first guardian needs no one's consent.
+    pub async fn link_unheld_dependent(
         &self,
         guardian: &str,
         subject_id: &str,
-        link: &DependentLink,
-        max: usize,
+        link: &NewLink<'_>,
     ) -> Result<LinkResult, StoreError> {
         let add_guardian = Update::builder()
             .table_name(&self.tables.subjects)
             .set_key(Some(key2(subject_pk(subject_id), PROFILE)))
-            .update_expression("SET guardians.#account = :relation ADD ver :one")
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#owner)")
+            .update_expression("SET guardians.#account = :guardian ADD ver :one")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(#owner) AND size(guardians) = :zero")
             .expression_attribute_names("#account", guardian)
             .expression_attribute_names("#owner", "owner")
-            .expression_attribute_values(":relation", value(&link.relation))
+            .expression_attribute_values(":guardian", value(link.guardian))
             .expression_attribute_values(":one", super::n(1))
+            .expression_attribute_values(":zero", super::n(0))
             .build()
             .expect("complete update");
         let items = vec![
             TransactWriteItem::builder().update(add_guardian).build(),
-            self.add_dependent_link(guardian, subject_id, link, max),
+            self.add_dependent_link(guardian, subject_id, link),
         ];
         self.link_outcome(items, guardian, subject_id).await
     }
@@ -515,19 +559,22 @@ impl Store {
             .expect("the transaction updates the account");
         match self.transact(items).await {
             Ok(()) => Ok(LinkResult::Linked),
-            Err(e) if e.failed_at(account_index) => {
-                // Tell apart the reasons the account's condition can fail.
-                let account = self.get_account(guardian).await?;
-                Ok(match account {
-                    Some(a) if a.dependents.contains_key(subject_id) => LinkResult::AlreadyLinked,
-                    Some(a) if a.subject_id.is_none() => LinkResult::NotVerified,
-                    Some(_) => LinkResult::Full,
-                    None => LinkResult::NotVerified,
-                })
-            }
+            Err(e) if e.failed_at(account_index) => self.link_refused(guardian, subject_id).await,
             Err(TxError::Cancelled(_)) => Ok(LinkResult::Raced),
             Err(e) => Err(e.into_store()),
         }
+    }
+
+    /// Why the guardian's account refused a link: tells apart the reasons
+    /// its condition can fail.
+    pub(crate) async fn link_refused(&self, guardian: &str, subject_id: &str) -> Result<LinkResult, StoreError> {
+        let account = self.get_account(guardian).await?;
+        Ok(match account {
+            Some(a) if a.dependents.contains_key(subject_id) => LinkResult::AlreadyLinked,
+            Some(a) if a.subject_id.is_none() => LinkResult::NotVerified,
+            Some(_) => LinkResult::Full,
+            None => LinkResult::NotVerified,
+        })
     }
 
     /// Unlinks a dependent; `false` when it was not linked to `guardian`.
@@ -586,40 +633,40 @@ impl Store {
         put(&self.tables.subjects, item, "attribute_not_exists(pk)")
     }
 
-    fn set_own_subject(&self, account_id: &str, identity: &Identity) -> TransactWriteItem {
+    /// The account's own subject, set once; `check` is the name/ID check this
+    /// call reserved, released by the same write (attempts.rs).
+    fn set_own_subject(&self, account_id: &str, identity: &Identity, check: Option<&str>) -> TransactWriteItem {
         let update = Update::builder()
             .table_name(&self.tables.accounts)
             .set_key(Some(key(account_pk(account_id))))
-            .update_expression("SET subject_id = :subject, name_masked = :name, id_masked = :id")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(subject_id)")
             .expression_attribute_values(":subject", s(&identity.subject_id))
             .expression_attribute_values(":name", s(&identity.name_masked))
-            .expression_attribute_values(":id", s(&identity.id_masked))
+            .expression_attribute_values(":id", s(&identity.id_masked));
+        let update = super::attempts::releasing(
+            update,
+            "SET subject_id = :subject, name_masked = :name, id_masked = :id",
+            check,
+        );
+        TransactWriteItem::builder()
+            .update(update.build().expect("complete update"))
             .build()
-            .expect("complete update");
-        TransactWriteItem::builder().update(update).build()
     }
 
-    fn add_dependent_link(
-        &self,
-        guardian: &str,
-        subject_id: &str,
-        link: &DependentLink,
-        max: usize,
-    ) -> TransactWriteItem {
+    pub(crate) fn add_dependent_link(&self, guardian: &str, subject_id: &str, link: &NewLink<'_>) -> TransactWriteItem {
         let update = Update::builder()
             .table_name(&self.tables.accounts)
             .set_key(Some(key(account_pk(guardian))))
-            .update_expression("SET dependents.#subject = :link")
             .condition_expression(
                 "attribute_exists(subject_id) AND size(dependents) < :max AND attribute_not_exists(dependents.#subject)",
             )
             .expression_attribute_names("#subject", subject_id)
-            .expression_attribute_values(":link", value(link))
-            .expression_attribute_values(":max", super::n(max))
+            .expression_attribute_values(":link", value(link.link))
+            .expression_attribute_values(":max", super::n(link.max));
+        let update = super::attempts::releasing(update, "SET dependents.#subject = :link", link.check);
+        TransactWriteItem::builder()
+            .update(update.build().expect("complete update"))
             .build()
-            .expect("complete update");
-        TransactWriteItem::builder().update(update).build()
     }
 
     /// Fails the transaction if a risk record for the ID number appeared or

@@ -6,7 +6,9 @@
 //! store become [`StoreError::Unavailable`] (503 with `Retry-After`).
 
 pub mod accounts;
+pub mod attempts;
 pub mod audit;
+pub mod guardians;
 pub mod limits;
 pub mod log;
 pub mod risk;

@@ -88,6 +88,10 @@ pub struct DeclarationRecord {
     pub from_abroad: bool,
     /// The account that declared: the subject's own or a guardian's.
     pub by: String,
+    /// A guardian who declared: their masked name, as it was then; absent
+    /// when the person declared for themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_name_masked: Option<String>,
     /// The colour the declaration led to, and the rules that said so.
     pub color: Color,
     pub rules_version: String,

@@ -170,7 +170,7 @@ async fn person(store: &Store, name: &str, id: &str, phone: &str) -> String {
         created_at: now,
     };
     let bound = store
-        .bind_new_subject(&account, &identity, &PersonState::default())
+        .bind_new_subject(&account, &identity, &PersonState::default(), None)
         .await
         .expect("the store");
     assert_eq!(bound, BindResult::Bound);
