@@ -66,8 +66,13 @@ UNREGISTERED_IDS = [id_number("130203", f"19{70 + i}0815", 300 + i) for i in ran
 # The lines of schemathesis' report that say what failed where.
 GIST = re.compile(r"^_+ .+ _+$|^\s*- [A-Z]+\d+ |^\s*\[\d{3}\]|^\s*curl |^\s*(Error|Exception|Selected|Unmatched|No test cases|Network Error|Read timed out)")
 
-# The citizen's routes and the authority's, each run with its own token.
-RUNS = {"citizen": ("--exclude-path-regex", r"^/v1/admin/"), "authority": ("--include-path-regex", r"^/v1/admin/")}
+# The citizen's routes and the authority's, each run with its own token; and
+# logout last, with a token of its own, since it ends the session it is sent with.
+RUNS = {
+    "citizen": ("--exclude-path-regex", r"^/v1/(admin/|logout$)"),
+    "authority": ("--include-path-regex", r"^/v1/admin/"),
+    "session": ("--include-path-regex", r"^/v1/logout$"),
+}
 
 
 def call(base, method, route, body=None, token=None, headers=None, ok=(200, 201)):
@@ -143,12 +148,13 @@ def fixtures(base, hcctl, sent):
     officer = call(base, "POST", "/v1/login", {"code": "dev:fuzz-officer"})
     subprocess.run([hcctl, "roles", "grant", "--user", officer["user"]["id"], "--role", "authority"], check=True, capture_output=True)
     officer = call(base, "POST", "/v1/login", {"code": "dev:fuzz-officer"})["token"]
+    leaver = call(base, "POST", "/v1/login", {"code": "dev:fuzz-leaver"})["token"]
 
     now = datetime.datetime.now(SHANGHAI).replace(microsecond=0)
     stamp = lambda delta: (now + delta).isoformat()  # noqa: E731
     token_of = venue["qr"].split("?c=", 1)[1]
     return {
-        "tokens": {"citizen": citizen, "authority": officer},
+        "tokens": {"citizen": citizen, "authority": officer, "session": leaver},
         "dictionaries": {
             "citizen-id": [CITIZEN["id_number"]],
             "dependent-id": DEPENDENT_IDS,

@@ -634,3 +634,62 @@ async fn login_and_claim(app: &login::App, id: &str) -> String {
     assert_eq!(status, 200, "{body}");
     body["token"].as_str().unwrap().to_owned()
 }
+
+/// The cases of the abuse found by trying the scan log and sessions as an
+/// attacker would. Before the change: five scans in a second logged five
+/// entries (a loop inflated a county's ranking and buried a person's trace),
+/// a caller could scan without limit, and a lost phone's token worked for its
+/// whole lifetime.
+#[tokio::test]
+async fn a_scan_loop_and_a_lost_phones_token_are_stopped() {
+    let w = world().await;
+    let victim = verified(&w.login, "victim", 1).await;
+    let (status, _) = parts(
+        declaration::handle(
+            &w.declaration,
+            request("POST", "/v1/declarations", Some(normal_declaration()), Some(&victim)),
+        )
+        .await,
+    );
+    assert_eq!(status, 201);
+    let (_, shown) = parts(code::handle(&w.code, request("GET", "/v1/code", None, Some(&victim))).await);
+    let attacker = verified(&w.login, "attacker", 2).await;
+    let scan = || {
+        scan::handle(
+            &w.scan,
+            request("POST", "/v1/scans", Some(json!({"code": shown["qr"]})), Some(&attacker)),
+        )
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..130 {
+        statuses.push(parts(scan().await).0);
+    }
+    assert!(statuses[..120].iter().all(|s| *s == 200));
+    assert!(
+        statuses[120..].iter().all(|s| *s == 429),
+        "the loop is refused past 120 a minute"
+    );
+    let log = table_items(&w.store, &w.store.tables.log).await;
+    assert_eq!(
+        log.len(),
+        1,
+        "a minute of scans of one person by one scanner is one entry"
+    );
+
+    // The phone is lost: its owner logs out elsewhere with the same token's
+    // account, and the token found on the phone is refused.
+    let found_on_the_phone = victim.clone();
+    let (status, _) = parts(login::handle(&w.login, request("POST", "/v1/logout", None, Some(&victim))).await);
+    assert_eq!(status, 204);
+    for response in [
+        code::handle(&w.code, request("GET", "/v1/code", None, Some(&found_on_the_phone))).await,
+        declaration::handle(
+            &w.declaration,
+            request("GET", "/v1/declarations", None, Some(&found_on_the_phone)),
+        )
+        .await,
+        login::handle(&w.login, request("GET", "/v1/me", None, Some(&found_on_the_phone))).await,
+    ] {
+        assert_eq!(parts(response).0, 401);
+    }
+}
