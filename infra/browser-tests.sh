@@ -22,7 +22,7 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" HC_TABLE_PREF
 PATH="$VENV/bin:$PATH" background "$LOCAL/logs/web-e2e-functions.log" \
     cargo lambda watch -A 127.0.0.1 -P "$FUNCTIONS_PORT" --env-file "$ENV_FILE" --concurrency 1 --ignore-changes
 wait_for_port "$FUNCTIONS_PORT" "cargo lambda watch" 120
-background "$LOCAL/logs/web-e2e-web.log" "$ROOT/infra/web.sh" "$WEB_PORT"
+background "$LOCAL/logs/web-e2e-web.log" "$ROOT/infra/web.sh" "$WEB_PORT" "http://127.0.0.1:$FUNCTIONS_PORT/lambda-url"
 wait_for_port "$WEB_PORT" "the web client"
 
 rm -f "$LOCAL/sent/web.txt"  # web/tests/lib.mjs records what this run sends

@@ -41,7 +41,7 @@ PATH="$VENV/bin:$PATH" background "$LOCAL/logs/functions.log" \
 wait_for_port "$FUNCTIONS_PORT" "cargo lambda watch" 120
 
 say "serving the browser client on 127.0.0.1:$WEB_PORT (logs: .local/logs/web.log)"
-background "$LOCAL/logs/web.log" "$ROOT/infra/web.sh" "$WEB_PORT"
+background "$LOCAL/logs/web.log" "$ROOT/infra/web.sh" "$WEB_PORT" "http://127.0.0.1:$FUNCTIONS_PORT/lambda-url"
 wait_for_port "$WEB_PORT" "the web client"
 
 setsid tail -n +1 -F "$LOCAL/logs/functions.log" &

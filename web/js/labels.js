@@ -72,6 +72,8 @@ export const ERRORS = {
   'id-number-taken': '该身份证号码已被其他账号绑定',
   'already-verified': '本账号已绑定其他身份证号码',
   'too-many-dependents': '最多可添加 5 名被监护人',
+  'guardian-consent-required': '此人已自行注册健康码或已有监护人，需由其本人或现有监护人在“健康码”页生成邀请码，填写邀请码后才能添加',
+  'too-many-attempts': '操作过于频繁，请稍后再试',
   'invalid-declaration': '申报内容有误',
   'declaration-limit': '今日申报次数已达上限（每天最多 3 次）',
   'declaration-required': '尚未进行健康申报，请先申报',

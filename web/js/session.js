@@ -27,9 +27,35 @@ export function clearSession() {
   localStorage.removeItem(KEY);
 }
 
-/** A path of this site to go back to after logging in; anything else is dropped. */
+// The folder of the pages (the one above js/), and the pages a login may return to.
+const SITE = new URL('../', import.meta.url);
+const PAGES = ['code.html', 'declare.html', 'identity.html', 'checkin.html', 'v', 'v.html', 'scan.html', 'venue.html', 'admin.html'];
+// Whitespace, control characters and backslashes: URL parsing drops or rewrites them (/\t/evil.example is //evil.example).
+const UNSAFE = /[\u0000-\u0020\u007f-\u009f\\]/;
+
+/**
+ * A page of this site to go back to after logging in, as a path (with its
+ * query), or null: only a relative path that stays on this origin after
+ * decoding and the browser's URL parsing, and names one of our pages.
+ */
 export function safeNext(value) {
-  return typeof value === 'string' && value.startsWith('/') && !value.startsWith('//') && !value.includes('\\') ? value : null;
+  if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//')) return null;
+  let decoded;
+  try {
+    decoded = decodeURIComponent(value);
+  } catch {
+    return null;
+  }
+  if (UNSAFE.test(value) || UNSAFE.test(decoded) || decoded.startsWith('//')) return null;
+  let url;
+  try {
+    url = new URL(value, location.origin);
+  } catch {
+    return null;
+  }
+  if (url.origin !== location.origin || !url.pathname.startsWith(SITE.pathname)) return null;
+  if (!PAGES.includes(url.pathname.slice(SITE.pathname.length))) return null;
+  return url.pathname + url.search + url.hash;
 }
 
 function here() {

@@ -1,7 +1,8 @@
 // Small helpers shared by the pages: building DOM, the page frame (header and
 // tabs), messages, times on the Asia/Shanghai calendar, the health-code card.
+import { api, apiSettings, refusedApi } from './api.js';
 import { COLORS } from './labels.js';
-import { clearSession, getSession, loginUrl } from './session.js';
+import { clearSession, getSession } from './session.js';
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
@@ -38,11 +39,14 @@ export function frame(active) {
     if (user) {
       who.append(el('span', {}, user.verified ? user.name_masked || '已实名' : '未实名'));
       if ((user.roles || []).includes('authority')) who.append(el('a', { href: 'admin.html' }, '管理后台'));
-      who.append(
-        el('button', { type: 'button', class: 'link', onclick: () => { clearSession(); location.href = loginUrl('/code.html'); } }, '退出'),
-      );
+      who.append(el('button', { type: 'button', class: 'link', id: 'logout', onclick: logout }, '退出'));
     }
     header.append(who);
+  }
+  // A link that named an API not on config.js's allow-list: said so, and the default is used.
+  if (refusedApi() && !$('#api-refused')) {
+    $('main')?.prepend(el('div', { class: 'msg error', id: 'api-refused', role: 'alert' },
+      `链接中的 API 地址不在允许列表中，已忽略；本页使用 ${apiSettings().apiBase}。`));
   }
   const nav = $('nav.tabs');
   if (nav) {
@@ -51,6 +55,22 @@ export function frame(active) {
       nav.append(el('a', { href, class: key === active ? 'active' : null, 'aria-current': key === active ? 'page' : null }, text));
     }
   }
+}
+
+/**
+ * Logs out: POST /v1/logout (the token is then refused everywhere), forgets
+ * the session and goes to the login page, even if the call fails (the token
+ * is gone from this browser either way).
+ */
+async function logout(event) {
+  event.target.disabled = true;
+  try {
+    await api('POST', '/v1/logout', { relogin: false });
+  } catch {
+    /* already refused, or unreachable */
+  }
+  clearSession();
+  location.replace('index.html');
 }
 
 /** Shows a message (an ApiError or text) in a box; kind: 'error' | 'ok' | 'info'. */

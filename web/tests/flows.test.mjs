@@ -4,13 +4,17 @@
 // 2. a venue → check-ins (through /v?c= and a photo of the poster) → the
 //    authority's dashboard ranks the check-ins; the risk-person import and
 //    traces.
+// 3. guardians by invitation, and the owner removing one; logout; a clear
+//    message on 429;
+// 4. the client's defences: ?api= only from config.js's allow-list, the
+//    return path after login only to our pages, the Content-Security-Policy.
 // Every page is photographed into web/test-results/, and none may log a
-// console error.
+// console error or violate the pages' Content-Security-Policy.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { RESULTS, RUN, WEB, freshIdNumber, go, hcctl, launch, phone, sent, shot, shanghaiDay } from './lib.mjs';
+import { API, RESULTS, RUN, WEB, freshIdNumber, go, hcctl, launch, phone, sent, shot, shanghaiDay } from './lib.mjs';
 
 let browser;
 const phones = [];
@@ -321,4 +325,273 @@ test('a venue code, check-ins through /v?c= and a poster photo, and the dashboar
   await shot(officer.page, '17-dashboard-phone');
 
   assertNoConsoleErrors();
+});
+
+/** The status of a route called with a token, from the page (as the pages call the API). */
+function statusWith(p, token, path) {
+  return p.page.evaluate(async ({ url, token }) => (await fetch(url, { headers: { authorization: `Bearer ${token}` } })).status, { url: `${API}${path}`, token });
+}
+
+const tokenOf = (p) => p.page.evaluate(() => JSON.parse(localStorage.getItem('hc.session')).token);
+
+test('an owner invites a guardian, sees them and removes them; the removed guardian loses the code', async () => {
+  const grace = await user('grace');
+  await login(grace, 'web-grace');
+  const graceName = '陈静怡';
+  const graceId = await identify(grace, graceName);
+  await declare(grace);
+  await go(grace.page, '/code.html');
+  await grace.page.locator('#code .code-card').waitFor();
+  await grace.page.locator('#guardian-list li.muted').waitFor();
+  assert.match(await grace.page.textContent('#guardian-list'), /暂无监护人/);
+  await grace.page.click('#invite-self');
+  const code = (await grace.page.locator('#guardian-msg .invitation-code').textContent()).trim();
+  assert.match(code, /^i_[a-z2-7]{26}$/);
+  assert.match(await grace.page.textContent('#guardian-msg .invitation-expiry'), /有效期至 \d{4}-\d\d-\d\d \d\d:\d\d:\d\d，仅可使用一次/);
+  await shot(grace.page, '20-guardian-invitation');
+
+  // Another account: without the invitation, refused with a clear message.
+  const henry = await user('henry');
+  await login(henry, 'web-henry');
+  await identify(henry, '刘建华');
+  await declare(henry);
+  await go(henry.page, '/code.html');
+  await henry.page.locator('#code .code-card').waitFor();
+  await henry.page.click('#add-dependent summary');
+  await henry.page.fill('#dependent input[name=name]', graceName);
+  await henry.page.fill('#dependent input[name=id_number]', graceId);
+  await henry.page.selectOption('#relation', 'spouse');
+  henry.expect(403, '/v1/dependents');
+  await henry.page.click('#dependent button[type=submit]');
+  const refusal = henry.page.locator('#dependent .msg.error');
+  await refusal.waitFor();
+  assert.match(await refusal.textContent(), /已自行注册健康码或已有监护人.*邀请码/);
+  await shot(henry.page, '21-guardian-consent-required');
+
+  // With it: added, and on to a declaration for her, filed by the guardian.
+  await henry.page.fill('#dependent input[name=invitation]', code);
+  await henry.page.click('#dependent button[type=submit]');
+  await henry.page.waitForURL(/declare\.html\?subject=s_/);
+  const graceSubject = new URL(henry.page.url()).searchParams.get('subject');
+  await henry.page.waitForSelector('#declare:not([hidden])');
+  assert.match(await henry.page.textContent('#subjects button.active'), /陈\*怡（配偶）/);
+  await henry.page.selectOption('select[name=region-city]', '130100');
+  await henry.page.selectOption('select[name=region-county]', '130102');
+  await henry.page.click('#declare button[type=submit]');
+  await henry.page.locator('#result .code-card').waitFor();
+  await henry.page.waitForFunction(() => document.querySelectorAll('#history-list .declared-by').length === 2);
+  assert.deepEqual(await henry.page.locator('#history-list .declared-by').allTextContents(), ['申报人：监护人 刘*华', '申报人：本人']);
+  await shot(henry.page, '22-declared-by');
+  // The guardian now sees her code.
+  assert.equal(await statusWith(henry, await tokenOf(henry), `/code/v1/code?subject_id=${graceSubject}`), 200);
+
+  // The owner sees the guardian and removes them, after confirming.
+  await go(grace.page, '/code.html');
+  const row = grace.page.locator('#guardian-list li[data-guardian]');
+  await row.waitFor();
+  assert.match(await row.textContent(), /刘\*华/);
+  assert.match(await row.textContent(), /对方登记的关系：配偶/);
+  await shot(grace.page, '23-guardians');
+  grace.page.once('dialog', (dialog) => dialog.accept());
+  await row.locator('button').click();
+  await grace.page.locator('#guardian-msg.ok').waitFor();
+  assert.match(await grace.page.textContent('#guardian-list'), /暂无监护人/);
+
+  // The removed guardian: no longer listed, and refused the code.
+  henry.expect(403, `/v1/code?subject_id=${graceSubject}`);
+  assert.equal(await statusWith(henry, await tokenOf(henry), `/code/v1/code?subject_id=${graceSubject}`), 403);
+  await go(henry.page, `/code.html?subject=${graceSubject}`);
+  await henry.page.locator('#code .code-card').waitFor();
+  assert.match(await henry.page.textContent('#dependent-list'), /暂无被监护人/);
+  assert.match(await henry.page.locator('#code .code-card').textContent(), /刘\*华/);
+
+  state.henry = henry;
+  assertNoConsoleErrors();
+});
+
+test('an owner invites a further guardian for a dependent', async () => {
+  const { alice } = state;
+  assert.ok(alice, 'the first flows ran');
+  await go(alice.page, '/code.html');
+  const dependent = alice.page.locator('#dependent-list li[data-subject]').first();
+  await dependent.waitFor();
+  await dependent.locator('button.invite').click();
+  await alice.page.locator('#dependent-msg .invitation-code').waitFor();
+  assert.match(await alice.page.textContent('#dependent-msg'), /张\*宝/);
+  assert.match((await alice.page.textContent('#dependent-msg .invitation-code')).trim(), /^i_[a-z2-7]{26}$/);
+  assertNoConsoleErrors();
+});
+
+test('a guard past 120 scans a minute is told when to try again', async () => {
+  const { alice } = state;
+  assert.ok(alice, 'the first flow ran');
+  const guard = await user('busy-guard');
+  await login(guard, 'web-busy-guard');
+  await identify(guard, '孙立军');
+  await go(guard.page, '/scan.html');
+  await guard.page.waitForSelector('#upload');
+  // Within one minute of the clock (the limit counts calendar minutes).
+  if (new Date().getSeconds() > 40) await new Promise((r) => setTimeout(r, (61 - new Date().getSeconds()) * 1000));
+  const token = await tokenOf(guard);
+  for (let i = 0; i < 120; i += 10) {
+    await Promise.all(Array.from({ length: 10 }, () => fetch(`${API}/scan/v1/scans`, {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ code: 'HBHC:1:x' }),
+    })));
+  }
+  guard.expect(429, '/v1/scans');
+  await guard.page.setInputFiles('#upload', { name: 'code.png', mimeType: 'image/png', buffer: readFileSync(join(RESULTS, 'alice-code.png')) });
+  const box = guard.page.locator('#msg.error');
+  await box.waitFor();
+  // With Retry-After when the API lets the page read it (Access-Control-Expose-Headers), else without.
+  assert.match(await box.textContent(), /^操作过于频繁，请(在 \d+ (秒|分钟|小时)后|稍后)再试$/);
+  await shot(guard.page, '24-too-many');
+  // The message for each form of Retry-After.
+  const messages = await guard.page.evaluate(async (values) => {
+    const { ApiError } = await import('/js/api.js');
+    return values.map((v) => new ApiError(429, { code: 'too-many-attempts' }, v).message);
+  }, ['30', '1', '600', '43200', new Date(Date.now() + 90_000).toUTCString(), null, 'soon']);
+  assert.deepEqual(messages.map((m) => m.replace(/在 (89|90|91) 秒/, '在 90 秒')), [
+    '操作过于频繁，请在 30 秒后再试', '操作过于频繁，请在 1 秒后再试', '操作过于频繁，请在 10 分钟后再试', '操作过于频繁，请在 12 小时后再试',
+    '操作过于频繁，请在 90 秒后再试', '操作过于频繁，请稍后再试', '操作过于频繁，请稍后再试',
+  ]);
+  assertNoConsoleErrors();
+});
+
+test('logout ends the session: the old token is refused, and a page holding it returns to login', async () => {
+  const ivy = await user('ivy');
+  await login(ivy, 'web-ivy');
+  await identify(ivy, '周雪梅');
+  await declare(ivy);
+  await go(ivy.page, '/code.html');
+  await ivy.page.waitForSelector('#logout');
+  const session = await ivy.page.evaluate(() => localStorage.getItem('hc.session'));
+  await ivy.page.click('#logout');
+  await ivy.page.waitForURL(`${WEB}/index.html`);
+  assert.equal(await ivy.page.evaluate(() => localStorage.getItem('hc.session')), null);
+  const { token } = JSON.parse(session);
+  ivy.expect(401, '/v1/me');
+  assert.equal(await statusWith(ivy, token, '/login/v1/me'), 401);
+
+  // A page that still holds the old session is sent to the login page.
+  await ivy.page.evaluate((s) => localStorage.setItem('hc.session', s), session);
+  ivy.expect(401, '/v1/me');
+  await go(ivy.page, '/code.html');
+  await ivy.page.waitForURL(/\/index\.html\?next=%2Fcode\.html/);
+  assert.equal(await ivy.page.evaluate(() => localStorage.getItem('hc.session')), null);
+
+  // Logging in again with ?next=/%09/evil.example stays on our origin (the browser would read it as //evil.example).
+  await ivy.page.goto(`${WEB}/index.html?next=/%09/evil.example`);
+  await ivy.page.fill('input[name=name]', `web-ivy-${RUN}`);
+  await ivy.page.click('#login button[type=submit]');
+  await ivy.page.waitForURL(`${WEB}/code.html`);
+  // A next of ours is followed.
+  await ivy.page.click('#logout');
+  await ivy.page.waitForURL(`${WEB}/index.html`);
+  await ivy.page.goto(`${WEB}/index.html?next=${encodeURIComponent('/declare.html?subject=')}`);
+  await ivy.page.fill('input[name=name]', `web-ivy-${RUN}`);
+  await ivy.page.click('#login button[type=submit]');
+  await ivy.page.waitForURL(`${WEB}/declare.html?subject=`);
+  await ivy.page.waitForSelector('#declare:not([hidden])');
+  state.ivy = ivy;
+  assertNoConsoleErrors();
+});
+
+test('safeNext: only our pages, whatever decoding and URL parsing make of the value', async () => {
+  const { ivy } = state;
+  assert.ok(ivy, 'the logout flow ran');
+  const refused = [
+    '//evil.example', '/\\evil.example', '/%09/evil.example', '/\t/evil.example', '/\n/evil.example', '/\r/evil.example',
+    '/%2F%2Fevil.example', '/%2f/evil.example', '/%5Cevil.example', '/%5C%5Cevil.example', '/ /evil.example', '/%20/evil.example',
+    '/.//evil.example', '/..//evil.example', '/%2e%2e//evil.example', 'javascript:alert(1)', '/javascript:alert(1)',
+    'https://evil.example/code.html', `${WEB}/code.html`, 'code.html', ' /code.html', '/code.html\\@evil.example',
+    '/index.html', '/tests/lib.mjs', '/js/api.js', '/%E0%A4%A', '', null,
+  ];
+  const allowed = {
+    '/code.html': '/code.html',
+    '/declare.html?subject=s_abc': '/declare.html?subject=s_abc',
+    '/v?c=abc-DEF_1': '/v?c=abc-DEF_1',
+    '/./code.html': '/code.html',
+    '/venue.html#entries': '/venue.html#entries',
+  };
+  const results = await ivy.page.evaluate(async (inputs) => {
+    const { safeNext } = await import('/js/session.js');
+    return inputs.map((value) => safeNext(value));
+  }, [...refused, ...Object.keys(allowed)]);
+  assert.deepEqual(results.slice(0, refused.length), refused.map(() => null), `refused: ${JSON.stringify(refused.filter((_, i) => results[i] !== null))}`);
+  assert.deepEqual(results.slice(refused.length), Object.values(allowed));
+  assertNoConsoleErrors();
+});
+
+test('?api= is taken only from config.js\'s allow-list, and a foreign one is neither used nor remembered', async () => {
+  const p = await user('link-victim');
+  const foreignRequests = [];
+  p.page.on('request', (request) => {
+    const url = request.url();
+    if (/^https?:/.test(url) && !url.startsWith(WEB) && !url.startsWith(API)) foreignRequests.push(url);
+  });
+  await go(p.page, '/index.html');
+  assert.equal(JSON.parse(await p.page.evaluate(() => localStorage.getItem('hc.api'))).apiBase, API);
+
+  const foreign = 'http://evil.example:9/lambda-url';
+  await p.page.goto(`${WEB}/index.html?api=${encodeURIComponent(foreign)}`);
+  await p.page.locator('#api-refused').waitFor();
+  assert.match(await p.page.textContent('#api-refused'), /不在允许列表中/);
+  assert.equal(JSON.parse(await p.page.evaluate(() => localStorage.getItem('hc.api'))).apiBase, API, 'the remembered API is kept');
+  assert.match(await p.page.textContent('#api'), new RegExp(API.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  await shot(p.page, '25-api-refused');
+  // It still logs in, against our API.
+  await p.page.fill('input[name=name]', `web-link-victim-${RUN}`);
+  await p.page.click('#login button[type=submit]');
+  await p.page.waitForURL(/identity\.html/);
+
+  // A remembered base that is (no longer) allowed is forgotten.
+  await p.page.evaluate((base) => localStorage.setItem('hc.api', JSON.stringify({ apiBase: base, layout: 'lambda-url' })), foreign);
+  await p.page.goto(`${WEB}/identity.html`);
+  await p.page.waitForSelector('#identity:not([hidden])');
+  assert.equal(await p.page.evaluate(() => localStorage.getItem('hc.api')), null);
+
+  const verdicts = await p.page.evaluate(async (inputs) => {
+    const { allowedApi } = await import('/js/api.js');
+    return inputs.map((value) => allowedApi(value));
+  }, [API, `${API}/`, 'http://127.0.0.1:9000/lambda-url', foreign, `http://${new URL(API).host}@evil.example/lambda-url`,
+    `http://${new URL(API).hostname}.evil.example:${new URL(API).port}/lambda-url`, 'javascript:alert(1)', '//evil.example', `${new URL(API).origin.replace('http:', 'ftp:')}/x`,
+    `http://127.0.0.1:${Number(new URL(API).port) + 1}/lambda-url`]);
+  assert.deepEqual(verdicts, [true, true, true, false, false, false, false, false, false, false]);
+  assert.deepEqual(foreignRequests, [], 'no request leaves for another host');
+  assertNoConsoleErrors();
+});
+
+test('the Content-Security-Policy: every page carries it, the server forbids framing, and it is enforced', async () => {
+  const { ivy } = state;
+  assert.ok(ivy, 'the logout flow ran');
+  for (const path of ['/index.html', '/identity.html', '/declare.html', '/code.html', '/checkin.html', '/scan.html', '/venue.html', '/admin.html', '/v']) {
+    const response = await ivy.page.request.get(`${WEB}${path}`);
+    assert.match(response.headers()['content-security-policy'] || '', /frame-ancestors 'none'/, path);
+    const html = await response.text();
+    const policy = /<meta http-equiv="Content-Security-Policy" content="([^"]*)">/.exec(html)?.[1];
+    assert.ok(policy, `${path} has the policy`);
+    assert.match(policy, /default-src 'self'; script-src 'self'; style-src 'self'/, path);
+    assert.match(policy, new RegExp(`connect-src 'self' [^;]*${new URL(API).origin.replace(/[.]/g, '\\.')}`), path);
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)|<style|\sstyle=|\son[a-z]+=/i, `${path}: no inline script, style or handler`);
+  }
+  // The pages a verified user opens, none violating it (lib.mjs collects violations on every page).
+  for (const path of ['/declare.html', '/code.html', '/checkin.html', '/scan.html']) {
+    await go(ivy.page, path);
+    await ivy.page.waitForSelector('nav.tabs a');
+  }
+  ivy.expect(404, '/v1/venues/mine');
+  await go(ivy.page, '/venue.html');
+  await ivy.page.waitForSelector('#apply:not([hidden])');
+  assertNoConsoleErrors();
+
+  // And it is enforced: an inline style is blocked and reported.
+  const before = ivy.errors.length;
+  await ivy.page.evaluate(() => {
+    const probe = document.createElement('div');
+    probe.setAttribute('style', 'color: red');
+    document.body.append(probe);
+  });
+  await new Promise((r) => setTimeout(r, 500));
+  const reported = ivy.errors.splice(before);
+  assert.ok(reported.some((e) => /CSP violation: style-src/.test(e)), `the probe is reported: ${JSON.stringify(reported)}`);
 });

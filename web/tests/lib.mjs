@@ -39,8 +39,9 @@ export function launch(extraArgs = []) {
 }
 
 /**
- * A phone of one user: a page whose console errors and uncaught exceptions
- * are collected in `errors`, for the test to assert that there are none.
+ * A phone of one user: a page whose console errors, uncaught exceptions and
+ * Content-Security-Policy violations are collected in `errors`, for the test
+ * to assert that there are none.
  */
 export async function phone(browser, who, { viewport = PHONE, permissions = [] } = {}) {
   const context = await browser.newContext({ viewport, deviceScaleFactor: 2, locale: 'zh-CN', timezoneId: 'Asia/Shanghai', acceptDownloads: true });
@@ -57,6 +58,13 @@ export async function phone(browser, who, { viewport = PHONE, permissions = [] }
     else errors.push(`${who}: console: ${text}`);
   });
   page.on('pageerror', (err) => errors.push(`${who}: uncaught: ${err.message}`));
+  // Every page of every test: anything the pages' policy blocks is a fault of the page.
+  await context.exposeBinding('hcCspViolation', ({ frame }, v) => errors.push(`${who}: CSP violation: ${v.directive} blocked ${v.blocked} (${frame.url()})`));
+  await context.addInitScript(() => {
+    document.addEventListener('securitypolicyviolation', (e) => {
+      window.hcCspViolation({ directive: e.violatedDirective, blocked: e.blockedURI || e.sample || '(inline)' });
+    });
+  });
   page.on('requestfailed', (req) => {
     // Leaving a page aborts its requests (ERR_ABORTED); anything else should load.
     if (req.failure()?.errorText !== 'net::ERR_ABORTED') errors.push(`${who}: request failed: ${req.method()} ${req.url()} ${req.failure()?.errorText}`);

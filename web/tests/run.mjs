@@ -64,6 +64,7 @@ if (missing.length) {
 }
 
 must('node', ['scripts/vendor.mjs', '--check']);
+must('node', ['scripts/csp.mjs', '--check']);
 
 // The stack: the pages, and every function (the first request to a function
 // of `cargo lambda watch` may wait for it to build and start).

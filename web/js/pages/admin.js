@@ -55,7 +55,7 @@ function chart(rows, width) {
     root.append(svg('text', { x: x + 6, y: y + 16, 'font-size': 12, fill: '#646a73' }, String(activity(r))));
   });
   return el('div', {},
-    el('div', { class: 'legend' }, SERIES.map(([, name, color]) => el('span', { style: `--c:${color}` }, name))),
+    el('div', { class: 'legend' }, SERIES.map(([key, name]) => el('span', { class: key }, name))),
     root);
 }
 

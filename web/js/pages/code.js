@@ -1,6 +1,7 @@
 // code.html: "my code" (出示健康码) — the QR in a frame of its colour,
-// refreshed at `refresh_after` — for oneself and each dependent, and the
-// dependents themselves (监护人代领).
+// refreshed at `refresh_after` — for oneself and each dependent; the
+// dependents themselves (监护人代领); the guardians of one's own code, and
+// invitations for a further guardian of oneself or of a dependent.
 import { api } from '../api.js';
 import { RELATIONS, label } from '../labels.js';
 import { requireSession } from '../session.js';
@@ -63,30 +64,92 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') showCode();
 });
 
+/**
+ * Issues an invitation for a further guardian of `subjectId` (the caller's
+ * own subject or a dependent's) and shows its code, to be given to them.
+ */
+async function invite(subjectId, who, box, button) {
+  button.disabled = true;
+  try {
+    const { invitation } = await api('POST', `/v1/dependents/${encodeURIComponent(subjectId)}/invitations`);
+    box.hidden = false;
+    box.className = 'msg info invitation';
+    box.replaceChildren(
+      el('span', {}, `邀请他人成为${who}的监护人：请将邀请码交给对方，对方在“添加被监护人”时连同${who}的姓名和身份证号码一起填写。`),
+      el('code', { class: 'qr-content invitation-code' }, invitation.code),
+      el('small', { class: 'invitation-expiry' }, `有效期至 ${formatTime(invitation.expires_at)}，仅可使用一次。`),
+    );
+  } catch (err) {
+    message(box, err);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function renderDependents() {
   const list = $('#dependent-list');
+  const box = $('#dependent-msg');
   const dependents = user.dependents || [];
   list.replaceChildren(
-    ...dependents.map((d) =>
-      el('li', { dataset: { subject: d.subject_id } },
+    ...dependents.map((d) => {
+      const inviteButton = el('button', {
+        type: 'button', class: 'secondary invite',
+        onclick: () => invite(d.subject_id, ` ${d.name_masked} `, box, inviteButton),
+      }, '邀请监护人');
+      return el('li', { dataset: { subject: d.subject_id } },
         el('span', {}, `${d.name_masked}（${label(RELATIONS, d.relation)}）`, el('br'), el('small', {}, d.id_masked)),
-        el('button', {
-          type: 'button', class: 'danger',
-          onclick: async () => {
-            if (!confirm(`解除与 ${d.name_masked} 的监护关系？`)) return;
-            try {
-              await api('DELETE', `/v1/dependents/${encodeURIComponent(d.subject_id)}`);
-              await reload(subject === d.subject_id ? '' : subject);
-            } catch (err) {
-              message(codeMsg, err);
-            }
-          },
-        }, '解除')),
-    ),
+        el('span', { class: 'actions' },
+          inviteButton,
+          el('button', {
+            type: 'button', class: 'danger',
+            onclick: async () => {
+              if (!confirm(`解除与 ${d.name_masked} 的监护关系？`)) return;
+              try {
+                await api('DELETE', `/v1/dependents/${encodeURIComponent(d.subject_id)}`);
+                await reload(subject === d.subject_id ? '' : subject);
+              } catch (err) {
+                message(codeMsg, err);
+              }
+            },
+          }, '解除')));
+    }),
   );
   if (!dependents.length) list.append(el('li', { class: 'muted' }, '暂无被监护人'));
   $('#add-dependent').hidden = dependents.length >= 5;
 }
+
+/** The guardians of the caller's own code (GET /v1/guardians), each with a remove button. */
+async function renderGuardians() {
+  const list = $('#guardian-list');
+  const box = $('#guardian-msg');
+  const { guardians } = await api('GET', '/v1/guardians');
+  list.replaceChildren(
+    ...guardians.map((g) =>
+      el('li', { dataset: { guardian: g.id } },
+        el('span', {}, el('span', { class: 'name' }, g.name_masked), el('br'),
+          el('small', {}, `对方登记的关系：${label(RELATIONS, g.relation)} · 添加于 ${formatTime(g.added_at).slice(0, 16)}`)),
+        el('button', {
+          type: 'button', class: 'danger',
+          onclick: async (event) => {
+            if (!confirm(`移除监护人 ${g.name_masked}？移除后对方将无法再查看或代办您的健康码。`)) return;
+            event.target.disabled = true;
+            try {
+              await api('DELETE', `/v1/guardians/${encodeURIComponent(g.id)}`);
+              await renderGuardians();
+              message(box, `已移除监护人 ${g.name_masked}`, 'ok');
+            } catch (err) {
+              event.target.disabled = false;
+              message(box, err);
+            }
+          },
+        }, '移除')),
+    ),
+  );
+  if (!guardians.length) list.append(el('li', { class: 'muted' }, '暂无监护人'));
+}
+
+const inviteSelf = $('#invite-self');
+inviteSelf.addEventListener('click', () => invite(user.subject_id, '您', $('#guardian-msg'), inviteSelf));
 
 async function reload(select) {
   user = await loadMe();
@@ -97,6 +160,7 @@ async function reload(select) {
   history.replaceState(null, '', url);
   subjectTabs($('#subjects'), user, subject, (id) => { subject = id; showCode(); });
   renderDependents();
+  renderGuardians().catch((err) => message($('#guardian-msg'), err));
   await showCode();
 }
 
@@ -107,14 +171,22 @@ form.addEventListener('submit', (event) => {
   event.preventDefault();
   const f = form.elements;
   busy(form, async () => {
+    const invitation = f.invitation.value.trim().toLowerCase();
     try {
       const { dependent } = await api('POST', '/v1/dependents', {
-        body: { name: f.name.value.trim(), id_number: f.id_number.value.trim().toUpperCase(), relation: f.relation.value },
+        body: {
+          name: f.name.value.trim(), id_number: f.id_number.value.trim().toUpperCase(), relation: f.relation.value,
+          ...(invitation ? { invitation } : {}),
+        },
       });
       // A dependent's code starts with a declaration for them.
       location.href = `declare.html?subject=${encodeURIComponent(dependent.subject_id)}`;
     } catch (err) {
-      message($('.msg', form), err);
+      if (err.code === 'guardian-consent-required' && invitation) {
+        message($('.msg', form), '邀请码无效、已被使用、已过期或不是为此人生成的，请向其本人或现有监护人重新索取');
+      } else {
+        message($('.msg', form), err);
+      }
     }
   });
 });

@@ -46,6 +46,9 @@ $('#add-visited').addEventListener('click', () => {
   renderVisited();
 });
 
+/** Who filed a declaration: 本人, or 监护人 with their masked name. */
+const declaredBy = (d) => (d.declared_by === 'guardian' ? `监护人${d.name_masked ? ` ${d.name_masked}` : ''}` : '本人');
+
 async function loadHistory() {
   const { declarations } = await api('GET', '/v1/declarations', { query: { subject_id: subject } });
   const today = shanghaiDay();
@@ -55,7 +58,8 @@ async function loadHistory() {
   $('#history-list').replaceChildren(
     ...declarations.map((d) =>
       el('li', {},
-        el('span', {}, formatTime(d.declared_at), el('br'), el('small', {}, `${divisions.shortName(d.region)} · ${d.temperature.toFixed(1)}°C${d.symptoms.length ? ` · ${d.symptoms.map((s) => label(SYMPTOMS, s)).join('、')}` : ''}`)),
+        el('span', {}, formatTime(d.declared_at), el('br'), el('small', {}, `${divisions.shortName(d.region)} · ${d.temperature.toFixed(1)}°C${d.symptoms.length ? ` · ${d.symptoms.map((s) => label(SYMPTOMS, s)).join('、')}` : ''}`),
+          el('br'), el('small', { class: 'declared-by' }, `申报人：${declaredBy(d)}`)),
         el('span', {}, el('i', { class: `dot ${d.color}` }), COLORS[d.color])),
     ),
   );
@@ -118,7 +122,7 @@ function showResult({ status, remaining_today }) {
   result.replaceChildren(
     el('section', { class: `code-card ${status.color}`, dataset: { color: status.color } },
       el('h2', {}, '申报成功'),
-      el('p', { class: 'code-head', style: 'justify-content:center' }, el('span', { class: 'color-label' }, `健康码：${COLORS[status.color]}`)),
+      el('p', { class: 'code-head centered' }, el('span', { class: 'color-label' }, `健康码：${COLORS[status.color]}`)),
       status.hints.length
         ? el('div', { class: 'status verify' }, el('p', { class: 'status-text' }, status.status_text), el('ul', { class: 'hints' }, status.hints.map((h) => el('li', {}, h))))
         : el('div', { class: 'status pass' }, el('p', { class: 'status-text' }, status.status_text)),

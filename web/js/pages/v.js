@@ -63,7 +63,7 @@ if (!token) {
             else button.disabled = false;
           },
         }, '为TA登记');
-        return el('li', { style: 'flex-direction:column' }, el('div', { class: 'row' }, el('span', {}, `${d.name_masked}（${label(RELATIONS, d.relation)}）`), button), into);
+        return el('li', { class: 'column' }, el('div', { class: 'row' }, el('span', {}, `${d.name_masked}（${label(RELATIONS, d.relation)}）`), button), into);
       }),
     );
   }
