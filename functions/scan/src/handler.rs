@@ -87,6 +87,8 @@ fn invalid_code() -> Problem {
 
 /// Counts the call against the caller's scans and check-ins of the minute:
 /// past the limit, 429 with `Retry-After`, before anything is read or logged.
+/// Requests refused before any read (a malformed body, a forged or expired
+/// code) cost the store nothing and are not counted.
 async fn admit(app: &App, session: &Session, now: OffsetDateTime) -> Result<(), Problem> {
     match app.limiter.admit(&app.base.store, &session.account_id, now).await? {
         Admission::Admitted => Ok(()),
@@ -105,7 +107,6 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
     let now = app.base.clock.now();
     let session = app.base.sessions.authenticate(req, now)?;
     access::claimed_subject(&app.base.store, &session).await?;
-    admit(app, &session, now).await?;
     let body: ScanRequest = http::parse_json(req, None)?;
     let region = match body.region {
         Some(code) if is_hebei_county(&code) => Some(code),
@@ -120,6 +121,7 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
         CodeError::Invalid => invalid_code(),
         CodeError::Expired => Problem::invalid("expired-code", "the code has expired: ask for a fresh one"),
     })?;
+    admit(app, &session, now).await?;
     let found = app
         .base
         .store
@@ -238,10 +240,10 @@ async fn checkin(app: &App, req: &Request) -> HttpResult {
         Some(key) => (keyed_id("e_", "checkin", &session.account_id, key), Slot::Day),
         None => (random_id("e_"), Slot::Exact),
     };
-    admit(app, &session, now).await?;
     let body: CheckinRequest = http::parse_json(req, None)?;
     let venue_id = app.venues.verify(&body.venue_code).map_err(|_| invalid_venue_code())?;
     let subject_id = access::requested_subject(&own, body.subject_id.as_deref())?;
+    admit(app, &session, now).await?;
 
     // One call reads the venue, the profile and the caller's account (half
     // a read unit each); a cached venue saves its read.
