@@ -232,7 +232,8 @@ where
 /// A problem's `instance` for a request id: `urn:request:<id>`; none for an
 /// unknown id (`-`) or one that is not plain URI characters.
 pub fn instance(request_id: &str) -> Option<String> {
-    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~=+".contains(&b);
+    // API Gateway's ids are base64 (`JEm0ciQGIAMEMfA=`); Lambda's are UUIDs.
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~=+/".contains(&b);
     (request_id != "-" && !request_id.is_empty() && request_id.len() <= 128 && request_id.bytes().all(plain))
         .then(|| format!("urn:request:{request_id}"))
 }
@@ -665,7 +666,7 @@ mod tests {
         // Nor with an id that is not plain URI characters.
         let v = body_of(&Problem::not_found().into_response_for("a b\""));
         assert!(v.get("instance").is_none(), "{v}");
-        assert_eq!(instance("local-17"), Some("urn:request:local-17".to_owned()));
+        assert_eq!(instance("a+b/c=="), Some("urn:request:a+b/c==".to_owned()));
     }
 
     /// A writer into a shared buffer, for the subscriber of the test below.
