@@ -14,6 +14,7 @@ Usage: python infra/apigw.py --port 9011 --functions http://127.0.0.1:9001
 import argparse
 import base64
 import json
+import os
 import re
 import time
 import urllib.error
@@ -64,7 +65,9 @@ class Gateway(BaseHTTPRequestHandler):
                 "domainName": self.headers.get("host", "127.0.0.1"),
                 "domainPrefix": "local",
                 "http": {"method": self.command, "path": path, "protocol": "HTTP/1.1", "sourceIp": self.client_address[0], "userAgent": headers.get("user-agent", "")},
-                "requestId": f"local-{time.monotonic_ns()}",
+                # Like API Gateway's: 11 random bytes in base64. The functions log it
+                # and put it in problem bodies; no long run of digits for the log search.
+                "requestId": base64.b64encode(os.urandom(11)).decode(),
                 "routeKey": "$default",
                 "stage": "$default",
                 "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime()),

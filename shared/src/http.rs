@@ -35,6 +35,8 @@ struct ProblemBody<'a> {
     code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance: Option<&'a str>,
     #[serde(flatten)]
     extensions: serde_json::Map<String, serde_json::Value>,
 }
@@ -146,12 +148,25 @@ impl Problem {
     }
 
     pub fn into_response(self) -> Response<Body> {
+        self.render(None)
+    }
+
+    /// The response, with the request named as the problem's RFC 9457
+    /// `instance` (`urn:request:<id>`, [`instance`]) so that a caller's
+    /// report leads to the request's log lines. [`serve`] answers so.
+    pub fn into_response_for(self, request_id: &str) -> Response<Body> {
+        let instance = instance(request_id);
+        self.render(instance.as_deref())
+    }
+
+    fn render(self, instance: Option<&str>) -> Response<Body> {
         let body = ProblemBody {
             kind: format!("urn:hbhc:problem:{}", self.code),
             title: self.title,
             status: self.status.as_u16(),
             code: self.code,
             detail: self.detail.as_deref(),
+            instance,
             extensions: self
                 .extensions
                 .iter()
@@ -179,9 +194,13 @@ impl Problem {
 }
 
 /// Runs a route handler for one request inside a span that carries the
-/// Lambda request id, turns a [`Problem`] into its response, and logs the
-/// outcome: method, route shape, status and duration, never a body, a query
-/// or an identifier.
+/// request id ([`request_id`]), turns a [`Problem`] into its response with
+/// that id as its `instance`, and logs the outcome: method, route shape,
+/// status and duration, never a body, a query or an identifier. Every event
+/// logged while the handler runs is inside the span, so every log line of
+/// the request carries the id (the text format prints the span's fields
+/// before the message, the JSON format of Lambda's `LoggingConfig` as
+/// `span` and `spans`).
 pub async fn serve<'r, F, Fut>(req: &'r Request, handler: F) -> Response<Body>
 where
     F: FnOnce(&'r Request) -> Fut,
@@ -190,9 +209,12 @@ where
     use tracing::Instrument;
     let started = std::time::Instant::now();
     let route = route_shape(req);
-    let span = tracing::info_span!("request", request_id = %request_id(req), method = %req.method(), route = %route);
+    let id = request_id(req);
+    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), route = %route);
     async move {
-        let response = handler(req).await.unwrap_or_else(Problem::into_response);
+        let response = handler(req)
+            .await
+            .unwrap_or_else(|problem| problem.into_response_for(&id));
         let status = response.status().as_u16();
         // To the microsecond: enough for a latency, and no long runs of digits.
         let elapsed_ms = (started.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0;
@@ -205,6 +227,15 @@ where
     }
     .instrument(span)
     .await
+}
+
+/// A problem's `instance` for a request id: `urn:request:<id>`; none for an
+/// unknown id (`-`) or one that is not plain URI characters.
+pub fn instance(request_id: &str) -> Option<String> {
+    // API Gateway's ids are base64 (`JEm0ciQGIAMEMfA=`); Lambda's are UUIDs.
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-._~=+/".contains(&b);
+    (request_id != "-" && !request_id.is_empty() && request_id.len() <= 128 && request_id.bytes().all(plain))
+        .then(|| format!("urn:request:{request_id}"))
 }
 
 /// The words of this API's paths (docs/openapi.yaml).
@@ -410,10 +441,18 @@ pub fn idempotency_key(req: &Request) -> Result<Option<&str>, Problem> {
     }
 }
 
-/// The Lambda request id, for log correlation; `-` outside Lambda.
+/// The request id, for log correlation: API Gateway's (`$context.requestId`,
+/// the API's access log and the `apigw-requestid` response header name the
+/// request by it), else the Lambda invocation's (which the runtime's own span
+/// carries as `requestId` anyway), else `-`.
 pub fn request_id(req: &Request) -> String {
-    req.lambda_context_ref()
-        .map(|c| c.request_id.clone())
+    let gateway = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.request_id.clone(),
+        _ => None,
+    };
+    gateway
+        .filter(|id| !id.is_empty())
+        .or_else(|| req.lambda_context_ref().map(|c| c.request_id.clone()))
         .unwrap_or_else(|| "-".to_owned())
 }
 
@@ -578,6 +617,115 @@ mod tests {
         assert_eq!(v["code"], "unavailable");
         assert_eq!(v["status"], 503);
         assert_eq!(v["type"], "urn:hbhc:problem:unavailable");
+    }
+
+    fn gateway_request(request_id: &str) -> Request {
+        let mut ctx = lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+        ctx.request_id = Some(request_id.to_owned());
+        lambda_http::http::Request::builder()
+            .method("GET")
+            .uri("/v1/code")
+            .body(Body::Empty)
+            .unwrap()
+            .with_request_context(lambda_http::request::RequestContext::ApiGatewayV2(ctx))
+    }
+
+    fn body_of(response: &Response<Body>) -> serde_json::Value {
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_problem_names_the_request_as_its_instance() {
+        let req = gateway_request("JEm0ciQGIAMEMfA=");
+        assert_eq!(request_id(&req), "JEm0ciQGIAMEMfA=");
+        let response = serve(&req, |_| async { Err::<Response<Body>, _>(Problem::not_found()) }).await;
+        assert_eq!(
+            body_of(&response),
+            serde_json::json!({
+                "type": "urn:hbhc:problem:not-found",
+                "title": "Not found",
+                "status": 404,
+                "code": "not-found",
+                "instance": "urn:request:JEm0ciQGIAMEMfA="
+            })
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_request_id_a_problem_has_no_instance() {
+        let req = lambda_http::http::Request::builder()
+            .uri("/v1/code")
+            .body(Body::Empty)
+            .unwrap();
+        assert_eq!(request_id(&req), "-");
+        let response = serve(&req, |_| async { Err::<Response<Body>, _>(Problem::not_found()) }).await;
+        assert!(body_of(&response).get("instance").is_none());
+        // Nor with an id that is not plain URI characters.
+        let v = body_of(&Problem::not_found().into_response_for("a b\""));
+        assert!(v.get("instance").is_none(), "{v}");
+        assert_eq!(instance("a+b/c=="), Some("urn:request:a+b/c==".to_owned()));
+    }
+
+    /// A writer into a shared buffer, for the subscriber of the test below.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// The functions log with `lambda_http::tracing::init_default_subscriber`:
+    /// tracing-subscriber's fmt layer, JSON when Lambda's `LoggingConfig`
+    /// says so. Built the same way here, every event of a request, the
+    /// handler's own included, carries the request span's id in both formats.
+    #[tokio::test]
+    async fn every_log_line_of_a_request_carries_its_request_id() {
+        use tracing::instrument::WithSubscriber;
+        for json in [true, false] {
+            let out = Captured::default();
+            let writer = out.clone();
+            let builder = tracing_subscriber::fmt()
+                .with_target(false)
+                .without_time()
+                .with_ansi(false)
+                .with_writer(move || writer.clone());
+            let subscriber: Box<dyn tracing::Subscriber + Send + Sync> = if json {
+                Box::new(builder.json().finish())
+            } else {
+                Box::new(builder.finish())
+            };
+            let req = gateway_request("JEm0ciQGIAMEMfA=");
+            async {
+                serve(&req, |_| async {
+                    tracing::warn!("store unavailable");
+                    Err::<Response<Body>, _>(Problem::unavailable())
+                })
+                .await
+            }
+            .with_subscriber(subscriber)
+            .await;
+            let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            assert_eq!(lines.len(), 2, "{text}");
+            for line in lines {
+                if json {
+                    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                    assert_eq!(v["span"]["request_id"], "JEm0ciQGIAMEMfA=", "{line}");
+                    assert_eq!(v["span"]["route"], "/v1/code", "{line}");
+                } else {
+                    assert!(line.contains("request_id=JEm0ciQGIAMEMfA="), "{line}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use shared::domain::day::iso_date;
 use shared::domain::divisions::Level;
+use shared::domain::role::Role;
 use time::{Date, OffsetDateTime};
 
 #[derive(Parser)]
@@ -44,8 +45,11 @@ pub enum Command {
         /// Cities or counties.
         #[arg(long, value_enum, default_value_t = LevelArg::City)]
         level: LevelArg,
-        /// Print the JSON of `GET /v1/admin/rankings` instead of a table.
-        #[arg(long)]
+        /// How to print the ranking; json is the body of `GET /v1/admin/rankings`.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+        /// The same as --output json.
+        #[arg(long, conflicts_with = "output")]
         json: bool,
     },
     /// Contact tracing with full identities (needs HC_PII_HASH_KEY and HC_PII_ENC_KEY).
@@ -77,20 +81,23 @@ pub enum RolesAction {
     Grant {
         #[arg(long)]
         user: String,
-        #[arg(long)]
-        role: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
     },
     /// Revoke a role.
     Revoke {
         #[arg(long)]
         user: String,
-        #[arg(long)]
-        role: String,
+        #[arg(long, value_enum)]
+        role: RoleArg,
     },
     /// List a user's roles.
     List {
         #[arg(long)]
         user: String,
+        /// How to print the roles.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
     },
 }
 
@@ -100,6 +107,9 @@ pub enum RiskPersonsAction {
     Import {
         /// UTF-8, with or without BOM, CRLF or LF line ends.
         file: PathBuf,
+        /// How to print the refused rows and the counts.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
     },
 }
 
@@ -130,6 +140,42 @@ pub struct ExportArgs {
     /// Overwrite the file if it exists.
     #[arg(long)]
     pub force: bool,
+}
+
+/// How a command prints its records on stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// Aligned columns for a terminal.
+    Table,
+    /// One JSON document.
+    Json,
+    /// A header line, then one line per record.
+    Csv,
+}
+
+/// The roles of `shared::domain::role::Role`, as clap values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum RoleArg {
+    /// The health authority: risk data, verification, traces, rankings.
+    Authority,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Role {
+        match role {
+            RoleArg::Authority => Role::Authority,
+        }
+    }
+}
+
+impl From<Role> for RoleArg {
+    /// Exhaustive, so that a role added to `Role` fails to compile here
+    /// until it is offered on the command line too.
+    fn from(role: Role) -> RoleArg {
+        match role {
+            Role::Authority => RoleArg::Authority,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -169,4 +215,19 @@ pub fn one_line(err: &clap::Error) -> String {
         "{} (see `hcctl --help`)",
         message.strip_prefix("error: ").unwrap_or(&message)
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_role_value_is_the_roles_own_name() {
+        for arg in RoleArg::value_variants() {
+            let role = Role::from(*arg);
+            let name = arg.to_possible_value().expect("shown");
+            assert_eq!(name.get_name(), role.as_str());
+            assert_eq!(RoleArg::from(role), *arg);
+        }
+    }
 }

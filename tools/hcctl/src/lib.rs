@@ -12,7 +12,7 @@
 
 mod aggregate;
 pub mod cli;
-mod failure;
+pub mod failure;
 mod rankings;
 mod risk_persons;
 mod roles;
@@ -24,7 +24,7 @@ use shared::store::schema::Created;
 use shared::store::{Store, Tables};
 
 pub use cli::Cli;
-use cli::{Command, RiskPersonsAction, TablesAction, TracesAction};
+use cli::{Command, OutputFormat, RiskPersonsAction, TablesAction, TracesAction};
 pub use failure::Failure;
 
 /// Runs one command.
@@ -37,9 +37,17 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         } => create_tables(&store).await,
         Command::Roles { action } => roles::run(&store, action).await,
         Command::RiskPersons {
-            action: RiskPersonsAction::Import { file },
-        } => risk_persons::import(&store, &file).await,
-        Command::Rankings { date, level, json } => rankings::show(&store, date, level.into(), json).await,
+            action: RiskPersonsAction::Import { file, output },
+        } => risk_persons::import(&store, &file, output).await,
+        Command::Rankings {
+            date,
+            level,
+            output,
+            json,
+        } => {
+            let output = if json { OutputFormat::Json } else { output };
+            rankings::show(&store, date, level.into(), output).await
+        }
         Command::Traces {
             action: TracesAction::Export(args),
         } => traces::export(&store, args).await,
@@ -73,6 +81,18 @@ fn officer() -> String {
             .unwrap_or_else(|| "operator".to_owned())
             .trim()
     )
+}
+
+/// Writes records as CSV to stdout: the header, then the rows.
+fn print_csv<R: AsRef<[u8]>>(header: &[&str], rows: impl IntoIterator<Item = Vec<R>>) -> Result<(), Failure> {
+    let failed = |err: csv::Error| Failure::new(format!("cannot write to stdout: {err}"));
+    let mut out = csv::Writer::from_writer(std::io::stdout().lock());
+    out.write_record(header).map_err(failed)?;
+    for row in rows {
+        out.write_record(row).map_err(failed)?;
+    }
+    out.flush()
+        .map_err(|err| Failure::new(format!("cannot write to stdout: {err}")))
 }
 
 /// Records an action on personal data before it happens.

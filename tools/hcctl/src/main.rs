@@ -1,5 +1,7 @@
 //! The `hcctl` binary: parses the command line and runs it (see the library).
-//! Every failure is one line on stderr, `hcctl: ...`, and exit code 1.
+//! Every failure is one line on stderr, `hcctl: ...`; the exit status is 2
+//! for a usage error (the command line is wrong) and 1 for a failure of the
+//! work itself, an import with refused rows among them.
 
 use std::process::ExitCode;
 
@@ -17,14 +19,14 @@ async fn main() -> ExitCode {
         }
         Err(err) => {
             eprintln!("hcctl: {}", hcctl::cli::one_line(&err));
-            return ExitCode::FAILURE;
+            return ExitCode::from(hcctl::failure::EXIT_USAGE);
         }
     };
     match hcctl::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             eprintln!("hcctl: {failure}");
-            ExitCode::FAILURE
+            ExitCode::from(failure.exit_code())
         }
     }
 }

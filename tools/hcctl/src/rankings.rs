@@ -8,16 +8,31 @@ use shared::store::Store;
 use time::{Date, OffsetDateTime};
 
 use crate::Failure;
+use crate::cli::OutputFormat;
 
-pub async fn show(store: &Store, date: Option<Date>, level: Level, json: bool) -> Result<(), Failure> {
+pub async fn show(store: &Store, date: Option<Date>, level: Level, output: OutputFormat) -> Result<(), Failure> {
     let day = iso_date::format(date.unwrap_or_else(|| shanghai_day(OffsetDateTime::now_utc())));
     let rows = store.rankings(level, &day).await?;
     let level = if level == Level::City { "city" } else { "county" };
-    if json {
-        println!("{}", serde_json::json!({ "date": day, "level": level, "rows": rows }));
-    } else {
-        println!("{day}, {level} level");
-        print!("{}", table(&rows));
+    match output {
+        OutputFormat::Json => println!("{}", serde_json::json!({ "date": day, "level": level, "rows": rows })),
+        OutputFormat::Table => {
+            println!("{day}, {level} level");
+            print!("{}", table(&rows));
+        }
+        // The day and level on every line, so that files of several days can be joined.
+        OutputFormat::Csv => {
+            let mut header = vec!["date", "level"];
+            header.extend(HEADINGS);
+            crate::print_csv(
+                &header,
+                cells(&rows).into_iter().map(|row| {
+                    let mut line = vec![day.clone(), level.to_owned()];
+                    line.extend(row);
+                    line
+                }),
+            )?;
+        }
     }
     Ok(())
 }
@@ -32,11 +47,9 @@ const HEADINGS: [&str; 7] = [
     "checkins",
 ];
 
-/// The rows aligned in columns: numbers to the right, names to the left,
-/// a Chinese character taking two columns of the terminal.
-fn table(rows: &[Row]) -> String {
-    let cells: Vec<[String; 7]> = rows
-        .iter()
+/// The cells of each row, in the order of [`HEADINGS`].
+fn cells(rows: &[Row]) -> Vec<[String; 7]> {
+    rows.iter()
         .map(|r| {
             [
                 r.rank.to_string(),
@@ -48,7 +61,13 @@ fn table(rows: &[Row]) -> String {
                 r.checkins.to_string(),
             ]
         })
-        .collect();
+        .collect()
+}
+
+/// The rows aligned in columns: numbers to the right, names to the left,
+/// a Chinese character taking two columns of the terminal.
+fn table(rows: &[Row]) -> String {
+    let cells = cells(rows);
     let mut widths = HEADINGS.map(width);
     for row in &cells {
         for (w, cell) in widths.iter_mut().zip(row) {

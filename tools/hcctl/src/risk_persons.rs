@@ -8,7 +8,8 @@
 //! is named by its line and a code.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
@@ -18,6 +19,7 @@ use shared::crypto::PiiKeys;
 use shared::service::risk_import::{self, RiskRow};
 use shared::store::Store;
 
+use crate::cli::OutputFormat;
 use crate::{Failure, failure};
 
 pub const HEADER: [&str; 3] = ["id_number", "status", "since"];
@@ -32,10 +34,19 @@ pub struct Rows {
     pub malformed: Vec<usize>,
 }
 
-pub async fn import(store: &Store, path: &Path) -> Result<(), Failure> {
+/// Valid rows stored per call of the import, between two progress lines.
+const CHUNK: usize = 1000;
+/// Rows read between two progress lines while the file is read.
+const READ_PROGRESS: usize = 10_000;
+
+/// Imports the file's valid rows; refused rows are reported in `output`'s
+/// format and make the command fail (exit status 1) once the valid ones are
+/// stored. Progress goes to stderr.
+pub async fn import(store: &Store, path: &Path, output: OutputFormat) -> Result<(), Failure> {
     let pii = PiiKeys::from_env().map_err(failure::pii_keys)?;
     let file = read(path)?;
     let count = file.rows.len() + file.malformed.len();
+    eprintln!("hcctl: {count} rows read");
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -48,24 +59,90 @@ pub async fn import(store: &Store, path: &Path) -> Result<(), Failure> {
         count,
     )
     .await?;
-    let report = risk_import::import(store, &pii, file.rows, time::OffsetDateTime::now_utc()).await?;
-    let mut refused: Vec<(usize, String)> = report.errors.iter().map(|e| (e.position, slug(&e.code))).collect();
+    let now = time::OffsetDateTime::now_utc();
+    let (valid, mut refused) = sort_rows(file.rows, now);
     refused.extend(file.malformed.iter().map(|line| (*line, MALFORMED.to_owned())));
     refused.sort();
-    for (line, code) in &refused {
-        println!("line {line}: {code}");
-    }
-    println!(
-        "applied {}, unmatched {}, refused {}",
-        report.applied,
-        report.unmatched,
-        refused.len()
-    );
-    if !refused.is_empty() {
-        println!(
-            "the {} refused rows changed nothing; correct them and import those rows again",
-            refused.len()
+    // The valid rows in chunks, each a call of the same import as the
+    // route's, so that progress can be shown; a person listed twice is in
+    // one row only (the last), as in one call.
+    let (mut applied, mut unmatched, mut stored) = (0, 0, 0);
+    for chunk in valid.chunks(CHUNK) {
+        let report = risk_import::import(store, &pii, chunk.iter().cloned(), now).await?;
+        applied += report.applied;
+        unmatched += report.unmatched;
+        stored += chunk.len();
+        // Validated above with the same `now`: nothing more is refused here.
+        refused.extend(report.errors.iter().map(|e| (e.position, slug(&e.code))));
+        eprintln!(
+            "hcctl: {stored} of {} valid rows stored, {applied} applied to a registered person so far",
+            valid.len()
         );
+    }
+    report(output, applied, unmatched, &refused)?;
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::new(format!(
+            "{} of {count} rows refused; they changed nothing, the {} valid ones were imported: correct the refused rows and import those again",
+            refused.len(),
+            valid.len()
+        )))
+    }
+}
+
+/// A refused row: its line and code.
+type Refused = (usize, String);
+
+/// The valid rows, one per person (the last row of a person listed twice,
+/// at its first row's place), and the refused rows' lines and codes.
+fn sort_rows(rows: Vec<(usize, RiskRow)>, now: time::OffsetDateTime) -> (Vec<(usize, RiskRow)>, Vec<Refused>) {
+    let mut valid: Vec<(usize, RiskRow)> = Vec::with_capacity(rows.len());
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let mut refused = Vec::new();
+    for (line, row) in rows {
+        match risk_import::validate(&row, now) {
+            Ok((id, _)) => match seen.entry(id.as_str().to_owned()) {
+                Entry::Occupied(at) => valid[*at.get()] = (line, row),
+                Entry::Vacant(at) => {
+                    at.insert(valid.len());
+                    valid.push((line, row));
+                }
+            },
+            Err(code) => refused.push((line, slug(&code))),
+        }
+    }
+    (valid, refused)
+}
+
+/// The refused rows and the counts, on stdout in the format asked for (for
+/// CSV, the refused rows only, and the counts on stderr).
+fn report(output: OutputFormat, applied: usize, unmatched: usize, refused: &[Refused]) -> Result<(), Failure> {
+    let counts = format!("applied {applied}, unmatched {unmatched}, refused {}", refused.len());
+    match output {
+        OutputFormat::Table => {
+            for (line, code) in refused {
+                println!("line {line}: {code}");
+            }
+            println!("{counts}");
+        }
+        OutputFormat::Json => {
+            let refused: Vec<_> = refused
+                .iter()
+                .map(|(line, code)| serde_json::json!({ "line": line, "code": code }))
+                .collect();
+            println!(
+                "{}",
+                serde_json::json!({ "applied": applied, "unmatched": unmatched, "refused": refused })
+            );
+        }
+        OutputFormat::Csv => {
+            crate::print_csv(
+                &["line", "code"],
+                refused.iter().map(|(line, code)| vec![line.to_string(), code.clone()]),
+            )?;
+            eprintln!("hcctl: {counts}");
+        }
     }
     Ok(())
 }
@@ -115,6 +192,10 @@ pub fn read(path: &Path) -> Result<Rows, Failure> {
                 },
             )),
             _ => rows.malformed.push(line),
+        }
+        let read = rows.rows.len() + rows.malformed.len();
+        if read % READ_PROGRESS == 0 {
+            eprintln!("hcctl: {read} rows read so far");
         }
     }
     Ok(rows)
@@ -254,6 +335,31 @@ mod tests {
         let rows = read_text(b"id_number,status,since\na,confirmed\nb,confirmed,2026-11-20,x\n\xff,confirmed,2026-11-20\nc,confirmed,2026-11-20\n").unwrap();
         assert_eq!(rows.malformed, [2, 3, 4]);
         assert_eq!(lines(&rows), [5]);
+    }
+
+    #[test]
+    fn a_person_listed_twice_is_imported_once_from_the_last_row() {
+        let now = time::macros::datetime!(2026-11-26 10:00 +8);
+        let row = |id: &str, status: &str| RiskRow {
+            id_number: id.into(),
+            status: status.into(),
+            since: "2026-11-20".into(),
+        };
+        let (valid, refused) = sort_rows(
+            vec![
+                (2, row("11010519491231002X", "confirmed")),
+                (3, row("13010219800101001x", "confirmed")),
+                (4, row("11010519491231002x", "suspected")),
+                (5, row("11010519491231002X", "unknown")),
+            ],
+            now,
+        );
+        let kept: Vec<(usize, &str)> = valid.iter().map(|(line, r)| (*line, r.status.as_str())).collect();
+        assert_eq!(kept, [(4, "suspected")]);
+        assert_eq!(
+            refused,
+            [(3, "invalid-id-number".to_owned()), (5, "invalid-status".to_owned())]
+        );
     }
 
     #[test]

@@ -4,15 +4,15 @@ use shared::domain::role::Role;
 use shared::store::Store;
 
 use crate::Failure;
-use crate::cli::RolesAction;
+use crate::cli::{OutputFormat, RolesAction};
 
 pub async fn run(store: &Store, action: RolesAction) -> Result<(), Failure> {
     let (user, role, grant) = match action {
         RolesAction::Grant { user, role } => (user, role, true),
         RolesAction::Revoke { user, role } => (user, role, false),
-        RolesAction::List { user } => return list(store, &user).await,
+        RolesAction::List { user, output } => return list(store, &user, output).await,
     };
-    let role = Role::parse(&role).ok_or_else(|| Failure::new(format!("unknown role `{role}` (known: authority)")))?;
+    let role = Role::from(role);
     let at = grant.then(time::OffsetDateTime::now_utc);
     if !store.set_role(&user, role, at).await? {
         return Err(no_account(store, &user));
@@ -26,13 +26,29 @@ pub async fn run(store: &Store, action: RolesAction) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn list(store: &Store, user: &str) -> Result<(), Failure> {
+async fn list(store: &Store, user: &str, output: OutputFormat) -> Result<(), Failure> {
     let account = store.get_account(user).await?.ok_or_else(|| no_account(store, user))?;
-    if account.roles.is_empty() {
-        println!("{user} has no roles");
-    }
-    for (role, granted) in &account.roles {
-        println!("{role}  granted {granted}");
+    match output {
+        OutputFormat::Table => {
+            if account.roles.is_empty() {
+                println!("{user} has no roles");
+            }
+            for (role, granted) in &account.roles {
+                println!("{role}  granted {granted}");
+            }
+        }
+        OutputFormat::Json => {
+            let roles: Vec<_> = account
+                .roles
+                .iter()
+                .map(|(role, granted)| serde_json::json!({ "role": role, "granted": granted }))
+                .collect();
+            println!("{}", serde_json::json!({ "user": user, "roles": roles }));
+        }
+        OutputFormat::Csv => crate::print_csv(
+            &["role", "granted"],
+            account.roles.iter().map(|(role, granted)| vec![role, granted]),
+        )?,
     }
     Ok(())
 }

@@ -43,15 +43,16 @@ pub const SUBJECT_HEADER: [&str; 12] = [
 const PAGE: usize = 500;
 
 pub async fn export(store: &Store, args: ExportArgs) -> Result<(), Failure> {
-    let pii = PiiKeys::from_env().map_err(failure::pii_keys)?;
     let now = OffsetDateTime::now_utc();
     let window = trace::window(args.from, args.to, now)
-        .map_err(|_| Failure::new("--from must precede --to, at most 60 days before it"))?;
+        .map_err(|_| Failure::usage("--from must precede --to, at most 60 days before it"))?;
     let (header, what, id): (&[&str], _, &str) = match (&args.venue, &args.subject) {
         (Some(venue), None) => (&VENUE_HEADER, format!("venue {venue}"), venue),
         (None, Some(subject)) => (&SUBJECT_HEADER, format!("subject {subject}"), subject),
-        _ => return Err(Failure::new("give one of --venue and --subject")),
+        _ => return Err(Failure::usage("give one of --venue and --subject")),
     };
+    // The arguments first (exit status 2), then the environment.
+    let pii = PiiKeys::from_env().map_err(failure::pii_keys)?;
     check_destination(&args.out, args.force)?;
     let officer = crate::officer();
     let reader = Reader { officer: &officer, now };
@@ -112,7 +113,7 @@ fn trace_failure(store: &Store, err: TraceError, id: &str) -> Failure {
         TraceError::Sealed { subject_id, error } => Failure::new(format!(
             "the identity of subject {subject_id} does not open ({error}): are HC_PII_ENC_KEY (and HC_PII_ENC_KEY_PREVIOUS during a rotation) the deployment's?"
         )),
-        TraceError::Window => Failure::new("--from must precede --to, at most 60 days before it"),
+        TraceError::Window => Failure::usage("--from must precede --to, at most 60 days before it"),
         TraceError::Store(err) => err.into(),
     }
 }

@@ -60,6 +60,28 @@ impl Run {
         assert_eq!(self.stderr.lines().count(), 1, "{}", self.stderr);
         self
     }
+
+    /// A usage error: exit code 2 and one line on stderr, `hcctl: ...`.
+    fn usage(self) -> Run {
+        assert_eq!(
+            self.code, 2,
+            "hcctl should have refused the arguments; stderr: {}",
+            self.stderr
+        );
+        assert!(self.stderr.starts_with("hcctl: "), "{}", self.stderr);
+        assert_eq!(self.stderr.lines().count(), 1, "{}", self.stderr);
+        self
+    }
+
+    /// An import that refused rows: exit code 1, progress on stderr and,
+    /// last, the line that says how many rows were refused.
+    fn refused(self, how_many: usize) -> Run {
+        assert_eq!(self.code, 1, "hcctl should have failed; stdout: {}", self.stdout);
+        let last = self.stderr.lines().last().unwrap_or_default();
+        assert!(last.starts_with(&format!("hcctl: {how_many} of ")), "{}", self.stderr);
+        assert!(last.contains("rows refused"), "{}", self.stderr);
+        self
+    }
 }
 
 /// hcctl on tables of its own, and a folder for its files.
@@ -284,8 +306,67 @@ fn an_unknown_role_is_refused() {
     let hcctl = Hcctl::new();
     let run = hcctl
         .run(&["roles", "grant", "--user", "u_nobody", "--role", "mayor"])
+        .usage();
+    assert!(run.stderr.contains("invalid value 'mayor'"), "{}", run.stderr);
+    assert!(run.stderr.contains("[possible values: authority]"), "{}", run.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2_and_failures_of_the_work_exit_1() {
+    let hcctl = Hcctl::new();
+    for args in [
+        &["roles", "grant", "--user", "u_nobody"][..],
+        &["roles", "list"],
+        &["rankings", "--level", "province"],
+        &["rankings", "--output", "xml"],
+        &["rankings", "--json", "--output", "csv"],
+        &["no-such-command"],
+        &["traces", "export", "--out", "x.csv"],
+        &[
+            "traces",
+            "export",
+            "--venue",
+            "v_a",
+            "--subject",
+            "s_a",
+            "--out",
+            "x.csv",
+        ],
+        &[
+            "traces",
+            "export",
+            "--venue",
+            "v_a",
+            "--from",
+            "yesterday",
+            "--out",
+            "x.csv",
+        ],
+        &["risk-persons", "import"],
+    ] {
+        let run = hcctl.run(args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        run.usage();
+    }
+    // Work failures: no such account, no such file.
+    hcctl
+        .run(&["roles", "grant", "--user", "u_nobody", "--role", "authority"])
         .failed();
-    assert!(run.stderr.contains("unknown role `mayor`"), "{}", run.stderr);
+    hcctl.run(&["risk-persons", "import", "/nonexistent/risk.csv"]).failed();
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let hcctl = Hcctl::new();
+    assert!(hcctl.run(&["--help"]).ok().stdout.contains("Usage:"));
+    assert!(
+        hcctl
+            .run(&["roles", "grant", "--help"])
+            .ok()
+            .stdout
+            .contains("authority")
+    );
+    hcctl.run(&["--version"]).ok();
 }
 
 #[tokio::test]
@@ -307,6 +388,25 @@ async fn a_granted_role_is_listed_until_it_is_revoked() {
             .stdout
             .starts_with("authority  granted ")
     );
+    let json: serde_json::Value = serde_json::from_str(
+        &hcctl
+            .run(&["roles", "list", "--user", &account, "--output", "json"])
+            .ok()
+            .stdout,
+    )
+    .expect("JSON");
+    assert_eq!(json["user"], account.as_str());
+    assert_eq!(json["roles"].as_array().unwrap().len(), 1);
+    assert_eq!(json["roles"][0]["role"], "authority");
+    assert!(json["roles"][0]["granted"].as_str().unwrap().starts_with("20"));
+    let csv = hcctl
+        .run(&["roles", "list", "--user", &account, "--output", "csv"])
+        .ok()
+        .stdout;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "role,granted");
+    assert!(lines[1].starts_with("authority,20"), "{csv}");
+    assert_eq!(lines.len(), 2);
     hcctl
         .run(&["roles", "revoke", "--user", &account, "--role", "authority"])
         .ok();
@@ -317,6 +417,18 @@ async fn a_granted_role_is_listed_until_it_is_revoked() {
             .stdout
             .contains("has no roles")
     );
+    assert_eq!(
+        hcctl
+            .run(&["roles", "list", "--user", &account, "--output", "csv"])
+            .ok()
+            .stdout,
+        "role,granted\n"
+    );
+    let json = hcctl
+        .run(&["roles", "list", "--user", &account, "--output", "json"])
+        .ok()
+        .stdout;
+    assert!(json.contains("\"roles\":[]"), "{json}");
 }
 
 #[test]
@@ -394,10 +506,10 @@ async fn valid_rows_are_stored_and_invalid_ones_reported_by_line() {
         "\u{feff}id_number,status,since\r\n{registered},confirmed,{today}\r\n130102198013010010,confirmed,{today}\r\n\r\n{unregistered},close-contact,{today}\r\n{unregistered},recovered,{today}\r\nonly,two\r\n"
     );
     let file = hcctl.write("rows.csv", text.as_bytes());
-    let run = hcctl.run(&["risk-persons", "import", &file]).ok();
+    let run = hcctl.run(&["risk-persons", "import", &file]).refused(3);
     let lines: Vec<&str> = run.stdout.lines().collect();
     assert_eq!(
-        lines[..4],
+        lines,
         [
             "line 3: invalid-id-number",
             "line 6: invalid-status",
@@ -406,13 +518,24 @@ async fn valid_rows_are_stored_and_invalid_ones_reported_by_line() {
         ]
     );
     assert!(
-        lines[4].contains("refused rows changed nothing"),
-        "the operator is told rows were refused"
+        run.stderr
+            .contains("hcctl: 3 of 5 rows refused; they changed nothing, the 2 valid ones were imported"),
+        "{}",
+        run.stderr
     );
+    assert!(run.stderr.contains("hcctl: 5 rows read\n"), "{}", run.stderr);
     assert!(
-        !run.stdout.contains(&registered) && !run.stdout.contains(&unregistered),
-        "no ID number is printed"
+        run.stderr
+            .contains("hcctl: 2 of 2 valid rows stored, 1 applied to a registered person so far"),
+        "{}",
+        run.stderr
     );
+    for shown in [&run.stdout, &run.stderr] {
+        assert!(
+            !shown.contains(&registered) && !shown.contains(&unregistered),
+            "no ID number is printed"
+        );
+    }
     assert!(risk_item_exists(&store, &registered).await && risk_item_exists(&store, &unregistered).await);
     let profile = store.get_subject(&subject, true).await.unwrap().expect("the subject");
     assert!(
@@ -445,8 +568,63 @@ async fn ten_thousand_rows_import_in_one_run() {
     let run = hcctl.run(&["risk-persons", "import", &file]).ok();
     println!("10,000 rows imported in {:.1} s", started.elapsed().as_secs_f64());
     assert_eq!(run.stdout.trim(), "applied 0, unmatched 10000, refused 0");
+    assert!(run.stderr.contains("hcctl: 10000 rows read\n"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("hcctl: 1000 of 10000 valid rows stored, 0 applied to a registered person so far"),
+        "progress after each chunk: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hcctl: 10000 of 10000 valid rows stored"),
+        "{}",
+        run.stderr
+    );
     let store = hcctl.store();
     assert!(risk_item_exists(&store, &ids[0]).await && risk_item_exists(&store, &ids[9999]).await);
+}
+
+#[tokio::test]
+async fn the_refused_rows_report_as_json_and_csv() {
+    let hcctl = Hcctl::new();
+    let today = iso_date::format(shanghai_day(OffsetDateTime::now_utc()));
+    let valid = id_number("13010219800101003");
+    let text = format!(
+        "id_number,status,since\n{valid},confirmed,{today}\n{valid},suspected,{today}\nnot-an-id,confirmed,{today}\n{valid},confirmed,someday\n"
+    );
+    let file = hcctl.write("rows.csv", text.as_bytes());
+    let run = hcctl
+        .run(&["risk-persons", "import", &file, "--output", "json"])
+        .refused(2);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "applied": 0,
+            "unmatched": 1,
+            "refused": [
+                { "line": 4, "code": "invalid-id-number" },
+                { "line": 5, "code": "invalid-since" }
+            ]
+        })
+    );
+    let run = hcctl
+        .run(&["risk-persons", "import", &file, "--output", "csv"])
+        .refused(2);
+    assert_eq!(run.stdout, "line,code\n4,invalid-id-number\n5,invalid-since\n");
+    assert!(
+        run.stderr.contains("hcctl: applied 0, unmatched 1, refused 2\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains(&valid) && !run.stderr.contains(&valid));
+    // A file without refused rows succeeds, in any format.
+    let clean = hcctl.write(
+        "clean.csv",
+        format!("id_number,status,since\n{valid},confirmed,{today}\n").as_bytes(),
+    );
+    let run = hcctl.run(&["risk-persons", "import", &clean, "--output", "csv"]).ok();
+    assert_eq!(run.stdout, "line,code\n");
 }
 
 // --- rankings ---
@@ -495,6 +673,34 @@ fn rankings_of_an_empty_store_list_every_city_with_zeros() {
 }
 
 #[test]
+fn rankings_print_as_json_csv_or_table() {
+    let hcctl = Hcctl::new();
+    let json = hcctl
+        .run(&["rankings", "--date", "2026-11-26", "--output", "json"])
+        .ok()
+        .stdout;
+    let alias = hcctl.run(&["rankings", "--date", "2026-11-26", "--json"]).ok().stdout;
+    assert_eq!(json, alias, "--json is --output json");
+    let csv = hcctl
+        .run(&["rankings", "--date", "2026-11-26", "--output", "csv"])
+        .ok()
+        .stdout;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + 11);
+    assert_eq!(
+        lines[0],
+        "date,level,rank,region,name,claimed,claimed_total,scans,checkins"
+    );
+    assert_eq!(lines[1], "2026-11-26,city,1,130100,石家庄市,0,0,0,0");
+    let table = hcctl
+        .run(&["rankings", "--date", "2026-11-26", "--output", "table"])
+        .ok()
+        .stdout;
+    assert_eq!(table, hcctl.run(&["rankings", "--date", "2026-11-26"]).ok().stdout);
+    assert!(table.starts_with("2026-11-26, city level\n"), "{table}");
+}
+
+#[test]
 fn county_rankings_list_the_190_counties() {
     let hcctl = Hcctl::new();
     let json = rankings_json(&hcctl, &["--level", "county"]);
@@ -506,7 +712,7 @@ fn county_rankings_list_the_190_counties() {
 fn a_malformed_date_is_refused() {
     let hcctl = Hcctl::new();
     for date in ["2026-02-30", "26-11-2026", "today"] {
-        let run = hcctl.run(&["rankings", "--date", date]).failed();
+        let run = hcctl.run(&["rankings", "--date", date]).usage();
         assert!(run.stderr.contains("YYYY-MM-DD"), "{}", run.stderr);
     }
 }
@@ -695,7 +901,7 @@ async fn a_subject_trace_lists_visits_and_scans() {
         &hcctl.path("long.csv").to_string_lossy(),
     ]);
     assert!(
-        too_long.failed().stderr.contains("60 days"),
+        too_long.usage().stderr.contains("60 days"),
         "a window is at most 60 days"
     );
 }
@@ -735,6 +941,26 @@ fn an_unknown_venue_or_subject_is_named() {
         .run(&["traces", "export", "--subject", "s_unknown", "--out", &out])
         .failed();
     assert!(run.stderr.contains("no subject `s_unknown`"), "{}", run.stderr);
+    assert!(!Path::new(out.as_ref()).exists());
+}
+
+#[test]
+fn a_reversed_or_too_long_window_is_a_usage_error() {
+    let hcctl = Hcctl::new();
+    let out = hcctl.path("window.csv");
+    let out = out.to_string_lossy();
+    for (from, to) in [
+        ("2026-11-26T00:00:00+08:00", "2026-11-25T00:00:00+08:00"),
+        ("2026-01-01T00:00:00+08:00", "2026-11-25T00:00:00+08:00"),
+    ] {
+        let mut command = hcctl.command(&[
+            "traces", "export", "--venue", "v_any", "--from", from, "--to", to, "--out", &out,
+        ]);
+        // Checked before the keys are: a usage error however the environment is.
+        command.env_remove("HC_PII_ENC_KEY");
+        let run = output(command).usage();
+        assert!(run.stderr.contains("--from must precede --to"), "{}", run.stderr);
+    }
     assert!(!Path::new(out.as_ref()).exists());
 }
 
