@@ -16,24 +16,9 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::keys::{PERSON, PROFILE, RISK, account_pk, person_pk, subject_pk};
 use super::{Item, Store, StoreError, TxError, from_item, key, key2, s, to_item, value, written};
 use crate::domain::status::{Facts, RiskRecord};
-
-pub(crate) const PROFILE: &str = "PROFILE";
-pub(crate) const PERSON: &str = "PERSON";
-pub(crate) const RISK: &str = "RISK";
-
-pub(crate) fn account_pk(id: &str) -> String {
-    format!("A#{id}")
-}
-
-pub(crate) fn subject_pk(id: &str) -> String {
-    format!("S#{id}")
-}
-
-pub(crate) fn person_pk(id_hash: &str) -> String {
-    format!("P#{id_hash}")
-}
 
 /// How a dependent is related to their guardian.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,7 +16,7 @@
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 
-use super::accounts::account_pk;
+use super::keys::account_pk;
 use super::{Store, StoreError, key, n, s, written};
 
 fn id_set(id: &str) -> AttributeValue {

@@ -13,7 +13,8 @@ use aws_sdk_dynamodb::types::{Delete, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::accounts::{LinkResult, NewLink, PROFILE, account_pk, subject_pk};
+use super::accounts::{LinkResult, NewLink};
+use super::keys::{PROFILE, account_pk, subject_pk};
 use super::{Store, StoreError, TxError, from_item, key, key2, n, s, to_item, value};
 
 /// An invitation as stored, without its code.

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod attempts;
 pub mod audit;
 pub mod guardians;
+mod keys;
 pub mod limits;
 pub mod log;
 pub mod risk;

@@ -9,7 +9,8 @@ use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
-use super::accounts::{PERSON, Person, RISK, person_pk};
+use super::accounts::Person;
+use super::keys::{PERSON, RISK, person_pk};
 use super::{Item, Store, StoreError, from_item, key2, sort_time, to_item, value};
 use crate::domain::status::RiskRecord;
 

@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::Deserialize;
 use time::{Duration, OffsetDateTime};
 
-use super::accounts::PROFILE;
+use super::keys::PROFILE;
 use super::log::EntryKind;
 use super::{Store, StoreError, key2, n, s, to_item};
 use crate::domain::divisions::Level;

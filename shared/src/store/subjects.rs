@@ -11,7 +11,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::accounts::{Identity, PROFILE, subject_pk};
+use super::accounts::Identity;
+use super::keys::{PROFILE, subject_pk};
 use super::{Store, StoreError, from_item, key2, n, s, sort_time, to_item, value, written};
 use crate::domain::declaration::Symptom;
 use crate::domain::status::{Color, Facts, Status};

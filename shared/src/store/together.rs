@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::KeysAndAttributes;
 
-use super::accounts::{Account, AccountItem, PROFILE, account_pk, subject_pk};
+use super::accounts::{Account, AccountItem};
+use super::keys::{PROFILE, account_pk, subject_pk};
 use super::subjects::Subject;
 use super::venues::{Venue, VenueItem, venue_pk};
 use super::{Item, Store, StoreError, from_item, key, key2};
