@@ -380,3 +380,18 @@ pub async fn verified(app: &login::App, name: &str, person: u32) -> String {
     assert_eq!(status, 200, "{body}");
     body["token"].as_str().expect("token").to_owned()
 }
+
+/// A verified person who declared once today (a normal declaration), so that
+/// they have a code and their check-ins are taken; returns the token.
+pub async fn declared(w: &World, name: &str, person: u32) -> String {
+    let token = verified(&w.login, name, person).await;
+    let (status, body) = parts(
+        declaration::handle(
+            &w.declaration,
+            request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token)),
+        )
+        .await,
+    );
+    assert_eq!(status, 201, "{body}");
+    token
+}

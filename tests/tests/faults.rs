@@ -91,16 +91,7 @@ impl Rig {
     /// A new verified citizen who has declared today: their token.
     async fn citizen(&self) -> String {
         let n = self.next();
-        let token = verified(&self.w.login, &format!("c{n}"), n).await;
-        let (status, body) = parts(
-            declaration::handle(
-                &self.w.declaration,
-                request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token)),
-            )
-            .await,
-        );
-        assert_eq!(status, 201, "{body}");
-        token
+        declared(&self.w, &format!("c{n}"), n).await
     }
 
     /// The DynamoDB calls a request makes when nothing goes wrong.
@@ -911,17 +902,8 @@ async fn writes_during_an_outage_get_503_and_every_acknowledged_write_survives_a
     let w = world_on(store.clone());
     let mut people = Vec::new();
     for n in 0..6 {
-        let token = verified(&w.login, &format!("p{n}"), n).await;
         // Declared today, so that their check-ins are taken.
-        let (status, _) = parts(
-            declaration::handle(
-                &w.declaration,
-                request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token)),
-            )
-            .await,
-        );
-        assert_eq!(status, 201);
-        people.push(token);
+        people.push(declared(&w, &format!("p{n}"), n).await);
     }
     let (_, venue) = parts(
         venue::handle(

@@ -643,15 +643,7 @@ async fn login_and_claim(app: &login::App, id: &str) -> String {
 #[tokio::test]
 async fn a_scan_loop_and_a_lost_phones_token_are_stopped() {
     let w = world().await;
-    let victim = verified(&w.login, "victim", 1).await;
-    let (status, _) = parts(
-        declaration::handle(
-            &w.declaration,
-            request("POST", "/v1/declarations", Some(normal_declaration()), Some(&victim)),
-        )
-        .await,
-    );
-    assert_eq!(status, 201);
+    let victim = declared(&w, "victim", 1).await;
     let (_, shown) = parts(code::handle(&w.code, request("GET", "/v1/code", None, Some(&victim))).await);
     let attacker = verified(&w.login, "attacker", 2).await;
     let scan = || {

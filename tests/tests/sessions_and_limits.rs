@@ -13,19 +13,6 @@ use shared::store::Store;
 use shared::store::log::{Entry, EntryKind, MAX_READ_PER_PAGE};
 use time::Duration;
 
-async fn declared(w: &World, name: &str, n: u32) -> String {
-    let token = verified(&w.login, name, n).await;
-    let (status, _) = parts(
-        declaration::handle(
-            &w.declaration,
-            request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token)),
-        )
-        .await,
-    );
-    assert_eq!(status, 201);
-    token
-}
-
 async fn code_of(w: &World, token: &str) -> String {
     let (status, body) = parts(code::handle(&w.code, request("GET", "/v1/code", None, Some(token))).await);
     assert_eq!(status, 200, "{body}");

@@ -17,15 +17,7 @@ async fn venue_items(store: &Store) -> Vec<Value> {
 
 /// A verified visitor who declared once, checking in with `venue_code`.
 async fn visit(w: &World, name: &str, person: u32, venue_code: &str) -> (u16, Value) {
-    let token = verified(&w.login, name, person).await;
-    let (status, _) = parts(
-        declaration::handle(
-            &w.declaration,
-            request("POST", "/v1/declarations", Some(normal_declaration()), Some(&token)),
-        )
-        .await,
-    );
-    assert_eq!(status, 201);
+    let token = declared(w, name, person).await;
     parts(
         scan::handle(
             &w.scan,
