@@ -5,7 +5,6 @@
 //! which matters because the health code's SVG is sent to the phone on every refresh.
 
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub use qrcode::EcLevel;
@@ -50,11 +49,21 @@ impl Modules {
         // The row and column where the pen stands after the previous run.
         let mut pen: Option<(usize, usize)> = None;
         for (y, start, run) in self.dark_runs() {
-            // Writing to a String cannot fail.
-            let _ = match pen {
-                Some((row, end)) if row == y => write!(d, "m{} 0h{run}", start - end),
-                _ => write!(d, "M{start} {y}.5h{run}"),
-            };
+            match pen {
+                Some((row, end)) if row == y => {
+                    d.push('m');
+                    push_number(&mut d, start - end);
+                    d.push_str(" 0h");
+                }
+                _ => {
+                    d.push('M');
+                    push_number(&mut d, start);
+                    d.push(' ');
+                    push_number(&mut d, y);
+                    d.push_str(".5h");
+                }
+            }
+            push_number(&mut d, run);
             pen = Some((y, start + run));
         }
         d
@@ -77,6 +86,24 @@ impl Modules {
             })
         })
     }
+}
+
+/// Appends `n` in decimal: `write!` costs a formatter call per number, and a health
+/// code's path has some 3,000 of them (about half of drawing its SVG, docs/benchmarks.md).
+fn push_number(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&digits[i..]).expect("ASCII digits"));
 }
 
 /// Encodes `content` at error-correction level `level`, letting the encoder pick the
@@ -323,6 +350,30 @@ mod tests {
     use super::*;
     use resvg::tiny_skia::{Pixmap, Transform};
     use resvg::usvg::{Options, Tree};
+
+    #[test]
+    fn numbers_are_written_in_decimal() {
+        let mut out = String::new();
+        for n in [0, 7, 10, 99, 100, 123_456, usize::MAX] {
+            push_number(&mut out, n);
+            out.push(',');
+        }
+        assert_eq!(out, format!("0,7,10,99,100,123456,{},", usize::MAX));
+    }
+
+    #[test]
+    fn the_path_draws_each_run_once_moving_relatively_within_a_row() {
+        // Row 0: runs at 0..2 and 5..6; row 1: a run at 3..5.
+        let symbol = Modules {
+            width: 7,
+            dark: [[1, 1, 0, 0, 0, 1, 0], [0, 0, 0, 1, 1, 0, 0]]
+                .iter()
+                .flatten()
+                .map(|&m| m == 1)
+                .collect(),
+        };
+        assert_eq!(symbol.path_data(), "M0 0.5h2m3 0h1M3 1.5h2");
+    }
 
     #[test]
     fn the_penalty_of_a_blank_symbol_follows_the_four_rules() {
