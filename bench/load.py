@@ -395,6 +395,7 @@ def main():
     parser.add_argument("--operations", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--instances", type=int, default=4, help="function instances per function (for the report)")
+    parser.add_argument("--build", choices=["debug", "release"], default="debug", help="which binaries serve (for the report)")
     parser.add_argument("--users", type=int, default=64, help="visitors (each checks in and has their code scanned)")
     parser.add_argument("--setup-concurrency", type=int, default=4, help="threads that set up the visitors")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one answer")
@@ -405,7 +406,7 @@ def main():
     log_table = f"{args.prefix}log"
 
     print(f"load: {args.operations} operations (half check-ins, half scans), {args.concurrency} client threads, "
-          f"{args.instances} instances per function, {args.users} visitors")
+          f"{args.instances} instances per function ({args.build} build), {args.users} visitors")
     t0 = time.perf_counter()
     venue_code, guard, visitors = setup(args, tag)
     print(f"setup: owner, venue, guard and {len(visitors)} visitors (login, identity, declaration, code) "
