@@ -89,7 +89,7 @@ impl Modules {
 }
 
 /// Appends `n` in decimal: `write!` costs a formatter call per number, and a health
-/// code's path has some 3,000 of them (about half of drawing its SVG, docs/benchmarks.md).
+/// code's path has some 3,000 of them (docs/benchmarks.md, "How the release profile got here").
 fn push_number(out: &mut String, n: usize) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
@@ -116,8 +116,8 @@ fn push_number(out: &mut String, n: usize) {
 /// way ([`Blank`], drawn once per version and level and kept) with the dark data modules
 /// flipped. The eight candidates are scored on 128-bit lines ([`penalty_lines`]) up to
 /// version 26, on a flat bitmap ([`penalty`]) beyond. The crate takes about 0.8 ms to score
-/// one mask of a health code; drawing and scoring the eight here takes tens of microseconds
-/// (docs/benchmarks.md).
+/// one mask of a health code; masking and scoring the eight here takes about a tenth of a
+/// millisecond in all (docs/benchmarks.md).
 pub fn modules(content: &str, level: EcLevel) -> Result<Modules, QrError> {
     let encode_error = |e| match e {
         EncodeError::DataTooLong => QrError::TooLong(content.len()),
