@@ -417,7 +417,7 @@ mod tests {
                     (0..width * width)
                         .map(|_| {
                             state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-                            (state >> 28) % 3 == 0
+                            (state >> 28).is_multiple_of(3)
                         })
                         .collect()
                 })
