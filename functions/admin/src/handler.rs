@@ -49,8 +49,12 @@ impl Function for App {
         }
         let known = matches!(
             path,
-            ["v1", "admin", "risk-areas" | "risk-persons" | "traces" | "rankings"]
-                | ["v1", "admin", "subjects", _, "verification"]
+            [
+                "v1",
+                "admin",
+                "risk-areas" | "risk-persons" | "traces" | "rankings" | "subjects" | "venues"
+            ] | ["v1", "admin", "subjects", _, "verification"]
+                | ["v1", "admin", "venues", _]
         );
         if !known {
             return Err(Problem::not_found());
@@ -75,7 +79,13 @@ impl Function for App {
                 crate::traces::traces(&tracer, req, &officer).await
             }
             (["v1", "admin", "rankings"], &Method::GET) => rankings(app, req).await,
-            (["v1", "admin", "risk-persons" | "subjects", ..], _) => Err(Problem::method_not_allowed("POST")),
+            (["v1", "admin", "subjects"], &Method::GET) => crate::find::subject(app, req, &officer).await,
+            (["v1", "admin", "venues"], &Method::GET) => crate::find::search(app, req).await,
+            (["v1", "admin", "venues", venue], &Method::DELETE) => crate::find::revoke(app, &officer, venue).await,
+            (["v1", "admin", "venues", _], _) => Err(Problem::method_not_allowed("DELETE")),
+            (["v1", "admin", "risk-persons"] | ["v1", "admin", "subjects", _, ..], _) => {
+                Err(Problem::method_not_allowed("POST"))
+            }
             _ => Err(Problem::method_not_allowed("GET")),
         }
     }

@@ -1,5 +1,6 @@
 //! `GET /v1/admin/traces`: the trace of `shared::service::trace`, one page
-//! at a time, as JSON.
+//! at a time, as JSON. A person's trace starts from `subject_id` or from
+//! `id_number` (found by its keyed hash).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -7,6 +8,7 @@ use lambda_http::Request;
 use shared::crypto::PiiKeys;
 use shared::domain::day::rfc3339;
 use shared::http::{self, HttpResult, Problem};
+use shared::service::find;
 use shared::service::trace::{self, Page, Person, Reader, TraceError};
 use shared::store::log::EntryKind;
 use shared::store::venues::Venue;
@@ -50,7 +52,7 @@ fn cursor(req: &Request) -> Result<Option<String>, Problem> {
         .transpose()
 }
 
-fn trace_problem(err: TraceError) -> Problem {
+pub(crate) fn trace_problem(err: TraceError) -> Problem {
     match err {
         TraceError::NoVenue | TraceError::NoSubject => Problem::not_found().detail(err.to_string()),
         TraceError::Window => Problem::bad_request(err.to_string()),
@@ -62,7 +64,7 @@ fn trace_problem(err: TraceError) -> Problem {
     }
 }
 
-fn person_view(person: &Person) -> serde_json::Value {
+pub(crate) fn person_view(person: &Person) -> serde_json::Value {
     serde_json::json!({
         "subject_id": person.subject_id, "name": person.name, "id_number": person.id_number, "phone": person.phone,
     })
@@ -95,7 +97,19 @@ pub async fn traces(app: &Tracer<'_>, req: &Request, officer: &str) -> HttpResul
         limit,
     };
     let reader = Reader { officer, now };
-    match (http::query(req, "venue_id"), http::query(req, "subject_id")) {
+    let by_number = crate::find::id_number(req, now)?;
+    let subject_id = match (http::query(req, "subject_id"), &by_number) {
+        (None, Some(id)) => Some(match find::subject_id_of(app.store, app.pii, id).await? {
+            Some(subject) => subject,
+            None => {
+                find::audit_miss(app.store, app.pii, &reader, "trace-subject", id).await?;
+                return Err(trace_problem(TraceError::NoSubject));
+            }
+        }),
+        (subject, None) => subject,
+        (Some(_), Some(_)) => return Err(Problem::bad_request("give `subject_id` or `id_number`, not both")),
+    };
+    match (http::query(req, "venue_id"), subject_id) {
         (Some(venue), None) => {
             let found = trace::venue(app.store, app.pii, &reader, &venue, window, pages)
                 .await
@@ -138,6 +152,8 @@ pub async fn traces(app: &Tracer<'_>, req: &Request, officer: &str) -> HttpResul
                 "next": found.next.map(|n| B64.encode(n)),
             }))
         }
-        _ => Err(Problem::bad_request("give exactly one of `venue_id` and `subject_id`")),
+        _ => Err(Problem::bad_request(
+            "give exactly one of `venue_id` and `subject_id` (or `id_number`)",
+        )),
     }
 }
