@@ -457,3 +457,103 @@ async fn a_citizen_is_forbidden_every_find_route_and_nothing_is_read_or_revoked(
         "the venue still works"
     );
 }
+
+#[tokio::test]
+async fn finding_and_revoking_cost_what_the_data_model_says() {
+    use integration_tests::capacity::{Call, Meter, metered_client};
+    let meter = Meter::new();
+    let prefix = format!("{}-", shared::crypto::random_id("t"));
+    let store = shared::store::Store::new(metered_client(&meter), shared::store::Tables::with_prefix(&prefix));
+    store.create_tables().await.unwrap();
+    let w = world_on(store);
+    let officer = officer(&w.login, "officer", 1).await;
+    declared(&w, "alice", 2).await;
+    for n in 0..11 {
+        w.clock.advance(Duration::minutes(1));
+        venue(&w, 10 + n, &format!("长安区第{n}便利店"), "130102").await;
+    }
+    let owner = verified(&w.login, "owner30", 30).await;
+    meter.take();
+    let mut body = venue_body();
+    body["name"] = json!("长安区建设北大街社区卫生服务中心");
+    let (status, created) =
+        parts(venue::handle(&w.venue, request("POST", "/v1/venues", Some(body), Some(&owner))).await);
+    assert_eq!(status, 201);
+    let create = meter.take();
+    let found = admin(
+        &w,
+        "GET",
+        &format!("/v1/admin/subjects?id_number={}", person_id(2)),
+        &officer,
+    )
+    .await;
+    assert_eq!(found.0, 200);
+    let find = meter.take();
+    assert_eq!(
+        admin(&w, "GET", "/v1/admin/venues?region=130102", &officer).await.0,
+        200
+    );
+    let page = meter.take();
+    let (_, filtered) = admin(
+        &w,
+        "GET",
+        "/v1/admin/venues?region=130102&q=%E5%8D%AB%E7%94%9F",
+        &officer,
+    )
+    .await;
+    assert_eq!(filtered["venues"].as_array().unwrap().len(), 1);
+    let filtered_page = meter.take();
+    let id = created["venue"]["id"].as_str().unwrap();
+    assert_eq!(
+        admin(&w, "DELETE", &format!("/v1/admin/venues/{id}"), &officer).await.0,
+        204
+    );
+    let revoke = meter.take();
+    assert_eq!(
+        admin(&w, "DELETE", &format!("/v1/admin/venues/{id}"), &officer).await.0,
+        204
+    );
+    let again = meter.take();
+
+    let total = |calls: &[Call]| {
+        (
+            calls.iter().map(|c| c.read_units).sum::<f64>(),
+            calls.iter().map(|c| c.write_units).sum::<f64>(),
+        )
+    };
+    for (name, calls) in [
+        ("POST /v1/venues", &create),
+        ("GET /v1/admin/subjects", &find),
+        ("GET /v1/admin/venues, 12 venues", &page),
+        ("GET /v1/admin/venues&q=, 12 venues", &filtered_page),
+        ("DELETE /v1/admin/venues/{id}", &revoke),
+        ("DELETE again", &again),
+    ] {
+        println!("{name}:");
+        for c in calls.iter() {
+            println!("  {:<18} {:>5} RRU {:>5} WRU", c.operation, c.read_units, c.write_units);
+        }
+        let (r, wr) = total(calls);
+        println!("  total              {r:>5} RRU {wr:>5} WRU");
+    }
+    // A venue's creation writes its index entry too (1 WRU besides the
+    // transaction's 4); the authority's calls read the account first.
+    assert_eq!(
+        total(&create),
+        (0.5, 5.0),
+        "the account's logout check; the transaction and the index entry"
+    );
+    assert_eq!(
+        total(&find),
+        (3.0, 1.0),
+        "account, person index, profile, risk areas; the audit"
+    );
+    assert_eq!(total(&page), (1.5, 0.0), "the account and one page of 12 index entries");
+    assert_eq!(total(&filtered_page), (1.5, 0.0), "a filter reads the same entries");
+    assert_eq!(
+        total(&revoke),
+        (2.0, 6.0),
+        "account, venue; audit, transaction of 2, the index entry"
+    );
+    assert_eq!(total(&again), (2.0, 0.0), "a venue revoked already is only read");
+}
