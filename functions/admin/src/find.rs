@@ -21,8 +21,9 @@ use crate::traces::{person_view, trace_problem};
 const VENUE_PAGE: usize = 50;
 const MAX_VENUE_PAGE: usize = 100;
 /// Index entries one page reads at most when a name filter leaves most out:
-/// about 250 KB of entries, 32 read units.
-const VENUE_BUDGET: usize = 1000;
+/// about 1.25 MB of entries in four calls, about 160 read units
+/// (docs/data-model.md).
+const VENUE_BUDGET: usize = 4000;
 /// The longest part of a name searched for: a name has at most 50 characters.
 const MAX_NAME_PART: usize = 50;
 

@@ -118,7 +118,7 @@ pub struct Search<'a> {
 }
 
 /// Index entries one filtered `Query` evaluates at most.
-const FILTERED_CHUNK: usize = 250;
+const FILTERED_CHUNK: usize = 1000;
 
 fn listed(venue: &Venue) -> String {
     format!("{}#{}", sort_time(venue.created_at), venue.id)
