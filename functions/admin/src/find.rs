@@ -7,7 +7,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use lambda_http::Request;
 use shared::domain::day::{rfc3339, shanghai_day};
-use shared::domain::divisions::{self, Level};
 use shared::domain::identity::IdNumber;
 use shared::http::{self, HttpResult, Problem};
 use shared::service::find::{self, Revoked};
@@ -24,8 +23,6 @@ const MAX_VENUE_PAGE: usize = 100;
 /// about 1.25 MB of entries in four calls, about 160 read units
 /// (docs/data-model.md).
 const VENUE_BUDGET: usize = 4000;
-/// The longest part of a name searched for: a name has at most 50 characters.
-const MAX_NAME_PART: usize = 50;
 
 /// The `id_number` query parameter, validated like any ID number (422
 /// `invalid-id-number`); `None` when absent.
@@ -64,16 +61,18 @@ fn listing_view(venue: &Listing) -> serde_json::Value {
 
 pub async fn search(app: &App, req: &Request) -> HttpResult {
     let region = http::query(req, "region")
-        .filter(|r| divisions::is_hebei(r) && divisions::lookup(r).is_some_and(|d| d.level == Level::County))
+        .filter(|r| find::is_county(r))
         .ok_or_else(|| Problem::bad_request("`region` is the code of a Hebei county"))?;
-    let name_part = match http::query(req, "q") {
-        None => None,
-        Some(q) => Some(shared::domain::text::plain_text(&q, 1, MAX_NAME_PART).ok_or_else(|| {
-            Problem::bad_request(format!(
-                "`q` is 1 to {MAX_NAME_PART} letters, digits, spaces and common punctuation"
-            ))
-        })?),
-    };
+    let name_part = http::query(req, "q")
+        .map(|q| {
+            find::name_part(&q).ok_or_else(|| {
+                Problem::bad_request(format!(
+                    "`q` is 1 to {} letters, digits, spaces and common punctuation",
+                    find::MAX_NAME_PART
+                ))
+            })
+        })
+        .transpose()?;
     let limit = match http::query(req, "limit") {
         None => VENUE_PAGE,
         Some(v) => v

@@ -7,6 +7,7 @@
 //! not: asking whether a number is registered is itself a read about a person.
 
 use crate::crypto::PiiKeys;
+use crate::domain::divisions::{self, Level};
 use crate::domain::identity::IdNumber;
 use crate::service::trace::{self, Person, Reader, TraceError};
 use crate::store::audit::AuditEntry;
@@ -72,6 +73,20 @@ pub async fn subject(
         person: trace::reveal(pii, &subject)?,
         subject,
     }))
+}
+
+/// The longest part of a name searched for: a venue's name has at most 50 characters.
+pub const MAX_NAME_PART: usize = 50;
+
+/// Whether `code` is a Hebei county, where venue codes are issued.
+pub fn is_county(code: &str) -> bool {
+    divisions::is_hebei(code) && divisions::lookup(code).is_some_and(|d| d.level == Level::County)
+}
+
+/// A part of a venue's name as typed into a search, trimmed: the same
+/// letters, digits, spaces and punctuation a name may hold; `None` otherwise.
+pub fn name_part(typed: &str) -> Option<String> {
+    crate::domain::text::plain_text(typed, 1, MAX_NAME_PART)
 }
 
 /// The venue pages of `GET /v1/admin/venues`: no personal data, so no audit.

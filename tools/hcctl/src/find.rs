@@ -7,7 +7,6 @@ use std::io::BufRead;
 
 use shared::crypto::PiiKeys;
 use shared::domain::day::{rfc3339, shanghai_day};
-use shared::domain::divisions::{self, Level};
 use shared::domain::identity::IdNumber;
 use shared::domain::rules::RuleSet;
 use shared::service::find;
@@ -95,12 +94,12 @@ pub async fn subject(store: &Store, output: OutputFormat) -> Result<(), Failure>
 }
 
 pub async fn venues(store: &Store, region: &str, part: Option<&str>, output: OutputFormat) -> Result<(), Failure> {
-    if !(divisions::is_hebei(region) && divisions::lookup(region).is_some_and(|d| d.level == Level::County)) {
+    if !find::is_county(region) {
         return Err(Failure::usage("--region is the code of a Hebei county, such as 130102"));
     }
     let part = part
         .map(|q| {
-            shared::domain::text::plain_text(q, 1, 50)
+            find::name_part(q)
                 .ok_or_else(|| Failure::usage("--q is 1 to 50 letters, digits, spaces and common punctuation"))
         })
         .transpose()?;
