@@ -301,9 +301,7 @@ impl Store {
             Err(e) => Err(e.into_store()),
         }
     }
-}
 
-impl Store {
     /// A county's venues, newest first, whose name contains `name_part`
     /// (as typed: case and width count), a page at a time. A page may hold
     /// fewer than `limit` venues and still have a `next` when the filter
@@ -318,9 +316,10 @@ impl Store {
                 ("listed".to_owned(), s(position)),
             ])
         });
+        let limit = search.limit.max(1);
         let mut evaluated = 0;
         loop {
-            let wanted = search.limit - page.venues.len();
+            let wanted = limit - page.venues.len();
             let mut query = self
                 .client
                 .query()
@@ -345,7 +344,7 @@ impl Store {
             let found = items.len();
             for (index, item) in items.into_iter().enumerate() {
                 page.venues.push(from_item(item)?);
-                if page.venues.len() == search.limit {
+                if page.venues.len() == limit {
                     let last_of_all = index + 1 == found && out.last_evaluated_key.is_none();
                     page.next = (!last_of_all).then(|| page.venues[page.venues.len() - 1].listed.clone());
                     return Ok(page);
