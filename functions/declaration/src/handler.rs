@@ -140,6 +140,7 @@ async fn declare(app: &App, req: &Request) -> HttpResult {
         };
         if app.base.store.record_declaration(&write).await? {
             tracing::info!(color = ?status.color, rules_version = %status.rules_version, "declaration recorded");
+            shared::metrics::declaration(status.color);
             return answer(&record.id, now, DAILY_LIMIT - (count + 1), &status);
         }
         // Another write to this subject came first: read again and retry.
