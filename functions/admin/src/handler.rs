@@ -7,7 +7,8 @@ use serde::Deserialize;
 use shared::config::ConfigError;
 use shared::crypto::PiiKeys;
 use shared::domain::day::{iso_date, rfc3339, shanghai_day};
-use shared::domain::divisions::{self, Level};
+use shared::domain::divisions;
+use shared::domain::ranking::Ranked;
 use shared::domain::role::Role;
 use shared::domain::rules::RuleSet;
 use shared::domain::status::{Color, Override, RiskAreas, RiskLevel};
@@ -271,14 +272,13 @@ async fn rankings(app: &App, req: &Request) -> HttpResult {
         None => shanghai_day(app.base.clock.now()),
         Some(d) => iso_date::parse(&d).ok_or_else(|| Problem::bad_request("`date` is YYYY-MM-DD"))?,
     };
-    let level = match http::query(req, "level").as_deref() {
-        None | Some("city") => Level::City,
-        Some("county") => Level::County,
-        Some(_) => return Err(Problem::bad_request("`level` is `city` or `county`")),
+    let ranked = match http::query(req, "level") {
+        None => Ranked::City,
+        Some(level) => {
+            Ranked::parse(&level).ok_or_else(|| Problem::bad_request("`level` is `city`, `county` or `unit`"))?
+        }
     };
     let day = iso_date::format(date);
-    let rows = app.base.store.rankings(level, &day).await?;
-    http::ok(
-        &serde_json::json!({ "date": day, "level": if level == Level::City { "city" } else { "county" }, "rows": rows }),
-    )
+    let rows = app.base.store.rankings(ranked, &day).await?;
+    http::ok(&serde_json::json!({ "date": day, "level": ranked.as_str(), "rows": rows }))
 }
