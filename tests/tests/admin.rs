@@ -39,7 +39,7 @@ fn subject_of(token: &str) -> String {
     sessions().verify(token, NOW).unwrap().subject_id.unwrap()
 }
 
-const ROUTES: [(&str, &str); 7] = [
+const ROUTES: [(&str, &str); 9] = [
     ("PUT", "/v1/admin/risk-areas"),
     ("GET", "/v1/admin/risk-areas"),
     ("POST", "/v1/admin/risk-persons"),
@@ -47,6 +47,8 @@ const ROUTES: [(&str, &str); 7] = [
     ("GET", "/v1/admin/traces?venue_id=v_x"),
     ("GET", "/v1/admin/traces?subject_id=s_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
     ("GET", "/v1/admin/rankings"),
+    ("GET", "/v1/admin/appeals"),
+    ("POST", "/v1/admin/appeals/ap_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
 ];
 
 #[tokio::test]

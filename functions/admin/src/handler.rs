@@ -21,8 +21,8 @@ use shared::store::parse_time;
 use time::Duration;
 
 /// A verification outcome holds a day unless it says otherwise, 30 days at most.
-const DEFAULT_VERIFICATION: Duration = Duration::hours(24);
-const MAX_VERIFICATION: Duration = Duration::days(30);
+pub(crate) const DEFAULT_VERIFICATION: Duration = Duration::hours(24);
+pub(crate) const MAX_VERIFICATION: Duration = Duration::days(30);
 const MAX_AREAS: usize = 10_000;
 
 pub struct App {
@@ -50,8 +50,12 @@ impl Function for App {
         }
         let known = matches!(
             path,
-            ["v1", "admin", "risk-areas" | "risk-persons" | "traces" | "rankings"]
-                | ["v1", "admin", "subjects", _, "verification"]
+            [
+                "v1",
+                "admin",
+                "risk-areas" | "risk-persons" | "traces" | "rankings" | "appeals"
+            ] | ["v1", "admin", "subjects", _, "verification"]
+                | ["v1", "admin", "appeals", _]
         );
         if !known {
             return Err(Problem::not_found());
@@ -76,6 +80,9 @@ impl Function for App {
                 crate::traces::traces(&tracer, req, &officer).await
             }
             (["v1", "admin", "rankings"], &Method::GET) => rankings(app, req).await,
+            (["v1", "admin", "appeals"], &Method::GET) => crate::appeals::queue(app, req, &officer).await,
+            (["v1", "admin", "appeals", id], &Method::POST) => crate::appeals::decide(app, req, &officer, id).await,
+            (["v1", "admin", "appeals", _], _) => Err(Problem::method_not_allowed("POST")),
             (["v1", "admin", "risk-persons" | "subjects", ..], _) => Err(Problem::method_not_allowed("POST")),
             _ => Err(Problem::method_not_allowed("GET")),
         }
@@ -92,7 +99,7 @@ async fn authority(app: &App, req: &Request) -> Result<String, Problem> {
     }
 }
 
-async fn audit(
+pub(crate) async fn audit(
     app: &App,
     officer: &str,
     action: &str,

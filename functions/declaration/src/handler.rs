@@ -54,6 +54,9 @@ impl Function for App {
             (["v1", "declarations"], &Method::POST) => declare(app, req).await,
             (["v1", "declarations"], &Method::GET) => list(app, req).await,
             (["v1", "declarations"], _) => Err(Problem::method_not_allowed("GET, POST")),
+            (["v1", "appeals"], &Method::POST) => crate::appeals::file(app, req).await,
+            (["v1", "appeals"], &Method::GET) => crate::appeals::list(app, req).await,
+            (["v1", "appeals"], _) => Err(Problem::method_not_allowed("GET, POST")),
             _ => Err(Problem::not_found()),
         }
     }
