@@ -110,6 +110,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
         &store.tables.stats,
         &store.tables.audit,
         &store.tables.settings,
+        &store.tables.appeals,
     ] {
         items.extend(
             table_items(store, table)
@@ -382,6 +383,27 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
             format!("/v1/admin/venues/{}", venue["venue"]["id"].as_str().unwrap()),
             None,
         ),
+        route(
+            "declaration",
+            "POST",
+            "/v1/appeals",
+            Some(json!({"subject_id": alice_subject, "reason": "体温登记时填错了，请核实。"})),
+        ),
+        route(
+            "declaration",
+            "GET",
+            format!("/v1/appeals?subject_id={alice_subject}"),
+            None,
+        ),
+        route("admin", "GET", "/v1/admin/appeals?status=open", None),
+        route(
+            "admin",
+            "POST",
+            "/v1/admin/appeals/ap_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+            Some(
+                json!({"outcome": "upheld", "note": "经核实", "color": "green", "valid_until": "2026-11-27T10:00:00+08:00"}),
+            ),
+        ),
     ];
 
     let before = snapshot(&w.store).await;
@@ -506,6 +528,9 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         ),
         ("admin", "/v1/admin/venues?region=130102&next=JyBPUiAxPTE"),
         ("admin", "/v1/admin/venues?region=130102&limit=1e9"),
+        ("admin", "/v1/admin/appeals?next=JyBPUiAxPTE"),
+        ("admin", "/v1/admin/appeals?status=%27%20OR%201%3D1"),
+        ("declaration", "/v1/appeals?subject_id=%27%20OR%201%3D1"),
     ] {
         let token = if function == "admin" {
             &officer

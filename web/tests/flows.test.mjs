@@ -264,15 +264,23 @@ test('a venue code, check-ins through /v?c= and a poster photo, and the dashboar
   const aggregated = hcctl('aggregate');
   assert.equal(aggregated.status, 0, `hcctl aggregate: ${aggregated.stderr}`);
 
+  // By default the notice's fourteen units: the cities, 定州, 辛集 and 雄安新区.
   await go(officer.page, '/admin.html');
   const city = officer.page.locator('#ranking-table tr[data-region="130100"]');
   await city.waitFor();
+  assert.equal(await officer.page.inputValue('#ranking-form select[name=level]'), 'unit');
+  assert.equal(await officer.page.locator('#ranking-table tbody tr').count(), 14);
   const cells = async (row) => (await row.locator('td').allTextContents()).map((t) => t.trim());
+  assert.equal((await cells(officer.page.locator('#ranking-table tr[data-region="133100"]')))[1], '雄安新区');
   const [, cityName, , , , cityCheckins] = await cells(city);
   assert.equal(cityName, '石家庄市');
   assert.ok(Number(cityCheckins) >= 2, `Shijiazhuang's check-ins today: ${cityCheckins}`);
   assert.equal(await officer.page.locator('#chart svg rect').count() > 0, true, 'the bar chart has bars');
   await shot(officer.page, '13-dashboard', 'dashboard.png');
+
+  await officer.page.selectOption('#ranking-form select[name=level]', 'city');
+  await officer.page.locator('#ranking-table tr[data-region="133100"]').waitFor({ state: 'detached' });
+  assert.equal(await officer.page.locator('#ranking-table tbody tr').count(), 11);
 
   await officer.page.selectOption('#ranking-form select[name=level]', 'county');
   const county = officer.page.locator('#ranking-table tr[data-region="130102"]');

@@ -4,6 +4,7 @@
 //! county's venues by name, revoking a venue code, and the rankings of
 //! localities.
 
+mod appeals;
 mod find;
 pub mod handler;
 mod traces;
