@@ -2,8 +2,6 @@
 //! at a time, as JSON. A person's trace starts from `subject_id` or from
 //! `id_number` (found by its keyed hash).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use lambda_http::Request;
 use shared::crypto::PiiKeys;
 use shared::domain::day::rfc3339;
@@ -29,29 +27,6 @@ fn window(req: &Request, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetD
     trace::window(time("from")?, time("to")?, now).map_err(trace_problem)
 }
 
-fn page_size(req: &Request) -> Result<usize, Problem> {
-    match http::query(req, "limit") {
-        None => Ok(TRACE_PAGE),
-        Some(v) => v
-            .parse()
-            .ok()
-            .filter(|n| (1..=MAX_TRACE_PAGE).contains(n))
-            .ok_or_else(|| Problem::bad_request(format!("`limit` is 1 to {MAX_TRACE_PAGE}"))),
-    }
-}
-
-fn cursor(req: &Request) -> Result<Option<String>, Problem> {
-    http::query(req, "next")
-        .map(|c| {
-            B64.decode(c.as_bytes())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .filter(|c| shared::store::log::is_position(c))
-                .ok_or_else(|| Problem::bad_request("`next` is not a cursor this route returned"))
-        })
-        .transpose()
-}
-
 pub(crate) fn trace_problem(err: TraceError) -> Problem {
     match err {
         TraceError::NoVenue | TraceError::NoSubject => Problem::not_found().detail(err.to_string()),
@@ -64,7 +39,7 @@ pub(crate) fn trace_problem(err: TraceError) -> Problem {
     }
 }
 
-pub(crate) fn person_view(person: &Person) -> serde_json::Value {
+fn person_view(person: &Person) -> serde_json::Value {
     serde_json::json!({
         "subject_id": person.subject_id, "name": person.name, "id_number": person.id_number, "phone": person.phone,
     })
@@ -90,8 +65,8 @@ pub async fn traces(app: &Tracer<'_>, req: &Request, officer: &str) -> HttpResul
     let now = app.now;
     let (from, to) = window(req, now)?;
     let window = (from.max(now - app.retention), to);
-    let limit = page_size(req)?;
-    let after = cursor(req)?;
+    let limit = http::page_limit(req, TRACE_PAGE, MAX_TRACE_PAGE)?;
+    let after = http::cursor(req, shared::store::log::is_position)?;
     let pages = Page {
         after: after.as_deref(),
         limit,
@@ -125,7 +100,7 @@ pub async fn traces(app: &Tracer<'_>, req: &Request, officer: &str) -> HttpResul
                 .collect();
             tracing::info!(entries = entries.len(), "venue traced");
             http::ok(&serde_json::json!({
-                "venue": venue_view(&found.venue), "entries": entries, "next": found.next.map(|n| B64.encode(n)),
+                "venue": venue_view(&found.venue), "entries": entries, "next": http::next_cursor(found.next),
             }))
         }
         (None, Some(subject)) => {
@@ -149,7 +124,7 @@ pub async fn traces(app: &Tracer<'_>, req: &Request, officer: &str) -> HttpResul
             tracing::info!(visits = visits.len(), scans = scans.len(), "subject traced");
             http::ok(&serde_json::json!({
                 "subject": person_view(&found.subject), "visits": visits, "scans": scans,
-                "next": found.next.map(|n| B64.encode(n)),
+                "next": http::next_cursor(found.next),
             }))
         }
         _ => Err(Problem::bad_request(

@@ -7,22 +7,28 @@
 //! not: asking whether a number is registered is itself a read about a person.
 
 use crate::crypto::PiiKeys;
+use crate::domain::day::rfc3339;
 use crate::domain::divisions::{self, Level};
 use crate::domain::identity::IdNumber;
+use crate::domain::rules::RuleSet;
+use crate::domain::status::Color;
+use crate::http::Problem;
 use crate::service::trace::{self, Person, Reader, TraceError};
 use crate::store::audit::AuditEntry;
 use crate::store::subjects::Subject;
-use crate::store::venues::{self, Listings, Search, Venue};
+use crate::store::venues::{self, Listing, Listings, Search, Venue};
 use crate::store::{Store, StoreError};
 
 /// The audit's target when a lookup found no one.
 pub const NO_SUBJECT: &str = "no subject";
 
-/// A person found by ID number: the opened identity and the profile (for
-/// the colour and whether they registered it themselves).
+/// A person found by ID number: the opened identity, the profile, and the
+/// live colour of their code (the rules on the profile's facts, today's
+/// risk areas and clock; also for a person who never declared).
 pub struct Found {
     pub person: Person,
     pub subject: Subject,
+    pub color: Color,
 }
 
 impl Found {
@@ -31,6 +37,23 @@ impl Found {
     pub fn registered(&self) -> bool {
         self.subject.identity.owner.is_some()
     }
+
+    /// The person as `GET /v1/admin/subjects` shows them.
+    pub fn json(&self) -> serde_json::Value {
+        let p = &self.person;
+        serde_json::json!({
+            "subject_id": p.subject_id, "name": p.name, "id_number": p.id_number, "phone": p.phone,
+            "color": self.color, "registered": self.registered(),
+        })
+    }
+}
+
+/// A venue as `GET /v1/admin/venues` lists it.
+pub fn listing_json(venue: &Listing) -> serde_json::Value {
+    serde_json::json!({
+        "id": venue.id, "name": venue.name, "address": venue.address, "region": venue.region,
+        "category": venue.category, "created_at": rfc3339(venue.created_at), "revoked": venue.revoked_at.is_some(),
+    })
 }
 
 /// The subject holding an ID number, if any; audits nothing.
@@ -57,6 +80,7 @@ pub async fn audit_miss(
 pub async fn subject(
     store: &Store,
     pii: &PiiKeys,
+    rules: &RuleSet,
     reader: &Reader<'_>,
     id: &IdNumber,
 ) -> Result<Option<Found>, TraceError> {
@@ -69,10 +93,10 @@ pub async fn subject(
         .await?
         .ok_or(TraceError::NoSubject)?;
     audit(store, reader, "find-subject", &subject_id, "by ID number".to_owned(), 1).await?;
-    Ok(Some(Found {
-        person: trace::reveal(pii, &subject)?,
-        subject,
-    }))
+    let person = trace::reveal(pii, &subject)?;
+    let areas = store.risk_areas().await?;
+    let color = rules.evaluate(&subject.facts, &areas, reader.now).color;
+    Ok(Some(Found { person, subject, color }))
 }
 
 /// The longest part of a name searched for: a venue's name has at most 50 characters.
@@ -84,9 +108,13 @@ pub fn is_county(code: &str) -> bool {
 }
 
 /// A part of a venue's name as typed into a search, trimmed: the same
-/// letters, digits, spaces and punctuation a name may hold; `None` otherwise.
-pub fn name_part(typed: &str) -> Option<String> {
-    crate::domain::text::plain_text(typed, 1, MAX_NAME_PART)
+/// letters, digits, spaces and punctuation a name may hold; else 400.
+pub fn name_part(typed: &str) -> Result<String, Problem> {
+    crate::domain::text::plain_text(typed, 1, MAX_NAME_PART).ok_or_else(|| {
+        Problem::bad_request(format!(
+            "`q` is 1 to {MAX_NAME_PART} letters, digits, spaces and common punctuation"
+        ))
+    })
 }
 
 /// The venue pages of `GET /v1/admin/venues`: no personal data, so no audit.
@@ -120,6 +148,7 @@ pub async fn revoke_venue(store: &Store, reader: &Reader<'_>, venue_id: &str) ->
     }
     audit(store, reader, "revoke-venue", &venue.id, String::new(), 0).await?;
     Ok(if store.revoke_venue(&venue, reader.now).await? {
+        tracing::info!("venue revoked by the authority");
         Revoked::Now
     } else {
         Revoked::Already

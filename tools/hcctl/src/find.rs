@@ -52,36 +52,21 @@ pub async fn subject(store: &Store, output: OutputFormat) -> Result<(), Failure>
     let pii = PiiKeys::from_env().map_err(crate::failure::pii_keys)?;
     let officer = crate::officer();
     let reader = Reader { officer: &officer, now };
-    let found = find::subject(store, &pii, &reader, &id)
+    let found = find::subject(store, &pii, RuleSet::embedded(), &reader, &id)
         .await
         .map_err(|err| match err {
             TraceError::Store(err) => err.into(),
             other => Failure::new(other.to_string()),
         })?;
     let found = found.ok_or_else(|| Failure::new("no one has registered this ID number (the lookup is audited)"))?;
-    let areas = store.risk_areas().await?;
-    let color = RuleSet::embedded().evaluate(&found.subject.facts, &areas, now).color;
-    let color = serde_json::to_value(color)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    let p = &found.person;
-    let cells = [
-        p.subject_id.clone(),
-        p.name.clone(),
-        p.id_number.clone(),
-        p.phone.clone().unwrap_or_default(),
-        color.clone(),
-        found.registered().to_string(),
-    ];
+    let view = found.json();
+    let cells = SUBJECT_HEADER.map(|field| match &view[field] {
+        serde_json::Value::String(text) => text.clone(),
+        serde_json::Value::Null => String::new(),
+        other => other.to_string(),
+    });
     match output {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::json!({"subject": {
-                "subject_id": p.subject_id, "name": p.name, "id_number": p.id_number, "phone": p.phone,
-                "color": color, "registered": found.registered(),
-            }})
-        ),
+        OutputFormat::Json => println!("{}", serde_json::json!({ "subject": view })),
         OutputFormat::Csv => crate::print_csv(&SUBJECT_HEADER, [cells.to_vec()])?,
         OutputFormat::Table => {
             let label = SUBJECT_HEADER.iter().map(|h| h.len()).max().unwrap_or(0);
@@ -100,7 +85,7 @@ pub async fn venues(store: &Store, region: &str, part: Option<&str>, output: Out
     let part = part
         .map(|q| {
             find::name_part(q)
-                .ok_or_else(|| Failure::usage("--q is 1 to 50 letters, digits, spaces and common punctuation"))
+                .map_err(|_| Failure::usage("--q is 1 to 50 letters, digits, spaces and common punctuation"))
         })
         .transpose()?;
     let mut listed: Vec<Listing> = Vec::new();
@@ -126,15 +111,7 @@ pub async fn venues(store: &Store, region: &str, part: Option<&str>, output: Out
     let rows: Vec<[String; 7]> = listed.iter().map(cells).collect();
     match output {
         OutputFormat::Json => {
-            let venues: Vec<_> = listed
-                .iter()
-                .map(|v| {
-                    serde_json::json!({
-                        "id": v.id, "name": v.name, "address": v.address, "region": v.region,
-                        "category": v.category, "created_at": rfc3339(v.created_at), "revoked": v.revoked_at.is_some(),
-                    })
-                })
-                .collect();
+            let venues: Vec<_> = listed.iter().map(find::listing_json).collect();
             println!("{}", serde_json::json!({ "venues": venues, "next": null }));
         }
         OutputFormat::Csv => crate::print_csv(&VENUE_HEADER, rows.iter().map(|r| r.to_vec()))?,
