@@ -63,6 +63,8 @@ GUARDIANS = [
 ]
 # The holder of a venue the authority's routes revoke.
 REVOKED_HOLDER = {"name": "吴九", "id_number": id_number("130102", "19750101", 31), "phone": "13700000005"}
+# Reasons a person gives in an appeal.
+APPEAL_REASONS = ["我没有发热，体温登记时填错了。", "行程信息有误，请核实。"]
 # Persons not registered: the risk-person import gets them as `unmatched`.
 UNREGISTERED_IDS = [id_number("130203", f"19{70 + i}0815", 300 + i) for i in range(4)]
 
@@ -159,6 +161,10 @@ def fixtures(base, hcctl, sent):
     subprocess.run([hcctl, "roles", "grant", "--user", officer["user"]["id"], "--role", "authority"], check=True, capture_output=True)
     officer = call(base, "POST", "/v1/login", {"code": "dev:fuzz-officer"})["token"]
     leaver = call(base, "POST", "/v1/login", {"code": "dev:fuzz-leaver"})["token"]
+    # An open appeal for the first dependent, for the authority's queue and decision (409 on a
+    # reused stack where it is still open); the citizen's own subject is left free to appeal.
+    call(base, "POST", "/v1/appeals", {"subject_id": dependents[0], "reason": APPEAL_REASONS[0]}, citizen, ok=(201, 409))
+    appeal_ids = [a["id"] for a in call(base, "GET", "/v1/admin/appeals", token=officer)["appeals"]]
 
     now = datetime.datetime.now(SHANGHAI).replace(microsecond=0)
     stamp = lambda delta: (now + delta).isoformat()  # noqa: E731
@@ -187,6 +193,8 @@ def fixtures(base, hcctl, sent):
             "window-to": [stamp(datetime.timedelta(minutes=0))],
             "valid-until": [stamp(datetime.timedelta(hours=6)), stamp(datetime.timedelta(days=7))],
             "check-reasons": ["核酸检测阴性", "已完成居家隔离，复核正常"],
+            "appeal-reasons": APPEAL_REASONS,
+            "appeal-ids": appeal_ids or ["ap_aaaaaaaaaaaaaaaaaaaaaaaaaa"],
             "risk-ids": UNREGISTERED_IDS,
             "risk-since": [now.date().isoformat(), (now.date() - datetime.timedelta(days=5)).isoformat()],
         },
@@ -210,6 +218,10 @@ BINDINGS = {
     "importRiskPersons": {"body.records[*].id_number": ("risk-ids", 0.8), "body.records[*].since": ("risk-since", 0.8)},
     "setVerification": {"path.subject_id": ("traced-subjects", 0.8), "body.reason": ("check-reasons", 0.7),
                         "body.valid_until": ("valid-until", 0.6)},
+    "fileAppeal": {"body.subject_id": ("subjects", 0.5), "body.reason": ("appeal-reasons", 0.5)},
+    "listAppeals": {"query.subject_id": ("subjects", 0.6)},
+    "decideAppeal": {"path.appeal_id": ("appeal-ids", 0.8), "body.note": ("check-reasons", 0.7),
+                     "body.valid_until": ("valid-until", 0.6)},
     "trace": {"query.venue_id": ("venue-ids", 0.5), "query.subject_id": ("traced-subjects", 0.5),
               "query.id_number": ("registered-ids", 0.3), "query.from": ("window-from", 0.9), "query.to": ("window-to", 0.9)},
     "findSubject": {"query.id_number": ("registered-ids", 0.7)},
