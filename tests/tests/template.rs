@@ -571,6 +571,70 @@ fn samconfig_deploys_without_questions() {
     }
 }
 
+/// The actions a function's policy allows on `resource` (as written: `Table`
+/// for `!GetAtt Table.Arn`, `${Table.Arn}/index/name` for an index).
+fn allowed(function: &Value, resource: &str) -> BTreeSet<String> {
+    let names = |r: &Value| match get_att(r, "Arn") {
+        Some(table) => table,
+        None => text(r),
+    };
+    let mut actions = BTreeSet::new();
+    for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let resources: Vec<String> = match &statement["Resource"] {
+                Value::Sequence(list) => list.iter().map(names).collect(),
+                one => vec![names(one)],
+            };
+            if resources.iter().any(|r| r == resource) {
+                actions.extend(statement["Action"].as_sequence().unwrap().iter().map(text));
+            }
+        }
+    }
+    actions
+}
+
+#[test]
+fn the_admin_function_finds_and_revokes_venues_through_its_routes_and_no_more() {
+    let template = template();
+    let admin = &template["Resources"]["AdminFunction"];
+    let routes: BTreeSet<String> = admin["Properties"]["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .map(|e| {
+            format!(
+                "{} {}",
+                text(&e["Properties"]["Method"]),
+                text(&e["Properties"]["Path"])
+            )
+        })
+        .collect();
+    for route in [
+        "GET /v1/admin/subjects",
+        "GET /v1/admin/venues",
+        "DELETE /v1/admin/venues/{venue_id}",
+    ] {
+        assert!(routes.contains(route), "{route}");
+    }
+    assert_eq!(
+        allowed(admin, "${VenuesTable.Arn}/index/by-region"),
+        BTreeSet::from(["dynamodb:Query".to_owned()])
+    );
+    assert_eq!(
+        allowed(admin, "VenuesTable"),
+        [
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem"
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect(),
+        "reads, and the revocation's transaction; never a put or a scan"
+    );
+}
+
 /// The functions' own metric of DynamoDB outages (shared/src/metrics.rs) is alarmed for every
 /// function that serves the API, under the namespace and dimension the functions write.
 #[test]
