@@ -306,7 +306,7 @@ fn failed_stream_batches_go_to_an_alarmed_queue_in_time_to_be_replayed() {
             assert_eq!(text(&resources(&template)[queue.as_str()]["Type"]), "AWS::SQS::Queue");
             let alarmed = of_type(&template, "AWS::CloudWatch::Alarm").into_iter().any(|(_, a)| {
                 let a = &a["Properties"];
-                text(&a["MetricName"]) == "ApproximateNumberOfMessagesVisible"
+                a["MetricName"].as_str() == Some("ApproximateNumberOfMessagesVisible")
                     && a["Dimensions"]
                         .as_sequence()
                         .unwrap()
@@ -324,7 +324,9 @@ fn alarmed(template: &Value, namespace: &str, metric: &str) -> BTreeSet<String> 
     of_type(template, "AWS::CloudWatch::Alarm")
         .into_iter()
         .filter(|(_, a)| {
-            text(&a["Properties"]["Namespace"]) == namespace && text(&a["Properties"]["MetricName"]) == metric
+            // An alarm on metric math has no Namespace of its own.
+            a["Properties"]["Namespace"].as_str() == Some(namespace)
+                && a["Properties"]["MetricName"].as_str() == Some(metric)
         })
         .flat_map(|(_, a)| {
             a["Properties"]["Dimensions"]
@@ -673,4 +675,119 @@ fn a_busy_station_has_index_shards_to_spare_and_the_aggregator_full_batches() {
         10_000.0,
         "Lambda's largest batch of a DynamoDB stream"
     );
+}
+
+/// The actions a function's policy allows on `resource` (as written: `Table`
+/// for `!GetAtt Table.Arn`, `${Table.Arn}/index/name` for an index).
+fn allowed(function: &Value, resource: &str) -> BTreeSet<String> {
+    let names = |r: &Value| match get_att(r, "Arn") {
+        Some(table) => table,
+        None => text(r),
+    };
+    let mut actions = BTreeSet::new();
+    for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let resources: Vec<String> = match &statement["Resource"] {
+                Value::Sequence(list) => list.iter().map(names).collect(),
+                one => vec![names(one)],
+            };
+            if resources.iter().any(|r| r == resource) {
+                actions.extend(statement["Action"].as_sequence().unwrap().iter().map(text));
+            }
+        }
+    }
+    actions
+}
+
+#[test]
+fn the_admin_function_finds_and_revokes_venues_through_its_routes_and_no_more() {
+    let template = template();
+    let admin = &template["Resources"]["AdminFunction"];
+    let routes: BTreeSet<String> = admin["Properties"]["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .map(|e| {
+            format!(
+                "{} {}",
+                text(&e["Properties"]["Method"]),
+                text(&e["Properties"]["Path"])
+            )
+        })
+        .collect();
+    for route in [
+        "GET /v1/admin/subjects",
+        "GET /v1/admin/venues",
+        "DELETE /v1/admin/venues/{venue_id}",
+    ] {
+        assert!(routes.contains(route), "{route}");
+    }
+    assert_eq!(
+        allowed(admin, "${VenuesTable.Arn}/index/by-region"),
+        BTreeSet::from(["dynamodb:Query".to_owned()])
+    );
+    assert_eq!(
+        allowed(admin, "VenuesTable"),
+        [
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem"
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect(),
+        "reads, and the revocation's transaction; never a put or a scan"
+    );
+}
+
+/// The functions' own metric of DynamoDB outages (shared/src/metrics.rs) is alarmed for every
+/// function that serves the API, under the namespace and dimension the functions write.
+#[test]
+fn store_outages_counted_by_the_functions_are_alarmed() {
+    let template = template();
+    let http: BTreeSet<String> = functions(&template)
+        .into_iter()
+        .filter(|(_, f)| {
+            f["Properties"]["Events"]
+                .as_mapping()
+                .is_some_and(|events| events.values().any(|e| text(&e["Type"]) == "HttpApi"))
+        })
+        .map(|(n, _)| n)
+        .collect();
+    assert!(http.len() >= 6, "{http:?}");
+    let mut covered = BTreeSet::new();
+    for (_, alarm) in of_type(&template, "AWS::CloudWatch::Alarm") {
+        let Some(metrics) = alarm["Properties"]["Metrics"].as_sequence() else {
+            continue;
+        };
+        let ids: Vec<String> = metrics
+            .iter()
+            .filter_map(|m| {
+                let metric = &m["MetricStat"]["Metric"];
+                (metric["Namespace"].as_str() == Some(shared::metrics::NAMESPACE)
+                    && metric["MetricName"].as_str() == Some("StoreUnavailable"))
+                .then(|| {
+                    covered.extend(metric["Dimensions"].as_sequence().unwrap().iter().filter_map(|d| {
+                        (text(&d["Name"]) == "FunctionName")
+                            .then(|| reference(&d["Value"]))
+                            .flatten()
+                    }));
+                    text(&m["Id"])
+                })
+            })
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let expression = metrics
+            .iter()
+            .find(|m| m["ReturnData"] == Value::Bool(true))
+            .map(|m| text(&m["Expression"]))
+            .expect("an expression returns the data");
+        for id in &ids {
+            assert!(expression.contains(id.as_str()), "{expression} sums {id}");
+        }
+    }
+    assert_eq!(covered, http);
 }

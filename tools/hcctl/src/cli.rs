@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use shared::domain::day::iso_date;
-use shared::domain::divisions::Level;
+use shared::domain::ranking::Ranked;
 use shared::domain::role::Role;
 use time::{Date, OffsetDateTime};
 
@@ -42,7 +42,7 @@ pub enum Command {
         /// The Asia/Shanghai day, YYYY-MM-DD [default: today in Shanghai]
         #[arg(long, value_parser = parse_day)]
         date: Option<Date>,
-        /// Cities or counties.
+        /// Cities, counties, or the notice's fourteen units (the cities, 定州市, 辛集市, 雄安新区).
         #[arg(long, value_enum, default_value_t = LevelArg::City)]
         level: LevelArg,
         /// How to print the ranking; json is the body of `GET /v1/admin/rankings`.
@@ -51,6 +51,16 @@ pub enum Command {
         /// The same as --output json.
         #[arg(long, conflicts_with = "output")]
         json: bool,
+    },
+    /// Find a person by ID number, with full identity (needs HC_PII_HASH_KEY and HC_PII_ENC_KEY).
+    Subjects {
+        #[command(subcommand)]
+        action: SubjectsAction,
+    },
+    /// Venue codes: a county's venues, by a part of the name.
+    Venues {
+        #[command(subcommand)]
+        action: VenuesAction,
     },
     /// Contact tracing with full identities (needs HC_PII_HASH_KEY and HC_PII_ENC_KEY).
     Traces {
@@ -108,6 +118,37 @@ pub enum RiskPersonsAction {
         /// UTF-8, with or without BOM, CRLF or LF line ends.
         file: PathBuf,
         /// How to print the refused rows and the counts.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SubjectsAction {
+    /// The person holding an ID number: full identity, live colour, whether
+    /// they registered themselves. Audited, found or not.
+    Find {
+        /// Read the ID number from standard input (its first line), so that it
+        /// stays out of the shell history and the process list.
+        #[arg(long, required = true)]
+        id_number_stdin: bool,
+        /// How to print the person; json is the body of `GET /v1/admin/subjects`.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum VenuesAction {
+    /// The venues of a county, newest first, whose name contains --q (every page).
+    Search {
+        /// The county's division code, such as 130102.
+        #[arg(long)]
+        region: String,
+        /// A part of the venue's name.
+        #[arg(long)]
+        q: Option<String>,
+        /// How to print the venues; json is the body of `GET /v1/admin/venues`, all pages in one.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
@@ -182,13 +223,15 @@ impl From<Role> for RoleArg {
 pub enum LevelArg {
     City,
     County,
+    Unit,
 }
 
-impl From<LevelArg> for Level {
-    fn from(level: LevelArg) -> Level {
+impl From<LevelArg> for Ranked {
+    fn from(level: LevelArg) -> Ranked {
         match level {
-            LevelArg::City => Level::City,
-            LevelArg::County => Level::County,
+            LevelArg::City => Ranked::City,
+            LevelArg::County => Ranked::County,
+            LevelArg::Unit => Ranked::Unit,
         }
     }
 }
