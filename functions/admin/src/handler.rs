@@ -51,6 +51,7 @@ impl Function for App {
             path,
             ["v1", "admin", "risk-areas" | "risk-persons" | "traces" | "rankings"]
                 | ["v1", "admin", "subjects", _, "verification"]
+                | ["v1", "admin", "exposures", ..]
         );
         if !known {
             return Err(Problem::not_found());
@@ -58,6 +59,7 @@ impl Function for App {
         // Authority first: to anyone else every admin route is forbidden, even with a bad body.
         let officer = authority(app, req).await?;
         match (path, req.method()) {
+            (["v1", "admin", "exposures", rest @ ..], _) => crate::exposures::route(app, req, &officer, rest).await,
             (["v1", "admin", "risk-areas"], &Method::PUT) => put_risk_areas(app, req, &officer).await,
             (["v1", "admin", "risk-areas"], &Method::GET) => get_risk_areas(app).await,
             (["v1", "admin", "risk-areas"], _) => Err(Problem::method_not_allowed("GET, PUT")),
@@ -91,7 +93,7 @@ async fn authority(app: &App, req: &Request) -> Result<String, Problem> {
     }
 }
 
-async fn audit(
+pub(crate) async fn audit(
     app: &App,
     officer: &str,
     action: &str,

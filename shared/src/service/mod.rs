@@ -5,6 +5,8 @@
 
 pub mod access;
 pub mod attempts;
+pub mod exposure_worker;
+pub mod exposures;
 pub mod guardians;
 pub mod health_code;
 pub mod identity;

@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod attempts;
 pub mod audit;
+pub mod exposures;
 pub mod guardians;
 mod keys;
 pub mod limits;

@@ -142,7 +142,20 @@ pub const SETTINGS: TableDef = TableDef {
     stream: None,
 };
 
-pub const ALL: [&TableDef; 8] = [&ACCOUNTS, &SUBJECTS, &VENUES, &LOG, &STATS, &AUDIT, &LIMITS, &SETTINGS];
+/// Exposures, their contacts and progress. Its stream starts the exposure worker.
+pub const EXPOSURES: TableDef = TableDef {
+    suffix: "exposures",
+    logical_id: "ExposuresTable",
+    pk: "pk",
+    sk: Some("sk"),
+    indexes: &[],
+    ttl: None,
+    stream: Some(StreamView::NewImage),
+};
+
+pub const ALL: [&TableDef; 9] = [
+    &ACCOUNTS, &SUBJECTS, &VENUES, &LOG, &STATS, &AUDIT, &LIMITS, &SETTINGS, &EXPOSURES,
+];
 
 /// The deployed names of the tables, from one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +169,7 @@ pub struct Tables {
     pub audit: String,
     pub limits: String,
     pub settings: String,
+    pub exposures: String,
 }
 
 /// The prefix of the local stack and of `hcctl` when nothing else is set.
@@ -174,6 +188,7 @@ impl Tables {
             audit: name(&AUDIT),
             limits: name(&LIMITS),
             settings: name(&SETTINGS),
+            exposures: name(&EXPOSURES),
         }
     }
 
