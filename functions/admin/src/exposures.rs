@@ -38,7 +38,15 @@ async fn create(app: &App, req: &Request, officer: &str) -> HttpResult {
         .or_else(|| body.subject_id.clone())
         .unwrap_or_else(|| "by ID number".to_owned());
     let exposure = exposures::create(&app.base.store, &app.pii, officer, id, body, now, app.retention).await?;
-    audit(app, officer, "exposure", &exposure.id, format!("{target} {:?}", exposure.level), 0).await?;
+    audit(
+        app,
+        officer,
+        "exposure",
+        &exposure.id,
+        format!("{target} {:?}", exposure.level),
+        0,
+    )
+    .await?;
     tracing::info!(kind = ?exposure.kind, level = ?exposure.level, "exposure recorded");
     Ok(http::json(
         StatusCode::ACCEPTED,

@@ -124,7 +124,10 @@ async fn login(app: &App, req: &Request) -> HttpResult {
     let now = app.base.clock.now();
     let account_id = app.pii.account_id(app.provider.name(), &subject);
     // The openid is kept sealed: notices of exposures are sent to it.
-    let sealed = app.pii.seal(&subject, &format!("{account_id}/openid")).map_err(|_| Problem::internal())?;
+    let sealed = app
+        .pii
+        .seal(&subject, &format!("{account_id}/openid"))
+        .map_err(|_| Problem::internal())?;
     let account = match app.base.store.get_account(&account_id).await? {
         Some(account) if account.openid_sealed.is_some() => account,
         Some(account) => {

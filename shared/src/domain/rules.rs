@@ -371,7 +371,9 @@ impl RuleSet {
         let mut hints: Vec<String> = Vec::new();
         for (rule, _) in &fired {
             let hint = match rule.kind {
-                Kind::Exposure { within_days } => exposure_hint(&rule.hint, live_exposures(facts, rule, within_days, today)),
+                Kind::Exposure { within_days } => {
+                    exposure_hint(&rule.hint, live_exposures(facts, rule, within_days, today))
+                }
                 _ => rule.hint.clone(),
             };
             if !hints.contains(&hint) {

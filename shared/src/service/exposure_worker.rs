@@ -224,7 +224,10 @@ impl Worker<'_> {
         }
         let openids = self.recipients(subject).await?;
         if openids.is_empty() {
-            return self.store.settle_notice(&exposure.id, subject, Some(&sort_time(now))).await;
+            return self
+                .store
+                .settle_notice(&exposure.id, subject, Some(&sort_time(now)))
+                .await;
         }
         let message = Message {
             openids,

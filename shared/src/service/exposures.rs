@@ -87,7 +87,11 @@ pub async fn create(
     }
     let reason = crate::domain::text::plain_text(&req.reason, 1, 200)
         .ok_or_else(|| Problem::bad_request("`reason` is 1 to 200 letters, digits, spaces and common punctuation"))?;
-    let named = [req.venue_id.is_some(), req.id_number.is_some(), req.subject_id.is_some()];
+    let named = [
+        req.venue_id.is_some(),
+        req.id_number.is_some(),
+        req.subject_id.is_some(),
+    ];
     if named.iter().filter(|&&n| n).count() != 1 {
         return Err(Problem::bad_request(
             "name exactly one of `venue_id`, `id_number` and `subject_id`",
@@ -223,4 +227,35 @@ pub async fn contacts(
 /// The name of a district for a notice: `长安区`.
 pub fn district_name(code: Option<&str>) -> Option<&'static str> {
     code.and_then(divisions::lookup).map(|d| d.name)
+}
+
+/// `{"notices": [...]}`: a subject's notices, newest first, one per
+/// exposure it was found in. The text names the day and the district, never the case.
+pub fn notices(facts: &crate::domain::status::Facts) -> serde_json::Value {
+    serde_json::json!({ "notices": notice_list(facts) })
+}
+
+fn notice_list(facts: &crate::domain::status::Facts) -> Vec<serde_json::Value> {
+    let mut list: Vec<&crate::domain::status::ExposureFact> = facts.exposures.iter().collect();
+    list.sort_by(|a, b| b.recorded_at.cmp(&a.recorded_at));
+    list.into_iter()
+        .map(|e| {
+            let day = format!("{}月{}日", u8::from(e.day.month()), e.day.day());
+            let place = district_name(e.district.as_deref()).unwrap_or("河北省");
+            let text = if e.withdrawn {
+                format!("{day}在{place}的时空伴随提醒已由卫生健康部门撤销，健康码不再因此变色。")
+            } else {
+                let color = if e.level == Color::Red { "红码" } else { "黄码" };
+                format!(
+                    "您于{day}在{place}的场所与风险人员时空伴随，健康码转为{color}。请减少外出，配合社区做好健康监测和核酸检测。"
+                )
+            };
+            serde_json::json!({
+                "id": format!("n_{}", e.id.trim_start_matches("x_")),
+                "kind": "exposure",
+                "created_at": crate::domain::day::rfc3339(e.recorded_at),
+                "text": text,
+            })
+        })
+        .collect()
 }

@@ -268,7 +268,13 @@ impl Store {
 
     /// Takes the exposure for `worker` until `until` (Unix seconds) if it
     /// has work left and no one else holds it; the exposure as it is then.
-    pub async fn take_exposure(&self, id: &str, worker: &str, now: i64, until: i64) -> Result<Option<Exposure>, StoreError> {
+    pub async fn take_exposure(
+        &self,
+        id: &str,
+        worker: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<Option<Exposure>, StoreError> {
         let result = self
             .client
             .update_item()
@@ -299,7 +305,13 @@ impl Store {
 
     /// Saves the worker's position and extends its lease; `false` when it
     /// no longer holds the exposure or the exposure was withdrawn.
-    pub async fn checkpoint(&self, id: &str, worker: &str, progress: &Progress, until: i64) -> Result<bool, StoreError> {
+    pub async fn checkpoint(
+        &self,
+        id: &str,
+        worker: &str,
+        progress: &Progress,
+        until: i64,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()
@@ -383,7 +395,9 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.tables.exposures)
             .set_key(Some(key2(exposure_pk(id), META)))
-            .update_expression("SET #status = :withdrawn, withdrawn_at = :at, cleaned = :no REMOVE lease_owner, lease_until")
+            .update_expression(
+                "SET #status = :withdrawn, withdrawn_at = :at, cleaned = :no REMOVE lease_owner, lease_until",
+            )
             .condition_expression("attribute_exists(pk) AND #status <> :withdrawn")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":withdrawn", s("withdrawn"))
@@ -499,7 +513,13 @@ impl Store {
 
     /// Claims a contact's notice for sending until `until`; `false` when it
     /// went out already or another worker is sending it.
-    pub async fn claim_notice(&self, exposure_id: &str, subject: &str, now: i64, until: i64) -> Result<bool, StoreError> {
+    pub async fn claim_notice(
+        &self,
+        exposure_id: &str,
+        subject: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()

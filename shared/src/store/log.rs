@@ -317,7 +317,11 @@ impl Store {
         }
         let more = entries.len() > limit || (out.last_evaluated_key.is_some() && !entries.is_empty());
         entries.truncate(limit);
-        let next = if more { entries.last().map(|e| e.gsk.clone()) } else { None };
+        let next = if more {
+            entries.last().map(|e| e.gsk.clone())
+        } else {
+            None
+        };
         Ok((entries, next))
     }
 
