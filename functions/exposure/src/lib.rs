@@ -93,11 +93,40 @@ pub async fn handle(app: &App, event: LambdaEvent<Event>) -> Result<(), Error> {
     };
     let worker = app.worker(Clock::system());
     for id in exposure_ids(&event.payload) {
-        let outcome = worker.work(&id, budget).await?;
+        let mut outcome = worker.work(&id, budget).await?;
+        // Held by a run that died (a timeout, a crash): wait out its lease
+        // once, as no other record will come for it.
+        if outcome == Outcome::Busy
+            && still_open(app, &id).await?
+            && Instant::now() + LEASE_WAIT < budget.until.unwrap_or_else(Instant::now)
+        {
+            tokio::time::sleep(LEASE_WAIT).await;
+            outcome = worker.work(&id, budget).await?;
+        }
         tracing::info!(?outcome, "exposure worked on");
         if outcome == Outcome::Paused {
             break;
         }
     }
     Ok(())
+}
+
+/// A little more than a worker's lease.
+const LEASE_WAIT: StdDuration = StdDuration::from_secs(130);
+
+async fn still_open(app: &App, id: &str) -> Result<bool, Error> {
+    Ok(app.store.open_exposures().await?.iter().any(|open| open == id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_names_each_exposure_once_and_nothing_else() {
+        let event: Event =
+            serde_json::from_str(include_str!("../events/exposure.json")).expect("a DynamoDB stream event");
+        let ids: Vec<String> = exposure_ids(&event).into_iter().collect();
+        assert_eq!(ids, ["x_aaaaaaaaaaaaaaaaaaaaaaaaaa"]);
+    }
 }
