@@ -7,7 +7,8 @@ and fails on any server error or any response that breaks the document
 So that the generated requests reach the handlers' success paths, the run
 first seeds fixtures over HTTP (a verified citizen with five dependents,
 two guardians by the citizen's invitations and a venue, a second person's
-venue where the citizen checked in and had their code scanned, an officer),
+venue where the citizen checked in and had their code scanned, an officer,
+an exposure of that venue),
 then hands schemathesis a configuration file
 (.local/fuzz/schemathesis.toml) whose dictionaries bind parameters to those
 fixtures with a probability: ID numbers with a valid check character (a
@@ -153,6 +154,10 @@ def fixtures(base, hcctl, sent):
     now = datetime.datetime.now(SHANGHAI).replace(microsecond=0)
     stamp = lambda delta: (now + delta).isoformat()  # noqa: E731
     token_of = venue["qr"].split("?c=", 1)[1]
+    # An exposure of the holder's venue, for the routes that read and withdraw one.
+    exposure = call(base, "POST", "/v1/admin/exposures",
+                    {"venue_id": venue["venue"]["id"], "from": stamp(datetime.timedelta(hours=-2)), "to": stamp(datetime.timedelta(0)),
+                     "level": "yellow", "reason": "确诊病例到访"}, officer)["exposure"]["id"]
     return {
         "tokens": {"citizen": citizen, "authority": officer, "session": leaver},
         "dictionaries": {
@@ -173,6 +178,8 @@ def fixtures(base, hcctl, sent):
             "window-to": [stamp(datetime.timedelta(minutes=0))],
             "valid-until": [stamp(datetime.timedelta(hours=6)), stamp(datetime.timedelta(days=7))],
             "check-reasons": ["核酸检测阴性", "已完成居家隔离，复核正常"],
+            "exposure-ids": [exposure],
+            "exposure-reasons": ["确诊病例到访", "确诊病例行程"],
             "risk-ids": UNREGISTERED_IDS,
             "risk-since": [now.date().isoformat(), (now.date() - datetime.timedelta(days=5)).isoformat()],
         },
@@ -198,10 +205,17 @@ BINDINGS = {
                         "body.valid_until": ("valid-until", 0.6)},
     "trace": {"query.venue_id": ("venue-ids", 0.5), "query.subject_id": ("traced-subjects", 0.5),
               "query.from": ("window-from", 0.9), "query.to": ("window-to", 0.9)},
+    "getNotices": {"query.subject_id": ("subjects", 0.6)},
+    "createExposure": {"body.venue_id": ("venue-ids", 0.9), "body.subject_id": ("traced-subjects", 0.9),
+                       "body.id_number": ("citizen-id", 0.9), "body.from": ("window-from", 0.9),
+                       "body.to": ("window-to", 0.9), "body.reason": ("exposure-reasons", 0.8)},
+    "getExposure": {"path.id": ("exposure-ids", 0.8)},
+    "withdrawExposure": {"path.id": ("exposure-ids", 0.8)},
+    "exposureContacts": {"path.id": ("exposure-ids", 0.8)},
 }
 # A trace needs exactly one of two optional ids, a window near now and no stray
 # cursor, which few generated cases have: more cases there.
-MAX_EXAMPLES = {"trace": 60}
+MAX_EXAMPLES = {"trace": 60, "createExposure": 60}
 
 
 def toml(value):

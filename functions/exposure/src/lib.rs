@@ -20,6 +20,12 @@ use shared::service::exposures::{Budget, Notifier, Outcome, Worker};
 use shared::store::Store;
 use time::Duration;
 
+/// Logging as in Lambda (`RUST_LOG`, text or JSON), for `hcctl exposures
+/// work`, whose log lines are the worker's.
+pub fn init_logging() {
+    lambda_runtime::tracing::init_default_subscriber();
+}
+
 /// What the worker holds from its cold start on.
 pub struct App {
     pub store: Store,

@@ -172,6 +172,11 @@ pub async fn create(
     }
 }
 
+/// A stored time as the routes show times: RFC 3339 in +08:00.
+fn shown(stored: &str) -> String {
+    parse_time(stored).map_or_else(|| stored.to_owned(), crate::domain::day::rfc3339)
+}
+
 /// The exposure as the routes show it.
 pub fn view(e: &Exposure) -> serde_json::Value {
     serde_json::json!({
@@ -179,11 +184,11 @@ pub fn view(e: &Exposure) -> serde_json::Value {
         "kind": e.kind,
         "status": e.status.as_str(),
         "level": e.level,
-        "from": e.from,
-        "to": e.to,
+        "from": shown(&e.from),
+        "to": shown(&e.to),
         "contacts": e.contacts,
-        "created_at": e.created_at,
-        "finished_at": e.finished_at,
+        "created_at": shown(&e.created_at),
+        "finished_at": e.finished_at.as_deref().map(shown),
     })
 }
 
@@ -218,7 +223,7 @@ pub async fn contacts(
             "id_number": revealed.as_ref().map(|r| r.id_number.clone()),
             "phone": revealed.as_ref().and_then(|r| r.phone.clone()),
             "venue_id": venue_id,
-            "entered_at": entered_at,
+            "entered_at": shown(&entered_at),
         }));
     }
     Ok((rows, next))

@@ -202,6 +202,7 @@ async fn contacts(store: &Store, id: &str, out: &std::path::Path, force: bool) -
 
 /// Runs the worker on every open exposure; with `follow`, every second until Ctrl-C.
 async fn work(store: &Store, follow: bool) -> Result<(), Failure> {
+    exposure::init_logging();
     let pii = PiiKeys::from_env().map_err(failure::pii_keys)?;
     let notifier = exposure::notifier::from_env().map_err(|e| Failure::usage(e.to_string()))?;
     let worker = shared::service::exposures::Worker {
