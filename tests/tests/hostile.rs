@@ -110,6 +110,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
         &store.tables.stats,
         &store.tables.audit,
         &store.tables.settings,
+        &store.tables.exposures,
     ] {
         items.extend(
             table_items(store, table)
@@ -358,6 +359,29 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
             None,
         ),
         route("admin", "GET", "/v1/admin/rankings?level=county", None),
+        // An unknown venue: every variant is refused (400, 404, 422), so nothing is recorded.
+        route(
+            "admin",
+            "POST",
+            "/v1/admin/exposures",
+            Some(
+                json!({"venue_id": "v_aaaaaaaaaaaaaaaaaaaaaaaaaa", "from": "2026-11-26T08:00:00+08:00", "to": "2026-11-26T09:00:00+08:00", "level": "yellow", "reason": "确诊病例到访"}),
+            ),
+        ),
+        route("admin", "GET", "/v1/admin/exposures/x_aaaaaaaaaaaaaaaaaaaaaaaaaa", None),
+        route(
+            "admin",
+            "DELETE",
+            "/v1/admin/exposures/x_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+            None,
+        ),
+        route(
+            "admin",
+            "GET",
+            "/v1/admin/exposures/x_aaaaaaaaaaaaaaaaaaaaaaaaaa/contacts",
+            None,
+        ),
+        route("code", "GET", format!("/v1/notices?subject_id={alice_subject}"), None),
     ];
 
     let before = snapshot(&w.store).await;
@@ -470,6 +494,13 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         ("admin", "/v1/admin/traces?subject_id=pk%20%3D%20%3Apk"),
         ("admin", "/v1/admin/rankings?date=2026-13-45"),
         ("admin", "/v1/admin/rankings?level=%3Cscript%3E"),
+        ("admin", "/v1/admin/exposures/%27%20OR%201%3D1"),
+        ("admin", "/v1/admin/exposures/X%23x_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        (
+            "admin",
+            "/v1/admin/exposures/x_aaaaaaaaaaaaaaaaaaaaaaaaaa/contacts?next=C%23s_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ),
+        ("code", "/v1/notices?subject_id=%27%20OR%201%3D1"),
     ] {
         let token = if function == "admin" {
             &officer

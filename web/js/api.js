@@ -14,6 +14,7 @@ const FUNCTIONS = [
   ['/v1/logout', 'login'],
   ['/v1/declarations', 'declaration'],
   ['/v1/code', 'code'],
+  ['/v1/notices', 'code'],
   ['/.well-known/', 'code'],
   ['/v1/venues', 'venue'],
   ['/v1/scans', 'scan'],
