@@ -430,7 +430,7 @@ async fn a_worker_stopped_mid_run_and_another_started_record_and_notify_each_con
     };
     assert_eq!(exposure.progress.pages, 3);
     assert_eq!(
-        w.store.record_contact(&id, "dead", &contact, &fact).await.unwrap(),
+        w.store.record_contact(&id, "dead", &contact, &fact, true).await.unwrap(),
         Recorded::New
     );
 

@@ -163,7 +163,9 @@ impl Worker<'_> {
     }
 
     /// Records the contacts of one page and sends their notices; `false`
-    /// when the lease was lost.
+    /// when the lease was lost. The page's profiles and their accounts'
+    /// openids are read in batches, so a contact costs its transaction and,
+    /// when it has someone to tell, its notice.
     async fn record_page(
         &self,
         exposure: &Exposure,
@@ -171,11 +173,22 @@ impl Worker<'_> {
         entries: &[crate::store::log::VenueEntry],
     ) -> Result<bool, StoreError> {
         let mut seen = HashSet::new();
+        let people: Vec<&crate::store::log::VenueEntry> = entries
+            .iter()
+            .filter(|e| exposure.case_subject.as_deref() != Some(e.subject_id.as_str()))
+            .filter(|e| seen.insert(e.subject_id.clone()))
+            .collect();
+        let ids: Vec<String> = people.iter().map(|e| e.subject_id.clone()).collect();
+        let profiles = self.store.get_subjects(&ids).await?;
+        let accounts: Vec<String> = profiles
+            .values()
+            .flat_map(|p| p.identity.owner.iter().chain(p.identity.guardians.keys()).cloned())
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let openids = self.store.openids(&accounts).await?;
         let mut to_notify = Vec::new();
-        for entry in entries {
-            if exposure.case_subject.as_deref() == Some(entry.subject_id.as_str()) || !seen.insert(&entry.subject_id) {
-                continue;
-            }
+        for entry in people {
             let at = parse_time(&entry.at).ok_or_else(|| StoreError::Corrupt("an entry's time".into()))?;
             let now = self.clock.now();
             let contact = Contact {
@@ -193,17 +206,30 @@ impl Worker<'_> {
                 district: task.district.clone(),
                 withdrawn: false,
             };
+            let profile = profiles.get(&entry.subject_id);
             match self
                 .store
-                .record_contact(&exposure.id, &self.name, &contact, &fact)
+                .record_contact(&exposure.id, &self.name, &contact, &fact, profile.is_some())
                 .await?
             {
-                Recorded::New | Recorded::Known => to_notify.push((entry.subject_id.clone(), fact)),
+                Recorded::New | Recorded::Known => {}
                 Recorded::LeaseLost => return Ok(false),
+            }
+            let recipients: Vec<String> = profile
+                .into_iter()
+                .flat_map(|p| p.identity.owner.iter().chain(p.identity.guardians.keys()))
+                .filter_map(|account| {
+                    let sealed = openids.get(account)?;
+                    self.pii.open(sealed, &format!("{account}/openid")).ok()
+                })
+                .collect();
+            // No one to tell (a person registered by no account of ours): nothing to send, nothing to claim.
+            if !recipients.is_empty() {
+                to_notify.push((entry.subject_id.clone(), fact, recipients));
             }
         }
         let results: Vec<Result<(), StoreError>> = stream::iter(to_notify)
-            .map(|(subject, fact)| async move { self.notify(exposure, &subject, fact).await })
+            .map(|(subject, fact, recipients)| async move { self.notify(exposure, &subject, fact, recipients).await })
             .buffer_unordered(8)
             .collect()
             .await;
@@ -212,7 +238,13 @@ impl Worker<'_> {
     }
 
     /// Sends one contact's notice to the subject's account and guardians, once.
-    async fn notify(&self, exposure: &Exposure, subject: &str, fact: ExposureFact) -> Result<(), StoreError> {
+    async fn notify(
+        &self,
+        exposure: &Exposure,
+        subject: &str,
+        fact: ExposureFact,
+        openids: Vec<String>,
+    ) -> Result<(), StoreError> {
         let now = self.clock.now();
         let claim_until = (now + Duration::minutes(5)).unix_timestamp();
         if !self
@@ -221,13 +253,6 @@ impl Worker<'_> {
             .await?
         {
             return Ok(());
-        }
-        let openids = self.recipients(subject).await?;
-        if openids.is_empty() {
-            return self
-                .store
-                .settle_notice(&exposure.id, subject, Some(&sort_time(now)))
-                .await;
         }
         let message = Message {
             openids,
@@ -251,25 +276,6 @@ impl Worker<'_> {
             }
         }
         self.store.settle_notice(&exposure.id, subject, None).await
-    }
-
-    /// The WeChat openids of a subject's owner and guardians that are known.
-    async fn recipients(&self, subject: &str) -> Result<Vec<String>, StoreError> {
-        let Some(profile) = self.store.get_subject(subject, false).await? else {
-            return Ok(Vec::new());
-        };
-        let identity = profile.identity;
-        let accounts = identity.owner.iter().chain(identity.guardians.keys());
-        let mut openids = Vec::new();
-        for account in accounts {
-            if let Some(account) = self.store.get_account(account).await?
-                && let Some(sealed) = &account.openid_sealed
-                && let Ok(openid) = self.pii.open(sealed, &format!("{}/openid", account.id))
-            {
-                openids.push(openid);
-            }
-        }
-        Ok(openids)
     }
 
     /// A case's check-ins in the window, as venues and windows of

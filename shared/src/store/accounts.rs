@@ -367,6 +367,21 @@ impl Store {
         written(request.send().await)
     }
 
+    /// Several accounts' sealed openids, by account id (eventually
+    /// consistent: an openid never changes); accounts without one are left out.
+    pub async fn openids(&self, ids: &[String]) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let keys = ids.iter().map(|id| key(account_pk(id))).collect();
+        let items = self.batch_get(&self.tables.accounts, keys, false).await?;
+        let mut found = std::collections::HashMap::new();
+        for item in items {
+            let account = from_item::<AccountItem>(item)?.account;
+            if let Some(sealed) = account.openid_sealed {
+                found.insert(account.id, sealed);
+            }
+        }
+        Ok(found)
+    }
+
     /// Keeps the sealed openid of an account that has none yet (accounts
     /// made before notices were sent); `false` when the account is gone.
     pub async fn set_openid(&self, account: &str, sealed: &str) -> Result<bool, StoreError> {

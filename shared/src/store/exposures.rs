@@ -423,12 +423,15 @@ impl Store {
 
     /// Records one contact, counts it and gives its subject the fact, all or
     /// nothing, if the worker still holds the running exposure.
+    /// `with_profile`: the subject has a profile to carry the fact (one
+    /// without, which none should be, still counts as a contact).
     pub async fn record_contact(
         &self,
         exposure_id: &str,
         worker: &str,
         contact: &Contact,
         fact: &ExposureFact,
+        with_profile: bool,
     ) -> Result<Recorded, StoreError> {
         let put = Put::builder()
             .table_name(&self.tables.exposures)
@@ -464,8 +467,10 @@ impl Store {
         let mut items = vec![
             TransactWriteItem::builder().put(put).build(),
             TransactWriteItem::builder().update(count).build(),
-            TransactWriteItem::builder().update(subject).build(),
         ];
+        if with_profile {
+            items.push(TransactWriteItem::builder().update(subject).build());
+        }
         loop {
             match self.transact(items.clone()).await {
                 Ok(()) => return Ok(Recorded::New),
