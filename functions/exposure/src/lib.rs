@@ -88,7 +88,7 @@ pub fn exposure_ids(event: &Event) -> BTreeSet<String> {
 /// the invocation's deadline. Errors make Lambda deliver the batch again,
 /// which the checkpoints make harmless.
 pub async fn handle(app: &App, event: LambdaEvent<Event>) -> Result<(), Error> {
-    let deadline = StdDuration::from_millis(u64::try_from(event.context.deadline).unwrap_or(0));
+    let deadline = StdDuration::from_millis(event.context.deadline);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

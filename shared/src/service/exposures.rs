@@ -242,7 +242,7 @@ pub fn notices(facts: &crate::domain::status::Facts) -> serde_json::Value {
 
 fn notice_list(facts: &crate::domain::status::Facts) -> Vec<serde_json::Value> {
     let mut list: Vec<&crate::domain::status::ExposureFact> = facts.exposures.iter().collect();
-    list.sort_by(|a, b| b.recorded_at.cmp(&a.recorded_at));
+    list.sort_by_key(|e| std::cmp::Reverse(e.recorded_at));
     list.into_iter()
         .map(|e| {
             let day = format!("{}月{}日", u8::from(e.day.month()), e.day.day());
