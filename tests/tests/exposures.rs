@@ -430,7 +430,10 @@ async fn a_worker_stopped_mid_run_and_another_started_record_and_notify_each_con
     };
     assert_eq!(exposure.progress.pages, 3);
     assert_eq!(
-        w.store.record_contact(&id, "dead", &contact, &fact, true).await.unwrap(),
+        w.store
+            .record_contact(&id, "dead", &contact, &fact, true)
+            .await
+            .unwrap(),
         Recorded::New
     );
 
@@ -602,4 +605,96 @@ async fn bad_exposure_requests_are_refused_and_record_nothing() {
     }
     assert_eq!(ids[0], ids[1]);
     assert_eq!(w.store.open_exposures().await.unwrap().len(), 1);
+}
+
+/// A WeChat API whose first `busy` sends answer errcode -1 (system busy) and
+/// whose first token is refused as expired (40001) once.
+async fn flaky_wechat(busy: usize) -> (Arc<Mutex<Vec<i64>>>, exposure::notifier::WeChat) {
+    #[derive(Clone)]
+    struct Flaky {
+        answers: Arc<Mutex<Vec<i64>>>,
+        busy: Arc<Mutex<usize>>,
+        tokens: Arc<Mutex<usize>>,
+    }
+    async fn token(State(f): State<Flaky>) -> axum::Json<Value> {
+        let mut n = f.tokens.lock().unwrap();
+        *n += 1;
+        axum::Json(json!({"access_token": format!("token-{n}"), "expires_in": 7200}))
+    }
+    async fn send(State(f): State<Flaky>, Query(q): Query<Vec<(String, String)>>) -> axum::Json<Value> {
+        let code = if q.contains(&("access_token".into(), "token-1".into())) {
+            40001
+        } else {
+            let mut busy = f.busy.lock().unwrap();
+            if *busy > 0 {
+                *busy -= 1;
+                -1
+            } else {
+                0
+            }
+        };
+        f.answers.lock().unwrap().push(code);
+        axum::Json(json!({"errcode": code}))
+    }
+    let flaky = Flaky {
+        answers: Arc::default(),
+        busy: Arc::new(Mutex::new(busy)),
+        tokens: Arc::default(),
+    };
+    let answers = flaky.answers.clone();
+    let router = Router::new()
+        .route("/cgi-bin/token", get(token))
+        .route("/cgi-bin/message/subscribe/send", post(send))
+        .with_state(flaky);
+    let base = fake_http::serve(router).await;
+    (
+        answers,
+        exposure::notifier::WeChat::new(base, "app".into(), "secret".into(), "tmpl-1".into()),
+    )
+}
+
+#[tokio::test]
+async fn a_refused_token_is_renewed_a_busy_wechat_is_retried_and_a_dead_one_never_holds_the_exposure_up() {
+    let w = world().await;
+    let (id, _, officer) = busy_venue(&w, 1).await;
+    // The expired token is renewed once; two busy answers are retried with backoff.
+    let (answers, wechat) = flaky_wechat(2).await;
+    assert_eq!(
+        worker(&w, &wechat, "w1", 10)
+            .work(&id, Budget::default())
+            .await
+            .unwrap(),
+        Outcome::Done
+    );
+    assert_eq!(
+        *answers.lock().unwrap(),
+        [40001, -1, -1, 0],
+        "delivered once in the end"
+    );
+
+    // WeChat busy for good: the exposure finishes all the same, its contacts
+    // recorded, and the notices are counted as failed, not sent.
+    let (venue_id, code) = venue(&w, "owner-2", 81).await;
+    let visitor = declared(&w, "late-visitor", 60).await;
+    check_in(&w, &visitor, &code, NOW + Duration::hours(3)).await;
+    w.clock.set(NOW + Duration::hours(4));
+    let id = expose(
+        &w,
+        &officer,
+        json!({"venue_id": venue_id, "from": "2026-11-26T12:00:00+08:00", "to": "2026-11-26T14:00:00+08:00", "level": "red", "reason": "确诊病例到访"}),
+    )
+    .await;
+    let (answers, wechat) = flaky_wechat(usize::MAX).await;
+    assert_eq!(
+        worker(&w, &wechat, "w2", 10)
+            .work(&id, Budget::default())
+            .await
+            .unwrap(),
+        Outcome::Done
+    );
+    let (_, shown) = admin(&w, "GET", &format!("/v1/admin/exposures/{id}"), None, &officer).await;
+    assert_eq!(shown["exposure"]["contacts"].as_u64(), Some(1));
+    let contacts = w.store.contacts_page(&id, None, 10).await.unwrap().0;
+    assert!(contacts[0].sent_at.is_none(), "not marked sent");
+    assert!(answers.lock().unwrap().len() >= 3, "tried three times");
 }

@@ -96,7 +96,12 @@ async fn write_all(store: &Store, items: Vec<(String, HashMap<String, AttributeV
             }
             let mut pending = Some(requests);
             while let Some(items) = pending.take().filter(|p| !p.is_empty()) {
-                let out = store.client().batch_write_item().set_request_items(Some(items)).send().await;
+                let out = store
+                    .client()
+                    .batch_write_item()
+                    .set_request_items(Some(items))
+                    .send()
+                    .await;
                 pending = out.expect("the emulator takes the batch").unprocessed_items;
             }
         })
@@ -106,7 +111,13 @@ async fn write_all(store: &Store, items: Vec<(String, HashMap<String, AttributeV
 /// A venue with `count` check-ins in the hour from 10:00 and an exposure of that hour; its id.
 async fn exposed_venue(w: &World, officer: &str, owner: &str, person: u32, tag: &str, count: usize) -> String {
     let token = verified(&w.login, owner, person).await;
-    let (status, body) = parts(venue::handle(&w.venue, request("POST", "/v1/venues", Some(venue_body()), Some(&token))).await);
+    let (status, body) = parts(
+        venue::handle(
+            &w.venue,
+            request("POST", "/v1/venues", Some(venue_body()), Some(&token)),
+        )
+        .await,
+    );
     assert_eq!(status, 201, "{body}");
     let venue = body["venue"]["id"].as_str().unwrap().to_owned();
     let plain = Store::new(client(), w.store.tables.clone());
@@ -117,10 +128,19 @@ async fn exposed_venue(w: &World, officer: &str, owner: &str, person: u32, tag: 
         items.push((w.store.tables.subjects.clone(), profile(tag, i)));
     }
     write_all(&plain, items).await;
-    eprintln!("wrote {count} check-ins and profiles in {:.0} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "wrote {count} check-ins and profiles in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
     w.clock.set(NOW + Duration::hours(2));
     let body = json!({"venue_id": venue, "from": "2026-11-26T10:00:00+08:00", "to": "2026-11-26T11:00:00+08:00", "level": "yellow", "reason": "确诊病例到访"});
-    let (status, body) = parts(admin::handle(&w.admin, request("POST", "/v1/admin/exposures", Some(body), Some(officer))).await);
+    let (status, body) = parts(
+        admin::handle(
+            &w.admin,
+            request("POST", "/v1/admin/exposures", Some(body), Some(officer)),
+        )
+        .await,
+    );
     assert_eq!(status, 202, "{body}");
     body["exposure"]["id"].as_str().unwrap().to_owned()
 }
