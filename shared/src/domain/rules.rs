@@ -713,7 +713,7 @@ mod tests {
     fn the_embedded_rules_parse() {
         let set = rules();
         assert_eq!(set.version(), "hb-2026.12-1");
-        assert_eq!(set.rules.len(), 8);
+        assert_eq!(set.rules.len(), 10);
         assert_eq!(set.history_days, 15);
         assert!(set.combined);
     }
@@ -775,6 +775,30 @@ mod tests {
             let rule = FEVER_RULE.replacen(line, replacement, 1);
             assert_eq!(with_rule(&rule).unwrap_err(), expected, "{replacement:?}");
         }
+    }
+
+    #[test]
+    fn an_exposure_rule_takes_its_window_and_nothing_else() {
+        let rule = |extra: &str| {
+            with_rule(&format!(
+                "id = \"exposure\"\nkind = \"exposure\"\ncolor = \"yellow\"\nhint = \"{{date}}\"\nsource = \"s\"\n{extra}"
+            ))
+        };
+        assert!(rule("within_days = 14").is_ok());
+        assert_eq!(
+            rule("").unwrap_err(),
+            RulesError::MissingParameter {
+                rule: "exposure".into(),
+                parameter: "within_days"
+            }
+        );
+        assert_eq!(
+            rule("within_days = 14\nnormal_days = 7").unwrap_err(),
+            RulesError::UnexpectedParameter {
+                rule: "exposure".into(),
+                parameter: "normal_days"
+            }
+        );
     }
 
     #[test]
