@@ -201,7 +201,10 @@ async fn main() {
     // from the saved page.
     let mut stops = 0;
     loop {
-        match worker(&plain, &w.admin.pii, &notifier, &w.clock).work(&id, Budget::default()).await {
+        match worker(&plain, &w.admin.pii, &notifier, &w.clock)
+            .work(&id, Budget::default())
+            .await
+        {
             Ok(Outcome::Done) => break,
             Ok(other) => panic!("the worker gave up: {other:?}"),
             Err(err) => {
