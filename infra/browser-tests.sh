@@ -22,6 +22,7 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" HC_TABLE_PREF
 PATH="$VENV/bin:$PATH" background "$LOCAL/logs/web-e2e-functions.log" \
     cargo lambda watch -A 127.0.0.1 -P "$FUNCTIONS_PORT" --env-file "$ENV_FILE" --concurrency 1 --ignore-changes
 wait_for_port "$FUNCTIONS_PORT" "cargo lambda watch" 120
+start_exposure_worker "$ENV_FILE" "$LOCAL/logs/web-e2e-exposures.log"
 background "$LOCAL/logs/web-e2e-web.log" "$ROOT/infra/web.sh" "$WEB_PORT" "http://127.0.0.1:$FUNCTIONS_PORT/lambda-url"
 wait_for_port "$WEB_PORT" "the web client"
 
@@ -30,4 +31,5 @@ HC_WEB_URL="http://127.0.0.1:$WEB_PORT" HC_API_BASE="http://127.0.0.1:$FUNCTIONS
     HC_HCCTL="$HCCTL" node "$ROOT/web/tests/run.mjs" \
     || die "the browser tests failed (screenshots: web/test-results/; logs: .local/logs/web-e2e-functions.log)"
 "$VENV/bin/python" "$ROOT/tests/e2e/no_personal_data.py" "$LOCAL/logs/web-e2e-functions.log" "$LOCAL/logs/web-e2e-web.log" \
+    "$LOCAL/logs/web-e2e-exposures.log" \
     || die "personal data in the browser tests' logs, or a log missing or empty (.local/logs/web-e2e-*.log)"

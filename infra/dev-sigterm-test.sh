@@ -45,7 +45,7 @@ curl -sf -m 120 -X POST "http://127.0.0.1:$FUNCTIONS_PORT/lambda-url/login/v1/lo
     || die "the login function did not answer (log: ${OUT#"$ROOT"/})"
 
 mapfile -t started < <(descendants "$DEV")
-(( ${#started[@]} >= 5 )) || die "expected the emulator, cargo lambda watch, a function, the web server and hcctl aggregate; found ${#started[@]} processes"
+(( ${#started[@]} >= 6 )) || die "expected the emulator, cargo lambda watch, a function, the web server, hcctl aggregate and hcctl exposures work; found ${#started[@]} processes"
 
 kill -TERM -- "-$DEV"
 for _ in $(seq 1 200); do

@@ -59,6 +59,9 @@ if ! kill -0 "${CHILDREN[-1]}" 2>/dev/null; then
     die "hcctl aggregate exited (log: .local/logs/aggregator.log)"
 fi
 
+say "working on exposures as they are recorded (logs: .local/logs/exposures.log)"
+start_exposure_worker "$ENV_FILE" "$LOCAL/logs/exposures.log"
+
 cat <<MSG
 
 The local stack is up. Open the browser client: http://127.0.0.1:$WEB_PORT/
@@ -69,6 +72,8 @@ Operate it with:
 The rankings are counted as scans, check-ins and first declarations happen, by
 'hcctl aggregate --follow' in the background (log: .local/logs/aggregator.log):
   AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:$DYNAMODB_PORT cargo run -q -p hcctl -- rankings
+Exposures recorded by the dashboard (or 'hcctl exposures create') are worked
+on by 'hcctl exposures work --follow' in the background (log: .local/logs/exposures.log).
 Press Ctrl-C to stop.
 
 MSG

@@ -2,7 +2,8 @@
 # The end-to-end tests: serves every function with `cargo lambda watch`
 # against the emulator on port $1, on port $2, with fresh keys and tables;
 # drives them over HTTP with tests/e2e/smoke.py; fuzzes every route from
-# docs/openapi.yaml with schemathesis behind infra/apigw.py (port $2 + 10);
+# docs/openapi.yaml with schemathesis behind infra/apigw.py (port $2 + 10),
+# with the exposure worker (hcctl exposures work --follow) running;
 # and searches its logs (functions, gateway, fuzzing) for personal data.
 source "$(dirname "$0")/lib.sh"
 
@@ -20,6 +21,7 @@ export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$DYNAMODB_PORT" HC_TABLE_PREF
 PATH="$VENV/bin:$PATH" background "$LOCAL/logs/e2e-functions.log" \
     cargo lambda watch -A 127.0.0.1 -P "$FUNCTIONS_PORT" --env-file "$ENV_FILE" --concurrency 2
 wait_for_port "$FUNCTIONS_PORT" "cargo lambda watch" 120
+start_exposure_worker "$ENV_FILE" "$LOCAL/logs/e2e-exposures.log"
 
 "$VENV/bin/python" "$ROOT/tests/e2e/smoke.py" --base "http://127.0.0.1:$FUNCTIONS_PORT" --hcctl "$HCCTL" \
     || die "the end-to-end smoke test failed (function logs: .local/logs/e2e-functions.log)"
@@ -38,4 +40,5 @@ sed -n '/^==> per-operation report/,$p' "$LOCAL/logs/e2e-fuzz.log"
 
 "$VENV/bin/python" "$ROOT/tests/e2e/no_personal_data.py" \
     "$LOCAL/logs/e2e-functions.log" "$LOCAL/logs/e2e-apigw.log" "$LOCAL/logs/e2e-fuzz.log" \
+    "$LOCAL/logs/e2e-exposures.log" \
     || die "personal data in the end-to-end logs, or a log missing or empty (.local/logs/e2e-*.log)"

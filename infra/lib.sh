@@ -122,6 +122,21 @@ background() {
     LOGS+=("$log")
 }
 
+# The exposure worker: in AWS the exposure function on the exposures
+# table's stream; locally hcctl polling the open exposures every second,
+# with the functions' environment (the keys that open identities). With no
+# WeChat app configured it logs each notice instead of sending it.
+start_exposure_worker() {
+    local env_file=$1 log=$2
+    # shellcheck disable=SC2046 # one KEY=VALUE word per line, no spaces in values
+    background "$log" env $(grep -v '^#' "$env_file") "$HCCTL" exposures work --follow
+    sleep 1
+    if ! kill -0 "${CHILDREN[-1]}" 2>/dev/null; then
+        tail -n 20 "$log" >&2
+        die "hcctl exposures work exited (log: ${log#"$ROOT"/})"
+    fi
+}
+
 stop_children() {
     local pid
     for pid in "${CHILDREN[@]:-}"; do

@@ -8,7 +8,8 @@ So that the generated requests reach the handlers' success paths, the run
 first seeds fixtures over HTTP (a verified citizen with five dependents,
 two guardians by the citizen's invitations and a venue, a second person's
 venue where the citizen checked in and had their code scanned, a third
-person's venue for the authority to revoke, an officer),
+person's venue for the authority to revoke, an officer, an exposure of
+that venue),
 then hands schemathesis a configuration file
 (.local/fuzz/schemathesis.toml) whose dictionaries bind parameters to those
 fixtures with a probability: ID numbers with a valid check character (a
@@ -169,6 +170,10 @@ def fixtures(base, hcctl, sent):
     now = datetime.datetime.now(SHANGHAI).replace(microsecond=0)
     stamp = lambda delta: (now + delta).isoformat()  # noqa: E731
     token_of = venue["qr"].split("?c=", 1)[1]
+    # An exposure of the holder's venue, for the routes that read and withdraw one.
+    exposure = call(base, "POST", "/v1/admin/exposures",
+                    {"venue_id": venue["venue"]["id"], "from": stamp(datetime.timedelta(hours=-2)), "to": stamp(datetime.timedelta(0)),
+                     "level": "yellow", "reason": "确诊病例到访"}, officer)["exposure"]["id"]
     return {
         "tokens": {"citizen": citizen, "authority": officer, "session": leaver},
         "dictionaries": {
@@ -195,6 +200,8 @@ def fixtures(base, hcctl, sent):
             "check-reasons": ["核酸检测阴性", "已完成居家隔离，复核正常"],
             "appeal-reasons": APPEAL_REASONS,
             "appeal-ids": appeal_ids or ["ap_aaaaaaaaaaaaaaaaaaaaaaaaaa"],
+            "exposure-ids": [exposure],
+            "exposure-reasons": ["确诊病例到访", "确诊病例行程"],
             "risk-ids": UNREGISTERED_IDS,
             "risk-since": [now.date().isoformat(), (now.date() - datetime.timedelta(days=5)).isoformat()],
         },
@@ -227,10 +234,17 @@ BINDINGS = {
     "findSubject": {"query.id_number": ("registered-ids", 0.7)},
     "searchVenues": {"query.region": ("venue-counties", 0.6), "query.q": ("venue-name-parts", 0.6)},
     "revokeVenue": {"path.venue_id": ("revocable-venues", 0.7)},
+    "getNotices": {"query.subject_id": ("subjects", 0.6)},
+    "createExposure": {"body.venue_id": ("venue-ids", 0.9), "body.subject_id": ("traced-subjects", 0.9),
+                       "body.id_number": ("citizen-id", 0.9), "body.from": ("window-from", 0.9),
+                       "body.to": ("window-to", 0.9), "body.reason": ("exposure-reasons", 0.8)},
+    "getExposure": {"path.id": ("exposure-ids", 0.8)},
+    "withdrawExposure": {"path.id": ("exposure-ids", 0.8)},
+    "exposureContacts": {"path.id": ("exposure-ids", 0.8)},
 }
 # A trace needs exactly one of two optional ids, a window near now and no stray
 # cursor, which few generated cases have: more cases there.
-MAX_EXAMPLES = {"trace": 60}
+MAX_EXAMPLES = {"trace": 60, "createExposure": 60}
 
 
 def toml(value):

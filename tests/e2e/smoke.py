@@ -6,18 +6,22 @@ Each step prints one line; the first failure stops the run with exit code 1.
 
 import argparse
 import base64
+import datetime
 import subprocess
 import json
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from personal import Sent  # noqa: E402
+from personal import Sent, id_number  # noqa: E402
 
 BASE = ""
 VISITOR_ID = "130104198807070015"
+# A second visitor of the venue, who becomes a contact of the confirmed case.
+CONTACT_ID = id_number("130102", "19920315", 41)
 # Every name, ID number and phone this run sends: none may reach a log.
 PERSONAL = {
     "name 张三丰": "张三丰",
@@ -27,6 +31,9 @@ PERSONAL = {
     "ID 130102201501010011": "130102201501010011",
     "ID 110105194912310021": "110105194912310021",
     "ID of the visitor": VISITOR_ID,
+    "ID of the contact": CONTACT_ID,
+    "name 王二小": "王二小",
+    "phone 13900000002": "13900000002",
     "phone 13812345678": "13812345678",
     "phone 13900000001": "13900000001",
 }
@@ -150,13 +157,22 @@ def main():
     check(again["entered_at"] == entered["entered_at"], "a retried check-in answers with the first entry")
     step("check in → logged once, visitor's code shown")
 
+    contact = call("login", "POST", "/v1/login", {"code": "dev:contact"})["token"]
+    contact = call("login", "POST", "/v1/identity",
+                   {"name": "王二小", "id_number": CONTACT_ID, "phone": "13900000002"}, contact)["token"]
+    call("declaration", "POST", "/v1/declarations",
+         {"region": "130102", "temperature": 36.5, "symptoms": [], "close_contact": False,
+          "visited_regions": [], "from_abroad": False}, contact, expect=201)
+    call("scan", "POST", "/v1/checkins", {"venue_code": venue["qr"]}, contact, expect=201)
+    step("a second visitor checks in at the same venue")
+
     scanned = call("scan", "POST", "/v1/scans", {"code": entered["code"]["qr"], "region": "130102"}, token)
     check(scanned["result"] == "pass" and scanned["name_masked"] == "李*", "a green code passes at a checkpoint")
     step("scan someone's code → pass")
 
     entries = call("venue", "GET", "/v1/venues/mine/checkins", token=token)
-    check(len(entries["entries"]) == 1 and entries["entries"][0]["name_masked"] == "李*", "the venue lists one masked entry")
-    step("venue entries → one, masked")
+    check(len(entries["entries"]) == 2 and entries["entries"][-1]["name_masked"] == "李*", "the venue lists the masked entries")
+    step("venue entries → two, masked")
 
     officer = call("login", "POST", "/v1/login", {"code": "dev:officer"})
     hcctl(args.hcctl, "roles", "grant", "--user", officer["user"]["id"], "--role", "authority")
@@ -180,13 +196,37 @@ def main():
     step("find the case by ID number → red, and the venue they entered, in its county")
 
     trace = call("admin", "GET", f"/v1/admin/traces?venue_id={venue['venue']['id']}", token=officer)
-    check(len(trace["entries"]) == 1 and trace["entries"][0]["id_number"] == VISITOR_ID, "the trace shows the visitor in full")
-    step("trace the venue → the visitor, in full, for the authority")
+    check(len(trace["entries"]) == 2 and VISITOR_ID in [e["id_number"] for e in trace["entries"]],
+          "the trace shows the visitors in full")
+    step("trace the venue → the visitors, in full, for the authority")
+
+    # The confirmed case's venue is exposed: the worker (hcctl exposures work
+    # --follow, started by infra/e2e.sh) finds the other visitor.
+    now = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).replace(microsecond=0)
+    exposure = call("admin", "POST", "/v1/admin/exposures",
+                    {"id_number": VISITOR_ID, "from": (now - datetime.timedelta(hours=1)).isoformat(),
+                     "to": now.isoformat(), "level": "yellow", "reason": "确诊病例行程", "window_minutes": 60},
+                    officer, expect=202)["exposure"]
+    check(exposure["status"] == "pending", "the exposure is recorded, the work left to the worker")
+    deadline = time.monotonic() + 60
+    while True:
+        shown = call("admin", "GET", f"/v1/admin/exposures/{exposure['id']}", token=officer)["exposure"]
+        if shown["status"] == "done" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    check(shown["status"] == "done" and shown["contacts"] == 1, f"the worker finds one contact: {shown['status']}, {shown['contacts']}")
+    contacts = call("admin", "GET", f"/v1/admin/exposures/{exposure['id']}/contacts", token=officer)["contacts"]
+    check([c["id_number"] for c in contacts] == [CONTACT_ID], "the contact is the other visitor, not the case")
+    code = call("code", "GET", "/v1/code", token=contact)
+    check(code["color"] == "yellow" and code["hints"][0].endswith("与风险人员时空伴随"), "the contact's code turns yellow")
+    notices = call("code", "GET", "/v1/notices", token=contact)["notices"]
+    check(len(notices) == 1 and notices[0]["kind"] == "exposure" and "王" not in notices[0]["text"], "a notice appears, naming no one")
+    step("expose the confirmed case → the other visitor's code turns yellow and a notice appears")
 
     hcctl(args.hcctl, "aggregate")
     ranking = call("admin", "GET", "/v1/admin/rankings?level=county", token=officer)
     row = next(r for r in ranking["rows"] if r["region"] == "130102")
-    check(row["checkins"] == 1 and row["scans"] >= 1 and row["rank"] == 1, "the rankings count the check-in and the scans")
+    check(row["checkins"] == 2 and row["scans"] >= 1 and row["rank"] == 1, "the rankings count the check-ins and the scans")
     step("rankings → Chang'an district first")
 
     print("end-to-end smoke test passed")

@@ -226,7 +226,7 @@ async fn risk_data_in_the_store_changes_the_next_code_without_a_new_declaration(
         valid_until: w.clock.now() + Duration::hours(1),
         set_at: w.clock.now(),
         officer: "u_officer".into(),
-        rules_version: "hb-2026.11-1".into(),
+        rules_version: "hb-2026.12-1".into(),
     };
     set_fact(
         &w.store,

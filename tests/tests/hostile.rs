@@ -111,6 +111,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
         &store.tables.audit,
         &store.tables.settings,
         &store.tables.appeals,
+        &store.tables.exposures,
     ] {
         items.extend(
             table_items(store, table)
@@ -404,6 +405,29 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
                 json!({"outcome": "upheld", "note": "经核实", "color": "green", "valid_until": "2026-11-27T10:00:00+08:00"}),
             ),
         ),
+        // An unknown venue: every variant is refused (400, 404, 422), so nothing is recorded.
+        route(
+            "admin",
+            "POST",
+            "/v1/admin/exposures",
+            Some(
+                json!({"venue_id": "v_aaaaaaaaaaaaaaaaaaaaaaaaaa", "from": "2026-11-26T08:00:00+08:00", "to": "2026-11-26T09:00:00+08:00", "level": "yellow", "reason": "确诊病例到访"}),
+            ),
+        ),
+        route("admin", "GET", "/v1/admin/exposures/x_aaaaaaaaaaaaaaaaaaaaaaaaaa", None),
+        route(
+            "admin",
+            "DELETE",
+            "/v1/admin/exposures/x_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+            None,
+        ),
+        route(
+            "admin",
+            "GET",
+            "/v1/admin/exposures/x_aaaaaaaaaaaaaaaaaaaaaaaaaa/contacts",
+            None,
+        ),
+        route("code", "GET", format!("/v1/notices?subject_id={alice_subject}"), None),
     ];
 
     let before = snapshot(&w.store).await;
@@ -531,6 +555,13 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         ("admin", "/v1/admin/appeals?next=JyBPUiAxPTE"),
         ("admin", "/v1/admin/appeals?status=%27%20OR%201%3D1"),
         ("declaration", "/v1/appeals?subject_id=%27%20OR%201%3D1"),
+        ("admin", "/v1/admin/exposures/%27%20OR%201%3D1"),
+        ("admin", "/v1/admin/exposures/X%23x_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        (
+            "admin",
+            "/v1/admin/exposures/x_aaaaaaaaaaaaaaaaaaaaaaaaaa/contacts?next=C%23s_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+        ),
+        ("code", "/v1/notices?subject_id=%27%20OR%201%3D1"),
     ] {
         let token = if function == "admin" {
             &officer

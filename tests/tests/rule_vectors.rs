@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use shared::domain::declaration::{DeclarationRequest, validate};
 use shared::domain::rules::RuleSet;
-use shared::domain::status::{Color, Facts, Override, RiskAreas, RiskRecord, Status};
+use shared::domain::status::{Color, ExposureFact, Facts, Override, RiskAreas, RiskRecord, Status};
 use time::OffsetDateTime;
 
 /// Fewer than this and the suite has lost files.
@@ -28,6 +28,8 @@ struct Vector {
     risk: Option<RiskRecord>,
     #[serde(rename = "override")]
     override_: Option<Override>,
+    /// Contacts recorded by exposures, as the exposure worker stores them.
+    exposures: Option<Vec<ExposureFact>>,
     expected: Expected,
 }
 
@@ -78,6 +80,7 @@ fn run(path: &Path) -> Result<(), String> {
     let mut facts = Facts {
         risk: vector.risk,
         override_: vector.override_,
+        exposures: vector.exposures.unwrap_or_default(),
         ..Facts::default()
     };
     for (i, timed) in vector.declarations.into_iter().enumerate() {

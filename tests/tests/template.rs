@@ -316,7 +316,7 @@ fn failed_stream_batches_go_to_an_alarmed_queue_in_time_to_be_replayed() {
             assert!(alarmed, "{at}: the dead-letter queue's depth is alarmed");
         }
     }
-    assert_eq!(mappings, 2, "the log and subjects streams");
+    assert_eq!(mappings, 3, "the log and subjects streams, and the exposures stream");
 }
 
 /// The alarms on a metric, by the resource their one dimension names.
@@ -492,6 +492,10 @@ const READERS: &[(&str, &[&str])] = &[
     ("provider::from_env", &["HC_WECHAT_APPID", "HC_WECHAT_SECRET"]),
     ("verifier::from_env", &["HC_VERIFIER_URL", "HC_VERIFIER_API_KEY"]),
     ("\"HC_VENUE_LOG_SHARDS\"", &["HC_VENUE_LOG_SHARDS"]),
+    (
+        "notifier::from_env",
+        &["HC_WECHAT_NOTICE_TEMPLATE", "HC_WECHAT_APPID", "HC_WECHAT_SECRET"],
+    ),
 ];
 
 fn sources(dir: &str) -> String {

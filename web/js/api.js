@@ -15,6 +15,7 @@ const FUNCTIONS = [
   ['/v1/declarations', 'declaration'],
   ['/v1/appeals', 'declaration'],
   ['/v1/code', 'code'],
+  ['/v1/notices', 'code'],
   ['/.well-known/', 'code'],
   ['/v1/venues', 'venue'],
   ['/v1/scans', 'scan'],

@@ -4,9 +4,11 @@
 // 2. a venue → check-ins (through /v?c= and a photo of the poster) → the
 //    authority's dashboard ranks the check-ins; the risk-person import and
 //    traces.
-// 3. guardians by invitation, and the owner removing one; logout; a clear
+// 3. an exposure marked from a trace: its progress, the contacts' CSV, the
+//    visitors' yellow codes and notices, and the withdrawal;
+// 4. guardians by invitation, and the owner removing one; logout; a clear
 //    message on 429;
-// 4. the client's defences: ?api= only from config.js's allow-list, the
+// 5. the client's defences: ?api= only from config.js's allow-list, the
 //    return path after login only to our pages, the Content-Security-Policy.
 // Every page is photographed into web/test-results/, and none may log a
 // console error or violate the pages' Content-Security-Policy.
@@ -331,6 +333,59 @@ test('a venue code, check-ins through /v?c= and a poster photo, and the dashboar
   await go(officer.page, '/admin.html');
   await officer.page.locator('#ranking-table tbody tr').first().waitFor();
   await shot(officer.page, '17-dashboard-phone');
+  await officer.page.setViewportSize({ width: 1280, height: 900 });
+  Object.assign(state, { officer, owner, venueId });
+
+  assertNoConsoleErrors();
+});
+
+test('the authority marks an exposure from a trace: the visitors turn yellow and read a notice; withdrawing restores them', async () => {
+  const { alice, officer, venueId } = state;
+  assert.ok(officer, 'the venue flow ran');
+  await go(officer.page, '/admin.html');
+  await officer.page.fill('#trace-form input[name=id]', venueId);
+  await officer.page.click('#trace-form button[type=submit]');
+  await officer.page.locator('.trace-table tbody tr').first().waitFor();
+  // The trace's venue and window fill the exposure form.
+  await officer.page.click('#trace-expose');
+  assert.equal(await officer.page.inputValue('#exposure-form input[name=id]'), venueId);
+  await officer.page.fill('#exposure-form input[name=reason]', '确诊病例到访');
+  await officer.page.click('#exposure-form button[type=submit]');
+  // The worker (hcctl exposures work --follow) finds both visitors; the page follows it.
+  await officer.page.locator('.exposure-status[data-status=done]').waitFor();
+  assert.equal((await officer.page.textContent('.exposure-status .contacts')).trim(), '2');
+  await shot(officer.page, '20-exposure-done');
+  const [contacts] = await Promise.all([officer.page.waitForEvent('download'), officer.page.click('#exposure-csv')]);
+  const text = readFileSync(await contacts.path(), 'utf8');
+  assert.match(text, /^\uFEFF姓名,身份证号,手机号,场所编号,进入时间,人员编号\r\n/);
+  assert.match(text, new RegExp(`张晓明,${state.aliceId},13812345678,${venueId}`));
+  assert.equal(text.trim().split('\r\n').length, 3, 'a header and the two visitors');
+
+  // Alice's next code is yellow and names the day; a notice says why, naming no one.
+  await go(alice.page, '/code.html');
+  await alice.page.locator('#code .code-card[data-color=yellow]').waitFor();
+  assert.match(await alice.page.textContent('#code .hints'), /\d+月\d+日与风险人员时空伴随/);
+  await alice.page.locator('#notices li.notice').first().waitFor();
+  const notice = await alice.page.textContent('#notices');
+  assert.match(notice, /时空伴随/);
+  assert.doesNotMatch(notice, /王芳|张晓明/);
+  await shot(alice.page, '21-code-notice', 'code-notice.png');
+
+  // Withdrawn: the worker marks the contacts and the code is green again.
+  officer.page.once('dialog', (dialog) => dialog.accept());
+  await officer.page.click('#exposure-withdraw');
+  await officer.page.locator('.exposure-status[data-status=withdrawn]').waitFor();
+  const deadline = Date.now() + 30_000;
+  let color;
+  do {
+    await go(alice.page, '/code.html');
+    await alice.page.locator('#code .code-card').waitFor();
+    color = await alice.page.getAttribute('#code .code-card', 'data-color');
+    if (color === 'green') break;
+    await alice.page.waitForTimeout(500);
+  } while (Date.now() < deadline);
+  assert.equal(color, 'green', 'the withdrawn exposure no longer counts');
+  assert.match(await alice.page.textContent('#notices'), /撤销/);
 
   assertNoConsoleErrors();
 });

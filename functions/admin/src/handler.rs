@@ -21,8 +21,7 @@ use shared::store::parse_time;
 use time::Duration;
 
 /// A verification outcome holds a day unless it says otherwise, 30 days at most.
-pub(crate) const DEFAULT_VERIFICATION: Duration = Duration::hours(24);
-pub(crate) const MAX_VERIFICATION: Duration = Duration::days(30);
+use shared::service::appeals::{DEFAULT_VERIFICATION, MAX_VERIFICATION};
 const MAX_AREAS: usize = 10_000;
 
 pub struct App {
@@ -56,6 +55,7 @@ impl Function for App {
                 "risk-areas" | "risk-persons" | "traces" | "rankings" | "appeals" | "subjects" | "venues"
             ] | ["v1", "admin", "subjects", _, "verification"]
                 | ["v1", "admin", "appeals" | "venues", _]
+                | ["v1", "admin", "exposures", ..]
         );
         if !known {
             return Err(Problem::not_found());
@@ -63,6 +63,7 @@ impl Function for App {
         // Authority first: to anyone else every admin route is forbidden, even with a bad body.
         let officer = authority(app, req).await?;
         match (path, req.method()) {
+            (["v1", "admin", "exposures", rest @ ..], _) => crate::exposures::route(app, req, &officer, rest).await,
             (["v1", "admin", "risk-areas"], &Method::PUT) => put_risk_areas(app, req, &officer).await,
             (["v1", "admin", "risk-areas"], &Method::GET) => get_risk_areas(app).await,
             (["v1", "admin", "risk-areas"], _) => Err(Problem::method_not_allowed("GET, PUT")),

@@ -5,6 +5,7 @@
 //! localities.
 
 mod appeals;
+mod exposures;
 mod find;
 pub mod handler;
 mod traces;

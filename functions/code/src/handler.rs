@@ -45,6 +45,8 @@ impl Function for App {
         match (path, req.method()) {
             (["v1", "code"], &Method::GET) => code(app, req).await,
             (["v1", "code"], _) => Err(Problem::method_not_allowed("GET")),
+            (["v1", "notices"], &Method::GET) => notices(app, req).await,
+            (["v1", "notices"], _) => Err(Problem::method_not_allowed("GET")),
             ([".well-known", "jwks.json"], &Method::GET) => Ok(jwks(app)),
             ([".well-known", "jwks.json"], _) => Err(Problem::method_not_allowed("GET")),
             _ => Err(Problem::not_found()),
@@ -63,6 +65,14 @@ async fn code(app: &App, req: &Request) -> HttpResult {
     let status = health_code::live_status(app.rules, &subject, &areas, now);
     let view = health_code::show(&app.keys, &subject, &status, now)?;
     http::ok(&view)
+}
+
+/// The subject's notices, from the facts on its profile: the same one read.
+async fn notices(app: &App, req: &Request) -> HttpResult {
+    let session = app.base.sessions.authenticate(req, app.base.clock.now())?;
+    let requested = http::query(req, "subject_id");
+    let subject = access::subject_for(&app.base.store, &session, requested.as_deref(), false).await?;
+    http::ok(&shared::service::exposures::notices(&subject.facts))
 }
 
 /// The public keys. Verifiers may cache them for five minutes; a rotation

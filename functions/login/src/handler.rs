@@ -123,13 +123,22 @@ async fn login(app: &App, req: &Request) -> HttpResult {
     })?;
     let now = app.base.clock.now();
     let account_id = app.pii.account_id(app.provider.name(), &subject);
+    // The openid is kept sealed: notices of exposures are sent to it.
+    let seal = || {
+        app.pii
+            .seal(&subject, &format!("{account_id}/openid"))
+            .map_err(|_| Problem::internal())
+    };
     let account = match app.base.store.get_account(&account_id).await? {
-        Some(account) => account,
+        Some(account) if account.openid_sealed.is_some() => account,
+        Some(account) => {
+            app.base.store.set_openid(&account.id, &seal()?).await?;
+            account
+        }
         None => {
-            app.base
-                .store
-                .create_account(Account::new(account_id, app.provider.name(), now))
-                .await?
+            let mut account = Account::new(account_id.clone(), app.provider.name(), now);
+            account.openid_sealed = Some(seal()?);
+            app.base.store.create_account(account).await?
         }
     };
     let (token, expires) = issue(app, &account, now);

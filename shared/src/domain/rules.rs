@@ -11,7 +11,7 @@ use time::{Date, Duration, OffsetDateTime};
 use super::day;
 use super::declaration::{Declaration, MAX_TEMPERATURE, MIN_TEMPERATURE, Symptom};
 use super::divisions;
-use super::status::{Color, DayRecord, Facts, RiskAreas, RiskLevel, RiskStatus, Status, Trigger};
+use super::status::{Color, DayRecord, ExposureFact, Facts, RiskAreas, RiskLevel, RiskStatus, Status, Trigger};
 
 const EMBEDDED: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/rules/colour-rules.toml"));
 
@@ -128,6 +128,9 @@ impl RawRule {
             "from-abroad" => Kind::FromAbroad {
                 within_days: self.days(|r| &mut r.within_days, "within_days")?,
             },
+            "exposure" => Kind::Exposure {
+                within_days: self.days(|r| &mut r.within_days, "within_days")?,
+            },
             other => {
                 return Err(RulesError::UnknownKind {
                     rule: self.id.clone(),
@@ -173,6 +176,9 @@ enum Kind {
     RiskArea { levels: Vec<RiskLevel>, within_days: u16 },
     /// Live while a record of the window says the person came from abroad.
     FromAbroad { within_days: u16 },
+    /// Live for `within_days` days from the day of a contact in an exposure of the rule's
+    /// colour that the authority has not withdrawn; the hint's `{date}` names the latest such day.
+    Exposure { within_days: u16 },
 }
 
 #[derive(Debug)]
@@ -286,7 +292,7 @@ impl RuleSet {
             let needed = match kind {
                 Kind::RiskCleared { normal_days } | Kind::Declared { normal_days, .. } => normal_days.saturating_add(1),
                 Kind::RiskArea { within_days, .. } | Kind::FromAbroad { within_days } => within_days,
-                Kind::RiskStatus(_) => 0,
+                Kind::RiskStatus(_) | Kind::Exposure { .. } => 0,
             };
             if raw.history_days < needed {
                 return Err(RulesError::HistoryTooShort { rule: r.id, needed });
@@ -364,8 +370,14 @@ impl RuleSet {
         let color = fired.iter().map(|(rule, _)| rule.color).max().unwrap_or(Color::Green);
         let mut hints: Vec<String> = Vec::new();
         for (rule, _) in &fired {
-            if !hints.contains(&rule.hint) {
-                hints.push(rule.hint.clone());
+            let hint = match rule.kind {
+                Kind::Exposure { within_days } => {
+                    exposure_hint(&rule.hint, live_exposures(facts, rule, within_days, today))
+                }
+                _ => rule.hint.clone(),
+            };
+            if !hints.contains(&hint) {
+                hints.push(hint);
             }
         }
         Status {
@@ -447,6 +459,9 @@ impl RuleSet {
             }
         }
         facts.days.drain(..leaving);
+        facts
+            .exposures
+            .retain(|e| e.day >= today.saturating_sub(Duration::days(EXPOSURE_KEPT_DAYS)));
     }
 
     fn signs(&self, temperature: f64, symptoms: &[Symptom], close_contact: bool) -> Signs {
@@ -560,9 +575,40 @@ impl RuleSet {
             Kind::FromAbroad { within_days } => window(&facts.days, today, *within_days)
                 .find(|r| r.from_abroad)
                 .map(|r| r.at),
+            Kind::Exposure { within_days } => live_exposures(facts, rule, *within_days, today)
+                .map(|e| e.recorded_at)
+                .max(),
         }
     }
 }
+
+/// The exposures that make an exposure rule fire today: of its colour, not withdrawn, and
+/// whose contact day is one of the last `within_days` days (today is day 0).
+fn live_exposures<'a>(
+    facts: &'a Facts,
+    rule: &Rule,
+    within_days: u16,
+    today: Date,
+) -> impl Iterator<Item = &'a ExposureFact> + Clone {
+    let first = days_before(today, within_days.saturating_sub(1));
+    let color = rule.color;
+    facts
+        .exposures
+        .iter()
+        .filter(move |e| e.level == color && !e.withdrawn && e.day >= first)
+}
+
+/// The hint with `{date}` as the latest contact day, `11月30日`: the day, never a person.
+fn exposure_hint<'a>(template: &str, live: impl Iterator<Item = &'a ExposureFact>) -> String {
+    match live.map(|e| e.day).max() {
+        Some(day) => template.replace("{date}", &format!("{}月{}日", u8::from(day.month()), day.day())),
+        None => template.to_owned(),
+    }
+}
+
+/// How long a contact stays in a subject's facts, for its notice, after its day: longer than
+/// any exposure rule's window.
+pub const EXPOSURE_KEPT_DAYS: i64 = 28;
 
 /// The records of the last `within_days` Shanghai days, today being day 0. Later days are kept
 /// too, so that a clock slightly behind the writer's does not hide a fresh record.
@@ -668,8 +714,8 @@ mod tests {
     #[test]
     fn the_embedded_rules_parse() {
         let set = rules();
-        assert_eq!(set.version(), "hb-2026.11-1");
-        assert_eq!(set.rules.len(), 8);
+        assert_eq!(set.version(), "hb-2026.12-1");
+        assert_eq!(set.rules.len(), 10);
         assert_eq!(set.history_days, 15);
         assert!(set.combined);
     }
@@ -731,6 +777,30 @@ mod tests {
             let rule = FEVER_RULE.replacen(line, replacement, 1);
             assert_eq!(with_rule(&rule).unwrap_err(), expected, "{replacement:?}");
         }
+    }
+
+    #[test]
+    fn an_exposure_rule_takes_its_window_and_nothing_else() {
+        let rule = |extra: &str| {
+            with_rule(&format!(
+                "id = \"exposure\"\nkind = \"exposure\"\ncolor = \"yellow\"\nhint = \"{{date}}\"\nsource = \"s\"\n{extra}"
+            ))
+        };
+        assert!(rule("within_days = 14").is_ok());
+        assert_eq!(
+            rule("").unwrap_err(),
+            RulesError::MissingParameter {
+                rule: "exposure".into(),
+                parameter: "within_days"
+            }
+        );
+        assert_eq!(
+            rule("within_days = 14\nnormal_days = 7").unwrap_err(),
+            RulesError::UnexpectedParameter {
+                rule: "exposure".into(),
+                parameter: "normal_days"
+            }
+        );
     }
 
     #[test]
@@ -1011,7 +1081,7 @@ mod tests {
             valid_until: noon(3),
             set_at: noon(0),
             officer: "u-1".into(),
-            rules_version: "hb-2026.11-1".into(),
+            rules_version: "hb-2026.12-1".into(),
         };
         let text = format!(
             "{:?}",

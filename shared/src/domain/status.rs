@@ -131,6 +131,32 @@ pub struct Facts {
     pub risk: Option<RiskRecord>,
     #[serde(rename = "override", default, skip_serializing_if = "Option::is_none")]
     pub override_: Option<Override>,
+    /// Exposures (时空伴随) the authority found this subject in, one per exposure, appended by
+    /// the exposure worker.
+    #[serde(rename = "exp", default, skip_serializing_if = "Vec::is_empty")]
+    pub exposures: Vec<ExposureFact>,
+}
+
+/// This subject was where a case was: at a venue the authority exposed, within its window.
+/// Field names are short because a subject's facts live in one DynamoDB item.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct ExposureFact {
+    /// The exposure's id.
+    pub id: String,
+    /// The exposure's level: the colour a contact turns.
+    pub level: Color,
+    /// The Shanghai day of the contact (the subject's entry at the venue).
+    #[serde(with = "iso_date")]
+    pub day: Date,
+    /// When the worker recorded the contact: what a verification (核验) must postdate to win.
+    #[serde(rename = "rec", with = "time::serde::rfc3339")]
+    pub recorded_at: OffsetDateTime,
+    /// The county-level division of the venue, for the notice.
+    #[serde(rename = "dist", default, skip_serializing_if = "Option::is_none")]
+    pub district: Option<String>,
+    /// Set when the authority withdrew the exposure: it no longer counts.
+    #[serde(rename = "wd", default, skip_serializing_if = "is_false")]
+    pub withdrawn: bool,
 }
 
 /// The authority's current risk-area list. An area may be a province, city or county; a region

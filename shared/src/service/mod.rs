@@ -5,7 +5,10 @@
 //! and response shaping.
 
 pub mod access;
+pub mod appeals;
 pub mod attempts;
+pub mod exposure_worker;
+pub mod exposures;
 pub mod find;
 pub mod guardians;
 pub mod health_code;

@@ -68,6 +68,10 @@ pub struct Account {
     pub name_masked: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_masked: Option<String>,
+    /// The provider's user id (WeChat's openid), sealed with the context
+    /// `<account>/openid`: where notices (subscribe messages) go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openid_sealed: Option<String>,
     /// Role name → when it was granted.
     #[serde(default)]
     pub roles: BTreeMap<String, String>,
@@ -102,6 +106,7 @@ impl Account {
             subject_id: None,
             name_masked: None,
             id_masked: None,
+            openid_sealed: None,
             roles: BTreeMap::new(),
             dependents: BTreeMap::new(),
             revoked: BTreeMap::new(),
@@ -360,6 +365,37 @@ impl Store {
             None => request.update_expression("REMOVE #roles.#role"),
         };
         written(request.send().await)
+    }
+
+    /// Several accounts' sealed openids, by account id (eventually
+    /// consistent: an openid never changes); accounts without one are left out.
+    pub async fn openids(&self, ids: &[String]) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let keys = ids.iter().map(|id| key(account_pk(id))).collect();
+        let items = self.batch_get(&self.tables.accounts, keys, false).await?;
+        let mut found = std::collections::HashMap::new();
+        for item in items {
+            let account = from_item::<AccountItem>(item)?.account;
+            if let Some(sealed) = account.openid_sealed {
+                found.insert(account.id, sealed);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Keeps the sealed openid of an account that has none yet (accounts
+    /// made before notices were sent); `false` when the account is gone.
+    pub async fn set_openid(&self, account: &str, sealed: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.accounts)
+            .set_key(Some(super::key(account_pk(account))))
+            .update_expression("SET openid_sealed = if_not_exists(openid_sealed, :sealed)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":sealed", s(sealed))
+            .send()
+            .await;
+        written(result)
     }
 
     /// The holder of an ID number and its risk record, read consistently.

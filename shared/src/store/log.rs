@@ -279,6 +279,52 @@ impl Store {
         Ok(VenuePage { entries, next })
     }
 
+    /// One shard of a venue's entries between `from` and `to` (both
+    /// included), oldest first, `limit` at most, after index position
+    /// `after`: what the exposure worker reads, a shard at a time, so that a
+    /// page reads what it returns. The position of the last entry comes
+    /// back when more may follow.
+    pub async fn venue_shard_page(
+        &self,
+        venue: &str,
+        shard: u32,
+        from: &str,
+        to: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<VenueEntry>, Option<String>), StoreError> {
+        let lower = after.unwrap_or(from);
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.log)
+            .index_name(BY_VENUE)
+            .key_condition_expression("gpk = :pk AND gsk BETWEEN :lower AND :upper")
+            .expression_attribute_values(":pk", s(venue_shard(venue, shard)))
+            .expression_attribute_values(":lower", s(lower))
+            .expression_attribute_values(":upper", s(format!("{to}~")))
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX))
+            .send()
+            .await?;
+        let mut entries = Vec::new();
+        for item in out.items.unwrap_or_default() {
+            let entry: VenueEntry = from_item(item)?;
+            // BETWEEN includes its bounds: the position itself was on the last page.
+            if after.is_some_and(|a| entry.gsk.as_str() <= a) {
+                continue;
+            }
+            entries.push(entry);
+        }
+        let more = entries.len() > limit || (out.last_evaluated_key.is_some() && !entries.is_empty());
+        entries.truncate(limit);
+        let next = if more {
+            entries.last().map(|e| e.gsk.clone())
+        } else {
+            None
+        };
+        Ok((entries, next))
+    }
+
     /// A subject's entries between `from` and `to`, newest first, `limit` at
     /// most, continuing below `after` (the `next` of the previous page). The
     /// window is the key condition, so a page reads about what it returns

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod appeals;
 pub mod attempts;
 pub mod audit;
+pub mod exposures;
 pub mod guardians;
 mod keys;
 pub mod limits;

@@ -183,8 +183,19 @@ pub const APPEALS: TableDef = TableDef {
     stream: None,
 };
 
-pub const ALL: [&TableDef; 9] = [
-    &ACCOUNTS, &SUBJECTS, &VENUES, &LOG, &STATS, &AUDIT, &LIMITS, &SETTINGS, &APPEALS,
+/// Exposures, their contacts and progress. Its stream starts the exposure worker.
+pub const EXPOSURES: TableDef = TableDef {
+    suffix: "exposures",
+    logical_id: "ExposuresTable",
+    pk: "pk",
+    sk: Some("sk"),
+    indexes: &[],
+    ttl: None,
+    stream: Some(StreamView::NewImage),
+};
+
+pub const ALL: [&TableDef; 10] = [
+    &ACCOUNTS, &SUBJECTS, &VENUES, &LOG, &STATS, &AUDIT, &LIMITS, &SETTINGS, &APPEALS, &EXPOSURES,
 ];
 
 /// The deployed names of the tables, from one prefix.
@@ -200,6 +211,7 @@ pub struct Tables {
     pub limits: String,
     pub settings: String,
     pub appeals: String,
+    pub exposures: String,
 }
 
 /// The prefix of the local stack and of `hcctl` when nothing else is set.
@@ -219,6 +231,7 @@ impl Tables {
             limits: name(&LIMITS),
             settings: name(&SETTINGS),
             appeals: name(&APPEALS),
+            exposures: name(&EXPOSURES),
         }
     }
 

@@ -67,6 +67,12 @@ pub enum Command {
         #[command(subcommand)]
         action: TracesAction,
     },
+    /// Exposures: mark a venue or a case's visits, follow the work, list the contacts
+    /// (needs HC_PII_HASH_KEY and HC_PII_ENC_KEY).
+    Exposures {
+        #[command(subcommand)]
+        action: ExposuresAction,
+    },
     /// Count the rankings from the tables' DynamoDB Streams: the local stand-in for the aggregator Lambda.
     Aggregate {
         /// Keep polling every second, until Ctrl-C.
@@ -77,6 +83,75 @@ pub enum Command {
         #[arg(long)]
         from_start: bool,
     },
+}
+
+#[derive(Subcommand)]
+pub enum ExposuresAction {
+    /// Record an exposure of a venue (--venue) or of a case (--id-number or --subject).
+    #[command(group(ArgGroup::new("target").required(true).args(["venue", "id_number", "subject"])))]
+    Create {
+        #[arg(long)]
+        venue: Option<String>,
+        #[arg(long)]
+        id_number: Option<String>,
+        #[arg(long)]
+        subject: Option<String>,
+        /// Start of the window, RFC 3339.
+        #[arg(long)]
+        from: String,
+        /// End of the window, RFC 3339.
+        #[arg(long)]
+        to: String,
+        /// The colour the contacts turn.
+        #[arg(long, value_enum)]
+        level: ExposureLevel,
+        #[arg(long)]
+        reason: String,
+        /// For a case: minutes before and after each of the case's entries [default: 60].
+        #[arg(long)]
+        window_minutes: Option<u32>,
+        /// Wait until the worker is done, with its progress on stderr.
+        #[arg(long)]
+        wait: bool,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Show an exposure and its progress.
+    Status {
+        id: String,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Write an exposure's contacts, with identities, to a CSV file (mode 0600).
+    Contacts {
+        id: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Overwrite the file if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Run the exposure worker on every open exposure: the local stand-in for the exposure function.
+    Work {
+        /// Keep polling every second, until Ctrl-C.
+        #[arg(long)]
+        follow: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExposureLevel {
+    Yellow,
+    Red,
+}
+
+impl From<ExposureLevel> for shared::domain::status::Color {
+    fn from(level: ExposureLevel) -> Self {
+        match level {
+            ExposureLevel::Yellow => Self::Yellow,
+            ExposureLevel::Red => Self::Red,
+        }
+    }
 }
 
 #[derive(Subcommand)]

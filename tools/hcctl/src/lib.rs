@@ -12,6 +12,7 @@
 
 mod aggregate;
 pub mod cli;
+mod exposures;
 pub mod failure;
 mod find;
 mod rankings;
@@ -58,6 +59,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Traces {
             action: TracesAction::Export(args),
         } => traces::export(&store, args).await,
+        Command::Exposures { action } => exposures::run(&store, action).await,
         Command::Aggregate { follow, from_start } => {
             let client = streams::streams_client(&config);
             aggregate::run(&store, &client, follow, from_start).await

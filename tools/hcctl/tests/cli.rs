@@ -1265,3 +1265,102 @@ async fn a_countys_venues_are_searched_by_part_of_the_name_as_table_json_or_csv(
         .run(&["venues", "search", "--region", "130102", "--q", "'; DROP"])
         .usage();
 }
+
+#[tokio::test]
+async fn an_exposure_created_worked_and_listed_from_the_terminal() {
+    let hcctl = Hcctl::new();
+    let store = hcctl.store();
+    let place = venue(&store, "长安区社区卫生服务中心").await;
+    let visitor = person(&store, "张三丰", &id_number("13010219900101001"), "13812345678").await;
+    let now = OffsetDateTime::now_utc();
+    let day = iso_date::format(shanghai_day(now));
+    log(
+        &store,
+        EntryKind::Checkin,
+        &visitor,
+        Some(&place),
+        "130102",
+        &day,
+        now - time::Duration::minutes(30),
+    )
+    .await;
+    let from = sort_time(now - time::Duration::hours(1));
+    let to = sort_time(now);
+
+    let created = hcctl
+        .run(&[
+            "exposures",
+            "create",
+            "--venue",
+            &place.id,
+            "--from",
+            &from,
+            "--to",
+            &to,
+            "--level",
+            "yellow",
+            "--reason",
+            "确诊病例到访",
+            "--output",
+            "json",
+        ])
+        .ok();
+    let id = serde_json::from_str::<serde_json::Value>(&created.stdout).unwrap()["exposure"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(created.stderr.contains("recorded"), "{}", created.stderr);
+    hcctl.run(&["exposures", "work"]).ok();
+    let status = hcctl.run(&["exposures", "status", &id]).ok();
+    assert!(
+        status.stdout.contains("done") && status.stdout.contains("contacts     1"),
+        "{}",
+        status.stdout
+    );
+
+    let out = hcctl.path("contacts.csv");
+    let listed = hcctl
+        .run(&["exposures", "contacts", &id, "--out", out.to_str().unwrap()])
+        .ok();
+    assert!(
+        !listed.stderr.contains("张三丰") && !listed.stdout.contains("张三丰"),
+        "nothing personal printed"
+    );
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        csv.starts_with("subject_id,name,id_number,phone,venue_id,entered_at\n"),
+        "{csv}"
+    );
+    assert!(csv.contains(&format!("{visitor},张三丰,")), "{csv}");
+    assert_eq!(std::fs::metadata(&out).unwrap().permissions().mode() & 0o777, 0o600);
+    let audits: Vec<String> = audit_entries(&store, now - time::Duration::minutes(1))
+        .await
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert!(
+        audits.contains(&"exposure".to_owned()) && audits.contains(&"exposure-contacts".to_owned()),
+        "{audits:?}"
+    );
+
+    hcctl.run(&["exposures", "status", "x_bad"]).usage();
+    hcctl
+        .run(&[
+            "exposures",
+            "create",
+            "--venue",
+            &place.id,
+            "--from",
+            &to,
+            "--to",
+            &from,
+            "--level",
+            "red",
+            "--reason",
+            "x",
+        ])
+        .usage();
+    hcctl
+        .run(&["exposures", "status", "x_aaaaaaaaaaaaaaaaaaaaaaaaaa"])
+        .failed();
+}

@@ -10,6 +10,7 @@ import { requireSession } from '../session.js';
 import { setupAppeals } from './admin-appeals.js';
 import { loadMe } from '../subjects.js';
 import { setupFind } from './admin-find.js';
+import { markFromTrace, setupExposures } from './exposures.js';
 import { $, busy, download, el, formatTime, frame, fromLocalInput, message, shanghaiDay, toCsv } from '../ui.js';
 
 await requireSession();
@@ -206,7 +207,8 @@ function setupTrace() {
           el('dt', {}, '类型'), el('dd', {}, label(CATEGORIES, venue.category)),
           venue.revoked_at ? [el('dt', {}, '作废时间'), el('dd', {}, formatTime(venue.revoked_at))] : null,
           el('dt', {}, '进入人次'), el('dd', { class: 'count' }, String(entries.length))),
-        el('p', {}, el('button', { type: 'button', class: 'secondary', id: 'trace-csv', onclick: () => download(new Blob([toCsv(csv)], { type: 'text/csv' }), `流调-场所-${venue.id}-${stamp}.csv`) }, '下载 CSV')),
+        el('p', {}, el('button', { type: 'button', class: 'secondary', id: 'trace-csv', onclick: () => download(new Blob([toCsv(csv)], { type: 'text/csv' }), `流调-场所-${venue.id}-${stamp}.csv`) }, '下载 CSV'),
+          el('button', { type: 'button', class: 'secondary', id: 'trace-expose', onclick: () => markFromTrace('venue', venue.id, query.from || entries.at(-1)?.entered_at, query.to || new Date().toISOString()) }, '标记时空伴随')),
         table(['进入时间', '姓名', '身份证号', '手机号', '健康码', ''], entries.map((e) =>
           el('tr', {}, cell(formatTime(e.entered_at)), cell(e.name), cell(e.id_number), cell(e.phone), cell(COLORS[e.color]),
             el('td', {}, el('button', { type: 'button', class: 'link', onclick: () => { f.by.value = 'subject'; f.id.value = e.subject_id; labelFor(); search('subject', e.subject_id); } }, '追踪此人')))), 'trace-table'),
@@ -227,7 +229,8 @@ function setupTrace() {
           el('dt', {}, '身份证号'), el('dd', {}, subject.id_number),
           el('dt', {}, '手机号'), el('dd', {}, subject.phone || '—'),
           el('dt', {}, '人员编号'), el('dd', {}, subject.subject_id)),
-        el('p', {}, el('button', { type: 'button', class: 'secondary', id: 'trace-csv', onclick: () => download(new Blob([toCsv(csv)], { type: 'text/csv' }), `流调-人员-${subject.subject_id}-${stamp}.csv`) }, '下载 CSV')),
+        el('p', {}, el('button', { type: 'button', class: 'secondary', id: 'trace-csv', onclick: () => download(new Blob([toCsv(csv)], { type: 'text/csv' }), `流调-人员-${subject.subject_id}-${stamp}.csv`) }, '下载 CSV'),
+          el('button', { type: 'button', class: 'secondary', id: 'trace-expose', onclick: () => markFromTrace('person', subject.subject_id, query.from || visits.at(-1)?.entered_at, query.to || new Date().toISOString()) }, '标记为病例')),
         el('h2', {}, `到访场所（${visits.length}）`),
         table(['进入时间', '场所', '地址', '健康码'], visits.map((v) =>
           el('tr', {}, cell(formatTime(v.entered_at)), cell(v.venue?.name), cell(v.venue ? `${place(v.venue.region)} ${v.venue.address}` : ''), cell(COLORS[v.color]))), 'trace-visits'),
@@ -268,4 +271,5 @@ if (!(user.roles || []).includes('authority')) {
   setupRisk();
   setupFind(divisions, setupTrace());
   setupAppeals();
+  setupExposures();
 }

@@ -59,8 +59,25 @@ async function showCode() {
     el('a', { href: forSubject('appeal.html'), id: 'to-appeal' }, '对颜色有异议？申诉')));
   codeBox.replaceChildren(card);
   tick = setInterval(update, 1000);
+  showNotices(wanted);
   // A new code before the old one expires; at least a few seconds apart.
   timer = setTimeout(showCode, Math.max(5_000, refreshAt - Date.now()));
+}
+
+/** The notices of the subject shown (时空伴随提醒), newest first; hidden when there are none. */
+async function showNotices(wanted) {
+  const section = $('#notices');
+  let notices = [];
+  try {
+    ({ notices } = await api('GET', '/v1/notices', { query: { subject_id: wanted } }));
+  } catch {
+    notices = [];
+  }
+  if (wanted !== subject) return;
+  section.hidden = notices.length === 0;
+  $('#notice-list').replaceChildren(
+    ...notices.map((n) => el('li', { class: 'notice', dataset: { id: n.id } }, el('p', {}, n.text), el('small', { class: 'muted' }, formatTime(n.created_at)))),
+  );
 }
 
 document.addEventListener('visibilitychange', () => {
