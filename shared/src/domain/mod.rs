@@ -11,3 +11,4 @@ pub mod rules;
 pub mod status;
 pub mod text;
 pub mod token;
+pub mod trust;

@@ -18,6 +18,7 @@ mod risk_persons;
 mod roles;
 pub mod streams;
 mod traces;
+mod trust;
 
 use shared::store::audit::AuditEntry;
 use shared::store::schema::Created;
@@ -51,6 +52,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Traces {
             action: TracesAction::Export(args),
         } => traces::export(&store, args).await,
+        Command::Trust { action } => trust::trust(&store, action).await,
+        Command::Partners { action } => trust::partners(&store, action).await,
         Command::Aggregate { follow, from_start } => {
             let client = streams::streams_client(&config);
             aggregate::run(&store, &client, follow, from_start).await
