@@ -556,19 +556,31 @@ fn partners_verify_through_the_code_function_which_counts_their_calls() {
     let statements = code["Policies"][0]["Statement"].as_sequence().unwrap();
     let may = |action: &str, table: &str| {
         statements.iter().any(|s| {
-            s["Action"].as_sequence().unwrap().iter().any(|a| text(a) == format!("dynamodb:{action}"))
+            s["Action"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|a| text(a) == format!("dynamodb:{action}"))
                 && [&s["Resource"]]
                     .into_iter()
                     .chain(s["Resource"].as_sequence().into_iter().flatten())
                     .any(|r| get_att(r, "Arn").as_deref() == Some(table))
         })
     };
-    assert!(may("UpdateItem", "LimitsTable"), "the partner limiter writes its counters");
-    assert!(may("GetItem", "SettingsTable"), "the partner list is read from the settings");
+    assert!(
+        may("UpdateItem", "LimitsTable"),
+        "the partner limiter writes its counters"
+    );
+    assert!(
+        may("GetItem", "SettingsTable"),
+        "the partner list is read from the settings"
+    );
     let scan = &resources(&template)["ScanFunction"]["Properties"];
     let scan_reads = scan["Policies"][0]["Statement"][0]["Resource"].as_sequence().unwrap();
     assert!(
-        scan_reads.iter().any(|r| get_att(r, "Arn").as_deref() == Some("SettingsTable")),
+        scan_reads
+            .iter()
+            .any(|r| get_att(r, "Arn").as_deref() == Some("SettingsTable")),
         "the scan function reads the trust list from the settings"
     );
 }

@@ -13,8 +13,9 @@ use time::{Date, OffsetDateTime};
 #[derive(Parser)]
 #[command(name = "hcctl", version, about = "Operate the Hebei health-code backend")]
 pub struct Cli {
-    /// Prefix of the table names.
-    #[arg(long, global = true, env = "HC_TABLE_PREFIX", default_value = shared::store::tables::DEFAULT_PREFIX)]
+    /// Prefix of the table names, given before the command (`hcctl --prefix <p> <command>`):
+    /// not a global flag, since `trust add --prefix` is the QR prefix of an issuer's codes.
+    #[arg(long, env = "HC_TABLE_PREFIX", default_value = shared::store::tables::DEFAULT_PREFIX)]
     pub prefix: String,
     #[command(subcommand)]
     pub command: Command,

@@ -1,6 +1,7 @@
 //! `hcctl`, the operations CLI. It talks to the same DynamoDB tables as the
 //! functions, with the standard AWS settings (endpoint, region, credentials)
-//! and the table prefix of `--prefix` or `HC_TABLE_PREFIX` (`hc-` by default).
+//! and the table prefix of `--prefix` (before the command) or `HC_TABLE_PREFIX`
+//! (`hc-` by default).
 //! With `AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000` alone it reaches
 //! the tables of a running `make dev`.
 //!
