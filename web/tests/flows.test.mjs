@@ -179,11 +179,13 @@ test('a code of another province: the guard sees its issuer and that its colour 
   assert.equal(await verdict.locator('.name').count(), 0, 'no name for a person we hold nothing on');
   await shot(guard.page, '07c-scan-other-province');
 
-  // Our own codes, scanned next, say they are live and name the person.
+  // A code under a prefix nobody trusts: refused by the server, said on the page.
   await guard.page.click('.verdict + button');
-  await guard.page.setInputFiles('#upload', { name: 'code.png', mimeType: 'image/png', buffer: readFileSync(join(RESULTS, 'alice-code.png')) });
-  await guard.page.locator('.verdict[data-live="true"]').waitFor();
-  assert.equal(await guard.page.locator('.verdict .issuer').count(), 0);
+  guard.expect(422, '/v1/scans');
+  await guard.page.fill('#content', code.replace(prefix, 'XXHC:1:'));
+  await guard.page.press('#content', 'Enter');
+  await guard.page.locator('#msg.error').waitFor();
+  assert.match(await guard.page.locator('#msg.error').textContent(), /互认名单/);
   assertNoConsoleErrors();
 });
 
