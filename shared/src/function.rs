@@ -62,13 +62,17 @@ pub async fn handle<F: Function>(app: &F, req: Request) -> Response<Body> {
 }
 
 /// The whole life of a function's binary: logging, configuration, then
-/// requests until the runtime stops it.
+/// requests until the runtime stops it, writing the metrics it counted
+/// (`metrics.rs`) after each.
 pub async fn run<F: Function>() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let app = F::from_env().await?;
+    crate::metrics::cold_start();
     let app = &app;
     lambda_http::run(service_fn(move |req| async move {
-        Ok::<_, std::convert::Infallible>(handle(app, req).await)
+        let response = handle(app, req).await;
+        crate::metrics::flush();
+        Ok::<_, std::convert::Infallible>(response)
     }))
     .await
 }
@@ -78,6 +82,7 @@ impl From<StoreError> for Problem {
         match err {
             StoreError::Unavailable(_) => {
                 tracing::warn!(error = %err, "store unavailable");
+                crate::metrics::store_unavailable();
                 Problem::unavailable()
             }
             _ => {

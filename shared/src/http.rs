@@ -262,6 +262,7 @@ const ROUTE_WORDS: &[&str] = &[
     "verification",
     "traces",
     "rankings",
+    "appeals",
 ];
 
 /// The path for logs: the words of our routes, and `{id}` for every other segment, so

@@ -10,5 +10,6 @@ pub mod crypto;
 pub mod domain;
 pub mod function;
 pub mod http;
+pub mod metrics;
 pub mod service;
 pub mod store;

@@ -62,6 +62,8 @@ GUARDIANS = [
     ("dev:fuzz-guardian-1", {"name": "孙七", "id_number": id_number("130105", "19780305", 21), "phone": "13700000007"}),
     ("dev:fuzz-guardian-2", {"name": "周八", "id_number": id_number("130105", "19800909", 23), "phone": "13700000006"}),
 ]
+# Reasons a person gives in an appeal.
+APPEAL_REASONS = ["我没有发热，体温登记时填错了。", "行程信息有误，请核实。"]
 # Persons not registered: the risk-person import gets them as `unmatched`.
 UNREGISTERED_IDS = [id_number("130203", f"19{70 + i}0815", 300 + i) for i in range(4)]
 
@@ -158,6 +160,10 @@ def fixtures(base, hcctl, sent):
                            check=True, capture_output=True, text=True)
     partner_key = added.stdout.strip()
     sent.add("API key", partner_key)
+    # An open appeal for the first dependent, for the authority's queue and decision (409 on a
+    # reused stack where it is still open); the citizen's own subject is left free to appeal.
+    call(base, "POST", "/v1/appeals", {"subject_id": dependents[0], "reason": APPEAL_REASONS[0]}, citizen, ok=(201, 409))
+    appeal_ids = [a["id"] for a in call(base, "GET", "/v1/admin/appeals", token=officer)["appeals"]]
 
     now = datetime.datetime.now(SHANGHAI).replace(microsecond=0)
     stamp = lambda delta: (now + delta).isoformat()  # noqa: E731
@@ -183,6 +189,8 @@ def fixtures(base, hcctl, sent):
             "window-to": [stamp(datetime.timedelta(minutes=0))],
             "valid-until": [stamp(datetime.timedelta(hours=6)), stamp(datetime.timedelta(days=7))],
             "check-reasons": ["核酸检测阴性", "已完成居家隔离，复核正常"],
+            "appeal-reasons": APPEAL_REASONS,
+            "appeal-ids": appeal_ids or ["ap_aaaaaaaaaaaaaaaaaaaaaaaaaa"],
             "risk-ids": UNREGISTERED_IDS,
             "risk-since": [now.date().isoformat(), (now.date() - datetime.timedelta(days=5)).isoformat()],
         },
@@ -207,6 +215,10 @@ BINDINGS = {
     "importRiskPersons": {"body.records[*].id_number": ("risk-ids", 0.8), "body.records[*].since": ("risk-since", 0.8)},
     "setVerification": {"path.subject_id": ("traced-subjects", 0.8), "body.reason": ("check-reasons", 0.7),
                         "body.valid_until": ("valid-until", 0.6)},
+    "fileAppeal": {"body.subject_id": ("subjects", 0.5), "body.reason": ("appeal-reasons", 0.5)},
+    "listAppeals": {"query.subject_id": ("subjects", 0.6)},
+    "decideAppeal": {"path.appeal_id": ("appeal-ids", 0.8), "body.note": ("check-reasons", 0.7),
+                     "body.valid_until": ("valid-until", 0.6)},
     "trace": {"query.venue_id": ("venue-ids", 0.5), "query.subject_id": ("traced-subjects", 0.5),
               "query.from": ("window-from", 0.9), "query.to": ("window-to", 0.9)},
 }

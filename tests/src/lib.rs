@@ -288,6 +288,25 @@ pub fn world_on(store: Store) -> World {
 /// Every item of `table` as JSON (whose maps print their keys in order, so equal
 /// items print alike), by a consistent scan over all its pages: for tests that check
 /// what the store holds.
+/// An item with its binary values (the compact day history) as base64 text, which JSON can hold.
+fn readable(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+    use aws_sdk_dynamodb::types::AttributeValue as A;
+    fn plain(v: &A) -> A {
+        match v {
+            A::B(b) => A::S(base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                b.as_ref(),
+            )),
+            A::L(l) => A::L(l.iter().map(plain).collect()),
+            A::M(m) => A::M(m.iter().map(|(k, v)| (k.clone(), plain(v))).collect()),
+            other => other.clone(),
+        }
+    }
+    item.iter().map(|(k, v)| (k.clone(), plain(v))).collect()
+}
+
 pub async fn table_items(store: &Store, table: &str) -> Vec<Value> {
     let mut items = Vec::new();
     let mut start = None;
@@ -304,7 +323,7 @@ pub async fn table_items(store: &Store, table: &str) -> Vec<Value> {
         items.extend(
             out.items()
                 .iter()
-                .map(|item| serde_dynamo::from_item::<_, Value>(item.clone()).expect("an item reads as JSON")),
+                .map(|item| serde_dynamo::from_item::<_, Value>(readable(item)).expect("an item reads as JSON")),
         );
         match out.last_evaluated_key {
             Some(key) => start = Some(key),

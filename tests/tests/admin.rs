@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use integration_tests::*;
 use serde_json::{Value, json};
 use shared::domain::day::iso_date;
-use shared::domain::divisions::{self, Level};
+use shared::domain::divisions;
 use shared::store::Store;
 use shared::store::stats::{Change, Source};
 use time::Duration;
@@ -39,7 +39,7 @@ fn subject_of(token: &str) -> String {
     sessions().verify(token, NOW).unwrap().subject_id.unwrap()
 }
 
-const ROUTES: [(&str, &str); 7] = [
+const ROUTES: [(&str, &str); 9] = [
     ("PUT", "/v1/admin/risk-areas"),
     ("GET", "/v1/admin/risk-areas"),
     ("POST", "/v1/admin/risk-persons"),
@@ -47,6 +47,8 @@ const ROUTES: [(&str, &str); 7] = [
     ("GET", "/v1/admin/traces?venue_id=v_x"),
     ("GET", "/v1/admin/traces?subject_id=s_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
     ("GET", "/v1/admin/rankings"),
+    ("GET", "/v1/admin/appeals"),
+    ("POST", "/v1/admin/appeals/ap_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
 ];
 
 #[tokio::test]
@@ -474,12 +476,17 @@ async fn log_as_changes(store: &Store) -> Vec<Change> {
 async fn rankings_of_a_scripted_day_equal_the_log_also_when_a_batch_is_seen_twice() {
     let w = world().await;
     let officer = officer(&w.login, "officer", 1).await;
-    let counties = ["130102", "130104", "130203", "130302", "130681"];
-    let mut expected: HashMap<(Level, String), (u64, u64)> = HashMap::new();
+    // With 辛集市 (石家庄), 定州市 and 雄县 (保定, 雄安新区), which the notice ranks as units of
+    // their own.
+    let counties = [
+        "130102", "130104", "130203", "130302", "130681", "130181", "130682", "130638",
+    ];
+    // Keyed by the ranking's level (`city`, `county`, `unit`) and region.
+    let mut expected: HashMap<(&str, String), (u64, u64)> = HashMap::new();
     // 1,000 check-ins and 200 scans across 5 counties, straight into the log.
     let mut entries = Vec::new();
     for n in 0..1200u32 {
-        let county = counties[(n % 5) as usize];
+        let county = counties[n as usize % counties.len()];
         let kind = if n < 1000 {
             shared::store::log::EntryKind::Checkin
         } else {
@@ -499,8 +506,9 @@ async fn rankings_of_a_scripted_day_equal_the_log_also_when_a_batch_is_seen_twic
             name_masked: "张*".into(),
         });
         for (level, region) in [
-            (Level::County, county.to_owned()),
-            (Level::City, divisions::city_of(county).unwrap().code.to_owned()),
+            ("county", county.to_owned()),
+            ("city", divisions::city_of(county).unwrap().code.to_owned()),
+            ("unit", divisions::unit_of_county(county).unwrap().to_owned()),
         ] {
             let counts = expected.entry((level, region)).or_default();
             if n < 1000 { counts.0 += 1 } else { counts.1 += 1 }
@@ -528,7 +536,7 @@ async fn rankings_of_a_scripted_day_equal_the_log_also_when_a_batch_is_seen_twic
     for batch in changes.chunks(300) {
         assert_eq!(w.store.count_changes(batch, NOW).await.unwrap(), 0);
     }
-    for level in ["county", "city"] {
+    for level in ["county", "city", "unit"] {
         let (status, ranking) = admin(
             &w,
             "GET",
@@ -539,12 +547,16 @@ async fn rankings_of_a_scripted_day_equal_the_log_also_when_a_batch_is_seen_twic
         .await;
         assert_eq!(status, 200);
         let rows = ranking["rows"].as_array().unwrap();
-        assert_eq!(rows.len(), if level == "county" { 190 } else { 11 });
+        assert_eq!(
+            rows.len(),
+            [("county", 190), ("city", 11), ("unit", 14)]
+                .iter()
+                .find(|l| l.0 == level)
+                .unwrap()
+                .1
+        );
         for row in rows {
-            let key = (
-                if level == "county" { Level::County } else { Level::City },
-                row["region"].as_str().unwrap().to_owned(),
-            );
+            let key = (level, row["region"].as_str().unwrap().to_owned());
             let (checkins, scans) = expected.get(&key).copied().unwrap_or_default();
             assert_eq!(
                 (row["checkins"].as_u64(), row["scans"].as_u64()),
@@ -554,15 +566,42 @@ async fn rankings_of_a_scripted_day_equal_the_log_also_when_a_batch_is_seen_twic
         }
         assert_eq!(rows[0]["rank"], 1);
     }
+    // 石家庄 (with 辛集) and 保定 (with 定州 and 雄县) tie as cities, the lower code first; as units
+    // 石家庄 alone leads.
     let (_, cities) = admin(&w, "GET", "/v1/admin/rankings?date=2026-11-26", None, &officer).await;
-    assert_eq!(
+    assert_eq!(cities["level"], "city", "cities by default");
+    let top = |ranking: &Value| {
         (
-            cities["rows"][0]["region"].as_str(),
-            cities["rows"][0]["checkins"].as_u64()
-        ),
-        (Some("130100"), Some(400))
+            ranking["rows"][0]["region"].as_str().map(str::to_owned),
+            ranking["rows"][0]["checkins"].as_u64(),
+        )
+    };
+    assert_eq!(top(&cities), (Some("130100".into()), Some(375)));
+    let (_, units) = admin(
+        &w,
+        "GET",
+        "/v1/admin/rankings?date=2026-11-26&level=unit",
+        None,
+        &officer,
+    )
+    .await;
+    assert_eq!(top(&units), (Some("130100".into()), Some(250)));
+    let unit = |code: &str| {
+        units["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["region"] == code)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        (unit("133100")["name"].as_str(), unit("133100")["checkins"].as_u64()),
+        (Some("雄安新区"), Some(125))
     );
-    for bad in ["?date=26-11-2026", "?level=province"] {
+    assert_eq!(unit("130600")["checkins"], 125, "保定 is 涿州 alone");
+    assert_eq!(unit("130682")["checkins"], 125);
+    for bad in ["?date=26-11-2026", "?level=province", "?level=units"] {
         assert_eq!(
             admin(&w, "GET", &format!("/v1/admin/rankings{bad}"), None, &officer)
                 .await

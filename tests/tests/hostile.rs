@@ -110,6 +110,7 @@ async fn snapshot(store: &Store) -> Vec<String> {
         &store.tables.stats,
         &store.tables.audit,
         &store.tables.settings,
+        &store.tables.appeals,
     ] {
         items.extend(
             table_items(store, table)
@@ -358,6 +359,27 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
             None,
         ),
         route("admin", "GET", "/v1/admin/rankings?level=county", None),
+        route(
+            "declaration",
+            "POST",
+            "/v1/appeals",
+            Some(json!({"subject_id": alice_subject, "reason": "体温登记时填错了，请核实。"})),
+        ),
+        route(
+            "declaration",
+            "GET",
+            format!("/v1/appeals?subject_id={alice_subject}"),
+            None,
+        ),
+        route("admin", "GET", "/v1/admin/appeals?status=open", None),
+        route(
+            "admin",
+            "POST",
+            "/v1/admin/appeals/ap_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+            Some(
+                json!({"outcome": "upheld", "note": "经核实", "color": "green", "valid_until": "2026-11-27T10:00:00+08:00"}),
+            ),
+        ),
     ];
 
     let before = snapshot(&w.store).await;
@@ -470,6 +492,9 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         ("admin", "/v1/admin/traces?subject_id=pk%20%3D%20%3Apk"),
         ("admin", "/v1/admin/rankings?date=2026-13-45"),
         ("admin", "/v1/admin/rankings?level=%3Cscript%3E"),
+        ("admin", "/v1/admin/appeals?next=JyBPUiAxPTE"),
+        ("admin", "/v1/admin/appeals?status=%27%20OR%201%3D1"),
+        ("declaration", "/v1/appeals?subject_id=%27%20OR%201%3D1"),
     ] {
         let token = if function == "admin" {
             &officer

@@ -306,7 +306,7 @@ fn failed_stream_batches_go_to_an_alarmed_queue_in_time_to_be_replayed() {
             assert_eq!(text(&resources(&template)[queue.as_str()]["Type"]), "AWS::SQS::Queue");
             let alarmed = of_type(&template, "AWS::CloudWatch::Alarm").into_iter().any(|(_, a)| {
                 let a = &a["Properties"];
-                text(&a["MetricName"]) == "ApproximateNumberOfMessagesVisible"
+                a["MetricName"].as_str() == Some("ApproximateNumberOfMessagesVisible")
                     && a["Dimensions"]
                         .as_sequence()
                         .unwrap()
@@ -324,7 +324,9 @@ fn alarmed(template: &Value, namespace: &str, metric: &str) -> BTreeSet<String> 
     of_type(template, "AWS::CloudWatch::Alarm")
         .into_iter()
         .filter(|(_, a)| {
-            text(&a["Properties"]["Namespace"]) == namespace && text(&a["Properties"]["MetricName"]) == metric
+            // An alarm on metric math has no Namespace of its own.
+            a["Properties"]["Namespace"].as_str() == Some(namespace)
+                && a["Properties"]["MetricName"].as_str() == Some(metric)
         })
         .flat_map(|(_, a)| {
             a["Properties"]["Dimensions"]
@@ -610,4 +612,55 @@ fn samconfig_deploys_without_questions() {
             );
         }
     }
+}
+
+/// The functions' own metric of DynamoDB outages (shared/src/metrics.rs) is alarmed for every
+/// function that serves the API, under the namespace and dimension the functions write.
+#[test]
+fn store_outages_counted_by_the_functions_are_alarmed() {
+    let template = template();
+    let http: BTreeSet<String> = functions(&template)
+        .into_iter()
+        .filter(|(_, f)| {
+            f["Properties"]["Events"]
+                .as_mapping()
+                .is_some_and(|events| events.values().any(|e| text(&e["Type"]) == "HttpApi"))
+        })
+        .map(|(n, _)| n)
+        .collect();
+    assert!(http.len() >= 6, "{http:?}");
+    let mut covered = BTreeSet::new();
+    for (_, alarm) in of_type(&template, "AWS::CloudWatch::Alarm") {
+        let Some(metrics) = alarm["Properties"]["Metrics"].as_sequence() else {
+            continue;
+        };
+        let ids: Vec<String> = metrics
+            .iter()
+            .filter_map(|m| {
+                let metric = &m["MetricStat"]["Metric"];
+                (metric["Namespace"].as_str() == Some(shared::metrics::NAMESPACE)
+                    && metric["MetricName"].as_str() == Some("StoreUnavailable"))
+                .then(|| {
+                    covered.extend(metric["Dimensions"].as_sequence().unwrap().iter().filter_map(|d| {
+                        (text(&d["Name"]) == "FunctionName")
+                            .then(|| reference(&d["Value"]))
+                            .flatten()
+                    }));
+                    text(&m["Id"])
+                })
+            })
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let expression = metrics
+            .iter()
+            .find(|m| m["ReturnData"] == Value::Bool(true))
+            .map(|m| text(&m["Expression"]))
+            .expect("an expression returns the data");
+        for id in &ids {
+            assert!(expression.contains(id.as_str()), "{expression} sums {id}");
+        }
+    }
+    assert_eq!(covered, http);
 }

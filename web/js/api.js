@@ -13,6 +13,7 @@ const FUNCTIONS = [
   ['/v1/guardians', 'login'],
   ['/v1/logout', 'login'],
   ['/v1/declarations', 'declaration'],
+  ['/v1/appeals', 'declaration'],
   ['/v1/code', 'code'],
   ['/.well-known/', 'code'],
   ['/v1/venues', 'venue'],

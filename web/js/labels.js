@@ -76,6 +76,8 @@ export const ERRORS = {
   'too-many-attempts': '操作过于频繁，请稍后再试',
   'invalid-declaration': '申报内容有误',
   'declaration-limit': '今日申报次数已达上限（每天最多 3 次）',
+  'appeal-open': '已有一件待处理的申诉，请等待答复后再提交',
+  'appeal-decided': '该申诉已处理',
   'declaration-required': '尚未进行健康申报，请先申报',
   'invalid-venue': '场所信息有误',
   'venue-exists': '每位申请人只能申领一个场所码；如需重新申领，请先作废原场所码',

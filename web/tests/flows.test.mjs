@@ -307,15 +307,23 @@ test('a venue code, check-ins through /v?c= and a poster photo, and the dashboar
   const aggregated = hcctl('aggregate');
   assert.equal(aggregated.status, 0, `hcctl aggregate: ${aggregated.stderr}`);
 
+  // By default the notice's fourteen units: the cities, 定州, 辛集 and 雄安新区.
   await go(officer.page, '/admin.html');
   const city = officer.page.locator('#ranking-table tr[data-region="130100"]');
   await city.waitFor();
+  assert.equal(await officer.page.inputValue('#ranking-form select[name=level]'), 'unit');
+  assert.equal(await officer.page.locator('#ranking-table tbody tr').count(), 14);
   const cells = async (row) => (await row.locator('td').allTextContents()).map((t) => t.trim());
+  assert.equal((await cells(officer.page.locator('#ranking-table tr[data-region="133100"]')))[1], '雄安新区');
   const [, cityName, , , , cityCheckins] = await cells(city);
   assert.equal(cityName, '石家庄市');
   assert.ok(Number(cityCheckins) >= 2, `Shijiazhuang's check-ins today: ${cityCheckins}`);
   assert.equal(await officer.page.locator('#chart svg rect').count() > 0, true, 'the bar chart has bars');
   await shot(officer.page, '13-dashboard', 'dashboard.png');
+
+  await officer.page.selectOption('#ranking-form select[name=level]', 'city');
+  await officer.page.locator('#ranking-table tr[data-region="133100"]').waitFor({ state: 'detached' });
+  assert.equal(await officer.page.locator('#ranking-table tbody tr').count(), 11);
 
   await officer.page.selectOption('#ranking-form select[name=level]', 'county');
   const county = officer.page.locator('#ranking-table tr[data-region="130102"]');
@@ -502,6 +510,62 @@ test('a guard past 120 scans a minute is told when to try again', async () => {
   assertNoConsoleErrors();
 });
 
+test('a citizen appeals a yellow code; the authority upholds it with green; the citizen sees the answer and a green code', async () => {
+  const pat = await user('pat');
+  await login(pat, 'web-pat');
+  await identify(pat, '周立平');
+  // A declaration with a fever: yellow.
+  await go(pat.page, '/declare.html');
+  await pat.page.waitForSelector('#declare:not([hidden])');
+  await pat.page.selectOption('select[name=region-city]', '130100');
+  await pat.page.selectOption('select[name=region-county]', '130102');
+  await pat.page.fill('input[name=temperature]', '38.2');
+  await pat.page.click('#declare button[type=submit]');
+  await pat.page.waitForSelector('#result:not([hidden]) .code-card[data-color=yellow]');
+
+  await go(pat.page, '/code.html');
+  await pat.page.click('#to-appeal');
+  await pat.page.waitForURL(/appeal\.html/);
+  await pat.page.fill('#appeal textarea[name=reason]', '昨天体温计坏了，实际没有发热。');
+  await pat.page.click('#appeal button[type=submit]');
+  const mine = pat.page.locator('#appeal-list li.appeal[data-status=open]');
+  await mine.waitFor();
+  assert.match(await mine.textContent(), /待处理/);
+  // A second one while it is open: refused, with the reason in Chinese.
+  await pat.page.fill('#appeal textarea[name=reason]', '再次申诉，请尽快处理。');
+  pat.expect(409, '/v1/appeals');
+  await pat.page.click('#appeal button[type=submit]');
+  await pat.page.waitForSelector('#appeal .msg.error');
+  assert.match(await pat.page.textContent('#appeal .msg'), /已有一件待处理的申诉/);
+  await shot(pat.page, '26-appeal');
+  const appealId = await mine.getAttribute('data-id');
+
+  const officer = await user('appeal-officer', { viewport: { width: 1280, height: 900 } });
+  await login(officer, 'web-appeal-officer');
+  const officerId = await officer.page.evaluate(() => JSON.parse(localStorage.getItem('hc.session')).user.id);
+  const granted = hcctl('roles', 'grant', '--user', officerId, '--role', 'authority');
+  assert.equal(granted.status, 0, `hcctl roles grant: ${granted.stderr}`);
+  await go(officer.page, '/admin.html');
+  await officer.page.click('#appeals-load');
+  const row = officer.page.locator(`#appeal-queue li[data-id="${appealId}"]`);
+  await row.waitFor();
+  assert.match(await row.textContent(), /黄码/);
+  await row.locator('input[name=note]').fill('经核实体温正常');
+  await row.locator('select[name=color]').selectOption('green');
+  await shot(officer.page, '27-appeal-queue');
+  await row.locator('button[value=upheld]').click();
+  await row.waitFor({ state: 'detached' });
+
+  await go(pat.page, '/appeal.html');
+  const decided = pat.page.locator(`#appeal-list li[data-id="${appealId}"][data-status=upheld]`);
+  await decided.waitFor();
+  assert.match(await decided.textContent(), /已支持/);
+  assert.match(await decided.textContent(), /经核实体温正常/);
+  await go(pat.page, '/code.html');
+  await pat.page.waitForSelector('.code-card[data-color=green]');
+  assertNoConsoleErrors();
+});
+
 test('logout ends the session: the old token is refused, and a page holding it returns to login', async () => {
   const ivy = await user('ivy');
   await login(ivy, 'web-ivy');
@@ -609,7 +673,7 @@ test('?api= is taken only from config.js\'s allow-list, and a foreign one is nei
 test('the Content-Security-Policy: every page carries it, the server forbids framing, and it is enforced', async () => {
   const { ivy } = state;
   assert.ok(ivy, 'the logout flow ran');
-  for (const path of ['/index.html', '/identity.html', '/declare.html', '/code.html', '/checkin.html', '/scan.html', '/venue.html', '/admin.html', '/v']) {
+  for (const path of ['/index.html', '/identity.html', '/declare.html', '/code.html', '/appeal.html', '/checkin.html', '/scan.html', '/venue.html', '/admin.html', '/v']) {
     const response = await ivy.page.request.get(`${WEB}${path}`);
     assert.match(response.headers()['content-security-policy'] || '', /frame-ancestors 'none'/, path);
     const html = await response.text();

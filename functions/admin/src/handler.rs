@@ -7,7 +7,8 @@ use serde::Deserialize;
 use shared::config::ConfigError;
 use shared::crypto::PiiKeys;
 use shared::domain::day::{iso_date, rfc3339, shanghai_day};
-use shared::domain::divisions::{self, Level};
+use shared::domain::divisions;
+use shared::domain::ranking::Ranked;
 use shared::domain::role::Role;
 use shared::domain::rules::RuleSet;
 use shared::domain::status::{Color, Override, RiskAreas, RiskLevel};
@@ -20,8 +21,8 @@ use shared::store::parse_time;
 use time::Duration;
 
 /// A verification outcome holds a day unless it says otherwise, 30 days at most.
-const DEFAULT_VERIFICATION: Duration = Duration::hours(24);
-const MAX_VERIFICATION: Duration = Duration::days(30);
+pub(crate) const DEFAULT_VERIFICATION: Duration = Duration::hours(24);
+pub(crate) const MAX_VERIFICATION: Duration = Duration::days(30);
 const MAX_AREAS: usize = 10_000;
 
 pub struct App {
@@ -49,8 +50,12 @@ impl Function for App {
         }
         let known = matches!(
             path,
-            ["v1", "admin", "risk-areas" | "risk-persons" | "traces" | "rankings"]
-                | ["v1", "admin", "subjects", _, "verification"]
+            [
+                "v1",
+                "admin",
+                "risk-areas" | "risk-persons" | "traces" | "rankings" | "appeals"
+            ] | ["v1", "admin", "subjects", _, "verification"]
+                | ["v1", "admin", "appeals", _]
         );
         if !known {
             return Err(Problem::not_found());
@@ -75,6 +80,9 @@ impl Function for App {
                 crate::traces::traces(&tracer, req, &officer).await
             }
             (["v1", "admin", "rankings"], &Method::GET) => rankings(app, req).await,
+            (["v1", "admin", "appeals"], &Method::GET) => crate::appeals::queue(app, req, &officer).await,
+            (["v1", "admin", "appeals", id], &Method::POST) => crate::appeals::decide(app, req, &officer, id).await,
+            (["v1", "admin", "appeals", _], _) => Err(Problem::method_not_allowed("POST")),
             (["v1", "admin", "risk-persons" | "subjects", ..], _) => Err(Problem::method_not_allowed("POST")),
             _ => Err(Problem::method_not_allowed("GET")),
         }
@@ -91,7 +99,7 @@ async fn authority(app: &App, req: &Request) -> Result<String, Problem> {
     }
 }
 
-async fn audit(
+pub(crate) async fn audit(
     app: &App,
     officer: &str,
     action: &str,
@@ -271,14 +279,13 @@ async fn rankings(app: &App, req: &Request) -> HttpResult {
         None => shanghai_day(app.base.clock.now()),
         Some(d) => iso_date::parse(&d).ok_or_else(|| Problem::bad_request("`date` is YYYY-MM-DD"))?,
     };
-    let level = match http::query(req, "level").as_deref() {
-        None | Some("city") => Level::City,
-        Some("county") => Level::County,
-        Some(_) => return Err(Problem::bad_request("`level` is `city` or `county`")),
+    let ranked = match http::query(req, "level") {
+        None => Ranked::City,
+        Some(level) => {
+            Ranked::parse(&level).ok_or_else(|| Problem::bad_request("`level` is `city`, `county` or `unit`"))?
+        }
     };
     let day = iso_date::format(date);
-    let rows = app.base.store.rankings(level, &day).await?;
-    http::ok(
-        &serde_json::json!({ "date": day, "level": if level == Level::City { "city" } else { "county" }, "rows": rows }),
-    )
+    let rows = app.base.store.rankings(ranked, &day).await?;
+    http::ok(&serde_json::json!({ "date": day, "level": ranked.as_str(), "rows": rows }))
 }

@@ -2,6 +2,7 @@
 //! risk areas and risk persons, verification outcomes, traces with full
 //! identities (every one audited), and the rankings of localities.
 
+mod appeals;
 pub mod handler;
 mod traces;
 

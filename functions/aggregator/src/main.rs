@@ -4,6 +4,12 @@ use lambda_runtime::{Error, run, service_fn};
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let store = shared::store::Store::from_env().await;
+    shared::metrics::cold_start();
     let store = &store;
-    run(service_fn(move |event| aggregator::handle(store, event))).await
+    run(service_fn(move |event| async move {
+        let done = aggregator::handle(store, event).await;
+        shared::metrics::flush();
+        done
+    }))
+    .await
 }

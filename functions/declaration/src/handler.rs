@@ -54,6 +54,9 @@ impl Function for App {
             (["v1", "declarations"], &Method::POST) => declare(app, req).await,
             (["v1", "declarations"], &Method::GET) => list(app, req).await,
             (["v1", "declarations"], _) => Err(Problem::method_not_allowed("GET, POST")),
+            (["v1", "appeals"], &Method::POST) => crate::appeals::file(app, req).await,
+            (["v1", "appeals"], &Method::GET) => crate::appeals::list(app, req).await,
+            (["v1", "appeals"], _) => Err(Problem::method_not_allowed("GET, POST")),
             _ => Err(Problem::not_found()),
         }
     }
@@ -140,6 +143,7 @@ async fn declare(app: &App, req: &Request) -> HttpResult {
         };
         if app.base.store.record_declaration(&write).await? {
             tracing::info!(color = ?status.color, rules_version = %status.rules_version, "declaration recorded");
+            shared::metrics::declaration(status.color);
             return answer(&record.id, now, DAILY_LIMIT - (count + 1), &status);
         }
         // Another write to this subject came first: read again and retry.

@@ -178,6 +178,7 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
         .await?;
     let pass = status.color == Color::Green && status.hints.is_empty();
     tracing::info!(color = ?status.color, pass, "code scanned");
+    shared::metrics::scan(status.color, pass);
     http::ok(&ScanResponse {
         result: if pass { "pass" } else { "verify" },
         color: status.color,
@@ -309,6 +310,7 @@ async fn checkin(app: &App, req: &Request) -> HttpResult {
         .store
         .log_entry(&entry, slot, Some(venue.shards), now + app.retention)
         .await?;
+    let repeat = matches!(logged, Logged::Exists);
     let entered_at = match logged {
         Logged::Written => now,
         Logged::Exists => {
@@ -325,6 +327,7 @@ async fn checkin(app: &App, req: &Request) -> HttpResult {
             parse_time(&first.at).unwrap_or(now)
         }
     };
+    shared::metrics::check_in(status.color, repeat);
     tracing::info!(color = ?status.color, "checked in");
     http::created(&CheckinResponse {
         venue: VenueView {

@@ -96,9 +96,69 @@ pub fn hebei(level: Level) -> impl Iterator<Item = &'static Division> {
     TABLE.rows.iter().filter(move |d| d.level == level && is_hebei(d.code))
 }
 
+/// 雄安新区: not a division of the national table, the notice's own ranking unit (row code
+/// `133100`) over three counties of 保定市.
+pub const XIONGAN: (&str, &str) = ("133100", "雄安新区");
+const XIONGAN_COUNTIES: [&str; 3] = ["130638", "130629", "130632"];
+/// The county-level cities the notice ranks on their own (各市（含定州、辛集市）): 定州市, until
+/// then inside 保定市, and 辛集市, inside 石家庄市.
+const CITIES_OF_THEIR_OWN: [&str; 2] = ["130682", "130181"];
+
+/// The fourteen units the notice ranks (各市（含定州、辛集市）、雄安新区): Hebei's eleven cities,
+/// 定州市, 辛集市 and 雄安新区, as (code, name) in code order.
+pub fn units() -> Vec<(&'static str, &'static str)> {
+    let mut units: Vec<(&str, &str)> = hebei(Level::City)
+        .chain(CITIES_OF_THEIR_OWN.iter().filter_map(|c| lookup(c)))
+        .map(|d| (d.code, d.name))
+        .chain([XIONGAN])
+        .collect();
+    units.sort();
+    units
+}
+
+/// The unit of a county of Hebei: 定州市 and 辛集市 themselves, 雄安新区 for its three counties,
+/// else the county's city. `None` for a code that is not a Hebei county.
+pub fn unit_of_county(code: &str) -> Option<&'static str> {
+    let county = lookup(code).filter(|d| d.level == Level::County && is_hebei(d.code))?;
+    if CITIES_OF_THEIR_OWN.contains(&county.code) {
+        Some(county.code)
+    } else if XIONGAN_COUNTIES.contains(&county.code) {
+        Some(XIONGAN.0)
+    } else {
+        county.parent
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_notice_ranks_fourteen_units() {
+        let units = units();
+        assert_eq!(units.len(), 14);
+        for (code, name) in [
+            ("130682", "定州市"),
+            ("130181", "辛集市"),
+            ("133100", "雄安新区"),
+            ("130600", "保定市"),
+        ] {
+            assert!(units.contains(&(code, name)), "{code} {name}");
+        }
+        assert_eq!(unit_of_county("130682"), Some("130682"));
+        assert_eq!(unit_of_county("130181"), Some("130181"));
+        for c in ["130638", "130629", "130632"] {
+            assert_eq!(unit_of_county(c), Some("133100"), "{c}");
+        }
+        assert_eq!(
+            unit_of_county("130602"),
+            Some("130600"),
+            "a 保定 district stays in 保定"
+        );
+        assert_eq!(unit_of_county("130102"), Some("130100"));
+        assert_eq!(unit_of_county("130600"), None, "a city is not a county");
+        assert_eq!(unit_of_county("110105"), None, "Beijing is not ranked");
+    }
 
     #[test]
     fn every_row_parses_and_every_parent_is_one_level_up() {

@@ -3,6 +3,7 @@
 pub mod day;
 pub mod declaration;
 pub mod divisions;
+pub mod history;
 pub mod identity;
 pub mod qr;
 pub mod ranking;

@@ -389,7 +389,9 @@ impl RuleSet {
     pub fn record(&self, facts: &mut Facts, decl: &Declaration, at: OffsetDateTime) {
         let record = DayRecord {
             day: day::shanghai_day(at),
-            at,
+            // To the second: the declaration item keeps the exact time, and whole seconds keep
+            // the stored history small (history.rs).
+            at: at.replace_nanosecond(0).expect("zero nanoseconds are valid"),
             temperature: decl.temperature(),
             symptoms: decl.symptoms().to_vec(),
             close_contact: decl.close_contact(),
@@ -1026,10 +1028,16 @@ mod tests {
         let mut facts = Facts::default();
         declare(&mut facts, [0], &normal());
         let json = serde_json::to_string(&facts).unwrap();
+        // The day history in the binary form of history.rs (serde_json writes bytes as numbers).
+        let days = &facts.days;
         assert_eq!(
             json,
-            r#"{"days":[{"day":"2026-11-01","at":"2026-11-01T12:00:00+08:00","temp":36.5,"region":"130102"}]}"#
+            format!(
+                "{{\"days\":{}}}",
+                serde_json::to_string(&super::super::history::encode(days)).unwrap()
+            )
         );
+        assert!(super::super::history::encode(days).len() <= 24, "{json}");
         assert_eq!(serde_json::from_str::<Facts>(&json).unwrap(), facts);
         assert_eq!(serde_json::to_string(&Facts::default()).unwrap(), "{}");
     }

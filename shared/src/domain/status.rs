@@ -120,8 +120,9 @@ impl fmt::Debug for Override {
 /// Everything the rules know about one subject; persisted as one item.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 pub struct Facts {
-    /// Ascending by day, one record per day, at most the rule set's `history_days`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Ascending by day, one record per day, at most the rule set's `history_days`. Stored in
+    /// the compact form of `history.rs`.
+    #[serde(with = "super::history", default, skip_serializing_if = "Vec::is_empty")]
     pub days: Vec<DayRecord>,
     /// At most one per rule: the latest.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

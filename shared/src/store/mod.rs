@@ -6,6 +6,7 @@
 //! store become [`StoreError::Unavailable`] (503 with `Retry-After`).
 
 pub mod accounts;
+pub mod appeals;
 pub mod attempts;
 pub mod audit;
 pub mod guardians;

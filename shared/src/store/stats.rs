@@ -19,7 +19,7 @@ use super::keys::PROFILE;
 use super::log::EntryKind;
 use super::{Store, StoreError, key2, n, s, to_item};
 use crate::domain::divisions::Level;
-use crate::domain::ranking::{self, Counts, Row, Tally};
+use crate::domain::ranking::{self, Counts, Ranked, Row, Tally};
 
 /// Updates per transaction, leaving one item of the 100 for the marker.
 const CHUNK: usize = 99;
@@ -318,10 +318,30 @@ impl Store {
     }
 
     /// The ranking of `level` on `day`.
-    pub async fn rankings(&self, level: Level, day: &str) -> Result<Vec<Row>, StoreError> {
-        let counts = self.day_counts(level, day).await?;
-        let totals = self.claim_totals(level, day).await?;
-        Ok(ranking::rank(level, &counts, &totals))
+    pub async fn rankings(&self, ranked: Ranked, day: &str) -> Result<Vec<Row>, StoreError> {
+        let (counts, totals) = match ranked {
+            Ranked::City => (
+                self.day_counts(Level::City, day).await?,
+                self.claim_totals(Level::City, day).await?,
+            ),
+            Ranked::County => (
+                self.day_counts(Level::County, day).await?,
+                self.claim_totals(Level::County, day).await?,
+            ),
+            // The notice's units are made of the counted cities and counties: four reads, no
+            // counter of their own for the aggregator to write.
+            Ranked::Unit => (
+                ranking::counts_by_unit(
+                    &self.day_counts(Level::City, day).await?,
+                    &self.day_counts(Level::County, day).await?,
+                ),
+                ranking::totals_by_unit(
+                    &self.claim_totals(Level::City, day).await?,
+                    &self.claim_totals(Level::County, day).await?,
+                ),
+            ),
+        };
+        Ok(ranking::rank(ranked, &counts, &totals))
     }
 
     async fn partition(&self, pk: &str) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {

@@ -142,7 +142,43 @@ pub const SETTINGS: TableDef = TableDef {
     stream: None,
 };
 
-pub const ALL: [&TableDef; 8] = [&ACCOUNTS, &SUBJECTS, &VENUES, &LOG, &STATS, &AUDIT, &LIMITS, &SETTINGS];
+/// Appeals (申诉) and the one-open-appeal-per-subject markers (`store/appeals.rs`).
+pub const APPEALS: TableDef = TableDef {
+    suffix: "appeals",
+    logical_id: "AppealsTable",
+    pk: "pk",
+    sk: Some("sk"),
+    indexes: &[
+        Index {
+            name: "by-subject",
+            pk: "spk",
+            sk: "ssk",
+            projection: Projection::Include(&[
+                "appeal_id",
+                "subject_id",
+                "by",
+                "status",
+                "reason",
+                "created_at",
+                "resolved_at",
+                "note",
+                "officer",
+            ]),
+        },
+        Index {
+            name: "open",
+            pk: "queue",
+            sk: "qsk",
+            projection: Projection::Include(&["appeal_id", "subject_id", "by", "status", "reason", "created_at"]),
+        },
+    ],
+    ttl: None,
+    stream: None,
+};
+
+pub const ALL: [&TableDef; 9] = [
+    &ACCOUNTS, &SUBJECTS, &VENUES, &LOG, &STATS, &AUDIT, &LIMITS, &SETTINGS, &APPEALS,
+];
 
 /// The deployed names of the tables, from one prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +192,7 @@ pub struct Tables {
     pub audit: String,
     pub limits: String,
     pub settings: String,
+    pub appeals: String,
 }
 
 /// The prefix of the local stack and of `hcctl` when nothing else is set.
@@ -174,6 +211,7 @@ impl Tables {
             audit: name(&AUDIT),
             limits: name(&LIMITS),
             settings: name(&SETTINGS),
+            appeals: name(&APPEALS),
         }
     }
 

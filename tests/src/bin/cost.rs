@@ -10,6 +10,7 @@
 //! Handler time is the wall time less the time spent in DynamoDB calls; the
 //! billed Lambda duration adds one assumed in-region round trip per call.
 
+use base64::Engine as _;
 use std::time::{Duration, Instant};
 
 use integration_tests::capacity::{Call, Meter, item_size, metered_client, value_size, wire_item};
@@ -255,7 +256,14 @@ async fn profile_split(table: &str) -> String {
         .await
         .expect("the emulator answers a scan");
     assert!(out.last_evaluated_key.is_none(), "the subjects fit one page");
-    let days = |item: &serde_json::Value| item["facts"]["M"]["days"]["L"].as_array().map_or(0, Vec::len);
+    // The history is one binary value (shared/src/domain/history.rs), base64 on the wire.
+    let days = |item: &serde_json::Value| {
+        let stored = item["facts"]["M"]["days"]["B"].as_str().unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(stored)
+            .expect("base64 on the wire");
+        shared::domain::history::decode(&bytes).map_or(0, |d| d.len())
+    };
     let profile = out
         .items()
         .iter()

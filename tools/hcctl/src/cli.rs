@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use shared::domain::day::iso_date;
-use shared::domain::divisions::Level;
+use shared::domain::ranking::Ranked;
 use shared::domain::role::Role;
 use time::{Date, OffsetDateTime};
 
@@ -43,7 +43,7 @@ pub enum Command {
         /// The Asia/Shanghai day, YYYY-MM-DD [default: today in Shanghai]
         #[arg(long, value_parser = parse_day)]
         date: Option<Date>,
-        /// Cities or counties.
+        /// Cities, counties, or the notice's fourteen units (the cities, 定州市, 辛集市, 雄安新区).
         #[arg(long, value_enum, default_value_t = LevelArg::City)]
         level: LevelArg,
         /// How to print the ranking; json is the body of `GET /v1/admin/rankings`.
@@ -239,13 +239,15 @@ impl From<Role> for RoleArg {
 pub enum LevelArg {
     City,
     County,
+    Unit,
 }
 
-impl From<LevelArg> for Level {
-    fn from(level: LevelArg) -> Level {
+impl From<LevelArg> for Ranked {
+    fn from(level: LevelArg) -> Ranked {
         match level {
-            LevelArg::City => Level::City,
-            LevelArg::County => Level::County,
+            LevelArg::City => Ranked::City,
+            LevelArg::County => Ranked::County,
+            LevelArg::Unit => Ranked::Unit,
         }
     }
 }

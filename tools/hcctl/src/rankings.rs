@@ -2,18 +2,17 @@
 //! used, as `GET /v1/admin/rankings` returns them.
 
 use shared::domain::day::{iso_date, shanghai_day};
-use shared::domain::divisions::Level;
-use shared::domain::ranking::Row;
+use shared::domain::ranking::{Ranked, Row};
 use shared::store::Store;
 use time::{Date, OffsetDateTime};
 
 use crate::Failure;
 use crate::cli::OutputFormat;
 
-pub async fn show(store: &Store, date: Option<Date>, level: Level, output: OutputFormat) -> Result<(), Failure> {
+pub async fn show(store: &Store, date: Option<Date>, ranked: Ranked, output: OutputFormat) -> Result<(), Failure> {
     let day = iso_date::format(date.unwrap_or_else(|| shanghai_day(OffsetDateTime::now_utc())));
-    let rows = store.rankings(level, &day).await?;
-    let level = if level == Level::City { "city" } else { "county" };
+    let rows = store.rankings(ranked, &day).await?;
+    let level = ranked.as_str();
     match output {
         OutputFormat::Json => println!("{}", serde_json::json!({ "date": day, "level": level, "rows": rows })),
         OutputFormat::Table => {

@@ -677,6 +677,18 @@ fn rankings_of_an_empty_store_list_every_city_with_zeros() {
 }
 
 #[test]
+fn rankings_by_unit_list_the_notices_fourteen_units() {
+    let hcctl = Hcctl::new();
+    let json = rankings_json(&hcctl, &["--date", "2026-11-26", "--level", "unit"]);
+    assert_eq!(json["level"], "unit");
+    let rows = json["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 14);
+    for (code, name) in [("130682", "定州市"), ("130181", "辛集市"), ("133100", "雄安新区")] {
+        assert!(rows.iter().any(|r| r["region"] == code && r["name"] == name), "{code}");
+    }
+}
+
+#[test]
 fn rankings_print_as_json_csv_or_table() {
     let hcctl = Hcctl::new();
     let json = hcctl

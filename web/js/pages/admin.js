@@ -6,6 +6,7 @@ import { chunk, parseRiskCsv } from '../csv.js';
 import { loadDivisions } from '../divisions.js';
 import { CATEGORIES, COLORS, RISK_ROW_ERRORS, label } from '../labels.js';
 import { requireSession } from '../session.js';
+import { setupAppeals } from './admin-appeals.js';
 import { loadMe } from '../subjects.js';
 import { $, busy, download, el, formatTime, frame, fromLocalInput, message, shanghaiDay, toCsv } from '../ui.js';
 
@@ -256,4 +257,5 @@ if (!(user.roles || []).includes('authority')) {
   setupRankings();
   setupRisk();
   setupTrace();
+  setupAppeals();
 }

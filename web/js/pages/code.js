@@ -53,7 +53,10 @@ async function showCode() {
   };
   update();
   const card = codeCard(view);
-  card.append(clock, refresh, el('p', { class: 'muted' }, el('a', { href: subject ? `declare.html?subject=${encodeURIComponent(subject)}` : 'declare.html' }, '健康申报 / 更正')));
+  const forSubject = (page) => (subject ? `${page}?subject=${encodeURIComponent(subject)}` : page);
+  card.append(clock, refresh, el('p', { class: 'muted' },
+    el('a', { href: forSubject('declare.html') }, '健康申报 / 更正'), ' · ',
+    el('a', { href: forSubject('appeal.html'), id: 'to-appeal' }, '对颜色有异议？申诉')));
   codeBox.replaceChildren(card);
   tick = setInterval(update, 1000);
   // A new code before the old one expires; at least a few seconds apart.
