@@ -5,9 +5,13 @@ passes their addresses. Against that stack this script:
 
 1. sets up, over HTTP, a set of visitors (dev login, real-name
    authentication with a generated GB 11643 ID number, one declaration, a
-   personal code each), one venue owner and venue, and one guard;
+   personal code each), one venue owner and venue, and the guards: enough
+   that no guard scans the same visitor twice (a guard's repeat scans of a
+   person in a minute are logged once) and none passes the limit of 120
+   scans a minute;
 2. starts every function instance of the scan function with refused
-   requests (a malformed code: 422, nothing logged);
+   requests (a malformed code: 422, nothing logged) from an account of
+   their own;
 3. drives the operations from a pool of threads, each with one keep-alive
    http.client connection: half check-ins (POST /v1/checkins with the venue
    code and a unique Idempotency-Key), half checkpoint scans (POST /v1/scans
@@ -145,14 +149,14 @@ DECLARATION = {"region": "130102", "temperature": 36.5, "symptoms": [], "close_c
 
 
 def setup(args, tag):
-    """The owner and the venue, the guard, and the visitors with their codes."""
+    """The owner and the venue, the warm-up account, the visitors with their codes, and the guards."""
     rng = random.Random()
     client = Client(args.base, args.timeout)
     owner = verified_user(client, rng, tag, 0)
     venue = must(client.call("venue", "POST", "/v1/venues",
                              {"name": "压力测试商场", "address": "河北省石家庄市长安区测试路1号",
                               "region": "130102", "category": "commerce"}, owner), 201, "POST /v1/venues")
-    guard = verified_user(client, rng, tag, 1)
+    warmer = verified_user(client, rng, tag, 1)
     client.close()
 
     local = threading.local()
@@ -169,9 +173,23 @@ def setup(args, tag):
     # Few threads: identity and declarations are transactions, which the
     # emulator runs slowly (moto copies every table for each one); too many at
     # once queue past the store client's 1.5 s attempt timeout.
+    def make_guard(n):
+        if not hasattr(local, "client"):
+            local.client, local.rng = Client(args.base, args.timeout), random.Random()
+        return verified_user(local.client, local.rng, tag, n)
+
     with ThreadPoolExecutor(max_workers=min(args.setup_concurrency, args.users)) as pool:
         visitors = list(pool.map(make_visitor, range(2, 2 + args.users)))
-    return venue["qr"], guard, visitors
+        first = 2 + args.users
+        guards = list(pool.map(make_guard, range(first, first + guards_needed(args))))
+    return venue["qr"], warmer, guards, visitors
+
+
+def guards_needed(args):
+    """Scan k goes to visitor k mod users by guard k div users: every (guard, visitor)
+    pair once, so no repeat scan is folded into another, and a guard makes at most
+    `users` scans in all, under the limit of 120 a minute when users <= 120."""
+    return max(1, math.ceil(args.operations // 2 / args.users))
 
 
 # ----------------------------------------------------------------- the load
@@ -216,7 +234,7 @@ def run_pool(concurrency, count, make_worker):
     return wall, results
 
 
-def drive(args, venue_code, guard, visitors, tag):
+def drive(args, venue_code, guards, visitors, tag):
     refreshes = [0]
     refresh_lock = threading.Lock()
 
@@ -225,6 +243,7 @@ def drive(args, venue_code, guard, visitors, tag):
 
         def operate(i):
             visitor = visitors[(i // 2) % len(visitors)]
+            guard = guards[(i // 2) // len(visitors)]
             if i % 2 == 0:
                 kind = "checkin"
                 headers = {"idempotency-key": f"{tag}-{i}"}
@@ -249,7 +268,7 @@ def drive(args, venue_code, guard, visitors, tag):
     return wall, results, refreshes[0]
 
 
-def warm_up(args, guard):
+def warm_up(args, warmer):
     """Starts every instance of the scan function with requests it refuses
     before any read or write (a malformed code: 422), so that the measured
     run does not pay the instances' start."""
@@ -258,7 +277,7 @@ def warm_up(args, guard):
         client = Client(args.base, args.timeout)
 
         def operate(_):
-            status, _, code = client.call("scan", "POST", "/v1/scans", {"code": "HBHC:1:warm.up.request"}, guard)
+            status, _, code = client.call("scan", "POST", "/v1/scans", {"code": "HBHC:1:warm.up.request"}, warmer)
             return "warm", 0.0, status, code
 
         return operate, client.close
@@ -395,27 +414,30 @@ def main():
     parser.add_argument("--operations", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--instances", type=int, default=4, help="function instances per function (for the report)")
+    parser.add_argument("--build", choices=["debug", "release"], default="debug", help="which binaries serve (for the report)")
     parser.add_argument("--users", type=int, default=64, help="visitors (each checks in and has their code scanned)")
     parser.add_argument("--setup-concurrency", type=int, default=4, help="threads that set up the visitors")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for one answer")
     args = parser.parse_args()
     if args.operations < 2 or args.concurrency < 1 or args.users < 1 or args.setup_concurrency < 1:
         parser.error("at least 2 operations, 1 thread and 1 user")
+    if args.users > 120:
+        parser.error("at most 120 users: a guard scans each once, and a guard may scan 120 a minute")
     tag = f"load{os.getpid()}x{uuid.uuid4().hex[:6]}"
     log_table = f"{args.prefix}log"
 
     print(f"load: {args.operations} operations (half check-ins, half scans), {args.concurrency} client threads, "
-          f"{args.instances} instances per function, {args.users} visitors")
+          f"{args.instances} instances per function ({args.build} build), {args.users} visitors")
     t0 = time.perf_counter()
-    venue_code, guard, visitors = setup(args, tag)
-    print(f"setup: owner, venue, guard and {len(visitors)} visitors (login, identity, declaration, code) "
+    venue_code, warmer, guards, visitors = setup(args, tag)
+    print(f"setup: owner, venue, {len(visitors)} visitors (login, identity, declaration, code) and {len(guards)} guards "
           f"in {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
-    warm_up(args, guard)
+    warm_up(args, warmer)
     print(f"warm-up: {args.concurrency * 3} refused scans (422, not logged) in {time.perf_counter() - t0:.1f} s")
 
     opened = Client.opened
-    wall, results, refreshes = drive(args, venue_code, guard, visitors, tag)
+    wall, results, refreshes = drive(args, venue_code, guards, visitors, tag)
     print(f"run: {len(results)} operations in {wall:.2f} s over {Client.opened - opened} connections; "
           f"{refreshes} personal codes refreshed on the way")
 

@@ -32,6 +32,9 @@ AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 "$VENV/bin/sam" validate --lint
 say "the log search's own test (tests/e2e/test_no_personal_data.py)"
 "$VENV/bin/python" "$ROOT/tests/e2e/test_no_personal_data.py"
 
+say "the reopening-morning simulation (bench/test_surge.py: it runs, and the proposed settings are the template's)"
+"$VENV/bin/python" "$ROOT/bench/test_surge.py"
+
 say "starting the test DynamoDB emulator on 127.0.0.1:$DYNAMODB_PORT"
 start_emulator "$DYNAMODB_PORT"
 

@@ -398,6 +398,42 @@ pub fn query(req: &Request, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// The `limit` query parameter of a paged list: `default` when absent, else
+/// 1 to `max` (400 `bad-request` otherwise).
+pub fn page_limit(req: &Request, default: usize, max: usize) -> Result<usize, Problem> {
+    match query(req, "limit") {
+        None => Ok(default),
+        Some(v) => v
+            .parse()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| Problem::bad_request(format!("`limit` is 1 to {max}"))),
+    }
+}
+
+/// The `next` query parameter of a paged list: the position a page ended at,
+/// as [`next_cursor`] wrapped it and `valid` accepts it, so that a client
+/// cannot steer a query with a made-up bound (400 `bad-request` otherwise).
+pub fn cursor(req: &Request, valid: impl Fn(&str) -> bool) -> Result<Option<String>, Problem> {
+    use base64::Engine;
+    query(req, "next")
+        .map(|c| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(c.as_bytes())
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok())
+                .filter(|c| valid(c))
+                .ok_or_else(|| Problem::bad_request("`next` is not a cursor this route returned"))
+        })
+        .transpose()
+}
+
+/// A page's end position as the opaque `next` cursor of the answer.
+pub fn next_cursor(position: Option<String>) -> Option<String> {
+    use base64::Engine;
+    position.map(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(p))
+}
+
 /// The path split into segments: `/v1/venues/mine` → `["v1", "venues", "mine"]`.
 pub fn segments(req: &Request) -> Vec<String> {
     req.uri()

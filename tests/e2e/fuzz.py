@@ -7,8 +7,9 @@ and fails on any server error or any response that breaks the document
 So that the generated requests reach the handlers' success paths, the run
 first seeds fixtures over HTTP (a verified citizen with five dependents,
 two guardians by the citizen's invitations and a venue, a second person's
-venue where the citizen checked in and had their code scanned, an officer,
-a partner system's API key for POST /v1/verify),
+venue where the citizen checked in and had their code scanned, a third
+person's venue for the authority to revoke, an officer, a partner system's
+API key for POST /v1/verify),
 then hands schemathesis a configuration file
 (.local/fuzz/schemathesis.toml) whose dictionaries bind parameters to those
 fixtures with a probability: ID numbers with a valid check character (a
@@ -62,6 +63,8 @@ GUARDIANS = [
     ("dev:fuzz-guardian-1", {"name": "孙七", "id_number": id_number("130105", "19780305", 21), "phone": "13700000007"}),
     ("dev:fuzz-guardian-2", {"name": "周八", "id_number": id_number("130105", "19800909", 23), "phone": "13700000006"}),
 ]
+# The holder of a venue the authority's routes revoke.
+REVOKED_HOLDER = {"name": "吴九", "id_number": id_number("130102", "19750101", 31), "phone": "13700000005"}
 # Reasons a person gives in an appeal.
 APPEAL_REASONS = ["我没有发热，体温登记时填错了。", "行程信息有误，请核实。"]
 # Persons not registered: the risk-person import gets them as `unmatched`.
@@ -149,6 +152,13 @@ def fixtures(base, hcctl, sent):
         call(base, "POST", "/v1/dependents", as_dependent, token)
     guardian_links = [g["id"] for g in call(base, "GET", "/v1/guardians", token=citizen)["guardians"]]
 
+    # A venue for the authority to revoke (again and again: each answers 204).
+    revoked_holder, _, _ = person(base, "dev:fuzz-revoked", REVOKED_HOLDER, sent)
+    revocable = call(base, "POST", "/v1/venues", {"name": "长安区待撤销场所", "address": "石家庄市长安区广安街2号", "region": "130102", "category": "other"},
+                     revoked_holder, ok=(409,))
+    if revocable is None:  # a reused stack where it was not revoked yet
+        revocable = call(base, "GET", "/v1/venues/mine", token=revoked_holder)
+
     officer = call(base, "POST", "/v1/login", {"code": "dev:fuzz-officer"})
     subprocess.run([hcctl, "roles", "grant", "--user", officer["user"]["id"], "--role", "authority"], check=True, capture_output=True)
     officer = call(base, "POST", "/v1/login", {"code": "dev:fuzz-officer"})["token"]
@@ -178,7 +188,11 @@ def fixtures(base, hcctl, sent):
             "dependents": dependents,
             "guardian-links": guardian_links,
             "traced-subjects": [citizen_subject, holder_subject],
+            "registered-ids": [CITIZEN["id_number"], HOLDER["id_number"], DEPENDENT_IDS[0]],
             "venue-ids": [venue["venue"]["id"]],
+            "revocable-venues": [revocable["venue"]["id"]],
+            "venue-counties": ["130102", "130104"],
+            "venue-name-parts": ["社区", "便利店", "场所"],
             "venue-codes": [venue["qr"], token_of],
             "health-codes": [citizen_code, holder_code],
             "partner-keys": [partner_key],
@@ -220,7 +234,10 @@ BINDINGS = {
     "decideAppeal": {"path.appeal_id": ("appeal-ids", 0.8), "body.note": ("check-reasons", 0.7),
                      "body.valid_until": ("valid-until", 0.6)},
     "trace": {"query.venue_id": ("venue-ids", 0.5), "query.subject_id": ("traced-subjects", 0.5),
-              "query.from": ("window-from", 0.9), "query.to": ("window-to", 0.9)},
+              "query.id_number": ("registered-ids", 0.3), "query.from": ("window-from", 0.9), "query.to": ("window-to", 0.9)},
+    "findSubject": {"query.id_number": ("registered-ids", 0.7)},
+    "searchVenues": {"query.region": ("venue-counties", 0.6), "query.q": ("venue-name-parts", 0.6)},
+    "revokeVenue": {"path.venue_id": ("revocable-venues", 0.7)},
 }
 # A trace needs exactly one of two optional ids, a window near now and no stray
 # cursor, which few generated cases have: more cases there.

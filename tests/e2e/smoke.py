@@ -182,6 +182,14 @@ def main():
     check(scanned["result"] == "verify" and scanned["color"] == "red", "the scan turns red")
     step("import a risk record → the scan turns red")
 
+    found = call("admin", "GET", f"/v1/admin/subjects?id_number={VISITOR_ID}", token=officer)["subject"]
+    check(found["id_number"] == VISITOR_ID and found["color"] == "red" and found["registered"], "the case is found by ID number, red")
+    visits = call("admin", "GET", f"/v1/admin/traces?id_number={VISITOR_ID}", token=officer)["visits"]
+    check([v["venue"]["id"] for v in visits] == [venue["venue"]["id"]], "the case's trace by ID number shows the venue")
+    listed = call("admin", "GET", "/v1/admin/venues?region=130102", token=officer)["venues"]
+    check(venue["venue"]["id"] in [v["id"] for v in listed], "the venue is listed in its county")
+    step("find the case by ID number → red, and the venue they entered, in its county")
+
     trace = call("admin", "GET", f"/v1/admin/traces?venue_id={venue['venue']['id']}", token=officer)
     check(len(trace["entries"]) == 1 and trace["entries"][0]["id_number"] == VISITOR_ID, "the trace shows the visitor in full")
     step("trace the venue → the visitor, in full, for the authority")

@@ -652,6 +652,50 @@ async fn the_authoritys_writes_cut_anywhere_apply_once_retried() {
     }
 }
 
+#[tokio::test]
+async fn the_authoritys_venue_revocation_cut_anywhere_revokes_it_once_audited() {
+    let rig = &Rig::start().await;
+    let officer = officer_on(rig).await;
+    let venue_of = |token: String| async move {
+        let (status, created) = parts(
+            venue::handle(
+                &rig.w.venue,
+                request("POST", "/v1/venues", Some(venue_body()), Some(&token)),
+            )
+            .await,
+        );
+        assert_eq!(status, 201);
+        (token, created["venue"]["id"].as_str().unwrap().to_owned())
+    };
+    let revoke = |id: &str| request("DELETE", &format!("/v1/admin/venues/{id}"), None, Some(&officer));
+    let (_, probe) = venue_of(rig.citizen().await).await;
+    let calls = rig.calls(admin::handle(&rig.w.admin, revoke(&probe))).await;
+    for case in cases(&calls) {
+        let (token, id) = venue_of(rig.citizen().await).await;
+        let first = rig
+            .faulted("authority's revocation", case, admin::handle(&rig.w.admin, revoke(&id)))
+            .await;
+        let venue = rig.w.store.get_venue(&id).await.unwrap().unwrap();
+        let held = rig.w.store.venue_of(&account_of(&token)).await.unwrap();
+        if first.is_some() {
+            assert!(venue.revoked_at.is_some() && held.is_none(), "{case:?}: revoked");
+        } else {
+            assert_eq!(venue.revoked_at.is_some(), held.is_none(), "{case:?}: all or nothing");
+        }
+        // The officer retries: revoked in the end, answered as the first time.
+        let (status, _) = parts(admin::handle(&rig.w.admin, revoke(&id)).await);
+        assert_eq!(status, 204, "{case:?}");
+        let venue = rig.w.store.get_venue(&id).await.unwrap().unwrap();
+        assert!(venue.revoked_at.is_some(), "{case:?}: revoked in the end");
+        let audited = rig.w.store.audit_of_day("2026-11-26").await.unwrap();
+        assert!(
+            audited.iter().any(|e| e.action == "revoke-venue" && e.target == id),
+            "{case:?}: the revocation is audited"
+        );
+    }
+    check_nothing_half_done(&rig.w.store).await;
+}
+
 /// The import writes the records, then updates the profiles one by one: a
 /// cut in between leaves records whose profiles are not updated yet. The
 /// answer is 503, and running the import again (as the officer does on a

@@ -360,6 +360,30 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         ),
         route("admin", "GET", "/v1/admin/rankings?level=county", None),
         route(
+            "admin",
+            "GET",
+            format!("/v1/admin/subjects?id_number={}", person_id(1)),
+            None,
+        ),
+        route(
+            "admin",
+            "GET",
+            format!("/v1/admin/traces?id_number={}", person_id(1)),
+            None,
+        ),
+        route(
+            "admin",
+            "GET",
+            "/v1/admin/venues?region=130102&q=%E5%B0%8F%E5%8D%96%E9%83%A8",
+            None,
+        ),
+        route(
+            "admin",
+            "DELETE",
+            format!("/v1/admin/venues/{}", venue["venue"]["id"].as_str().unwrap()),
+            None,
+        ),
+        route(
             "declaration",
             "POST",
             "/v1/appeals",
@@ -492,6 +516,18 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         ("admin", "/v1/admin/traces?subject_id=pk%20%3D%20%3Apk"),
         ("admin", "/v1/admin/rankings?date=2026-13-45"),
         ("admin", "/v1/admin/rankings?level=%3Cscript%3E"),
+        ("admin", "/v1/admin/subjects?id_number=%27%20OR%201%3D1"),
+        ("admin", "/v1/admin/subjects?id_number=P%23aaaa"),
+        ("admin", "/v1/admin/subjects"),
+        ("admin", "/v1/admin/traces?id_number=S%23s_aaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        ("admin", "/v1/admin/venues?region=130102%20OR%201%3D1"),
+        ("admin", "/v1/admin/venues?region=130102&q=%3Cscript%3E"),
+        (
+            "admin",
+            "/v1/admin/venues?region=130102&q=%27)%20OR%20contains(pk%2C%27V",
+        ),
+        ("admin", "/v1/admin/venues?region=130102&next=JyBPUiAxPTE"),
+        ("admin", "/v1/admin/venues?region=130102&limit=1e9"),
         ("admin", "/v1/admin/appeals?next=JyBPUiAxPTE"),
         ("admin", "/v1/admin/appeals?status=%27%20OR%201%3D1"),
         ("declaration", "/v1/appeals?subject_id=%27%20OR%201%3D1"),
@@ -506,7 +542,33 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         check(
             &format!("GET {path}"),
             w.call(function, request("GET", path, None, Some(token))).await,
-            &[400, 403, 404],
+            &[400, 403, 404, 422],
+        );
+        answered += 1;
+    }
+    // Huge queries, and revocations of what is not a venue id.
+    for path in [
+        format!("/v1/admin/subjects?id_number={}", "1".repeat(8_000)),
+        format!("/v1/admin/venues?region=130102&q={}", "%E9%BE%98".repeat(4_000)),
+    ] {
+        check(
+            "a huge query",
+            w.call("admin", request("GET", &path, None, Some(&officer))).await,
+            &[400, 422],
+        );
+        answered += 1;
+    }
+    for id in [
+        "%27%20OR%201%3D1",
+        "V%23v_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+        "O%23u_x",
+        "..%2F..%2Fmine",
+    ] {
+        let path = format!("/v1/admin/venues/{id}");
+        check(
+            &format!("DELETE {path}"),
+            w.call("admin", request("DELETE", &path, None, Some(&officer))).await,
+            &[404],
         );
         answered += 1;
     }

@@ -491,6 +491,7 @@ const READERS: &[(&str, &[&str])] = &[
     ("function::venue_keys", &["HC_VENUE_KEY", "HC_VENUE_URL_BASE"]),
     ("provider::from_env", &["HC_WECHAT_APPID", "HC_WECHAT_SECRET"]),
     ("verifier::from_env", &["HC_VERIFIER_URL", "HC_VERIFIER_API_KEY"]),
+    ("\"HC_VENUE_LOG_SHARDS\"", &["HC_VENUE_LOG_SHARDS"]),
 ];
 
 fn sources(dir: &str) -> String {
@@ -612,6 +613,175 @@ fn samconfig_deploys_without_questions() {
             );
         }
     }
+}
+
+/// The warm throughput a table or index declares under `PrewarmForReopening=true`:
+/// `(reads, writes)` a second, or none when it declares none.
+fn prewarmed(template: &Value, warm: &Value) -> Option<(f64, f64)> {
+    if warm.is_null() {
+        return None;
+    }
+    let Value::Tagged(tagged) = warm else {
+        panic!("WarmThroughput is !If [Prewarm, ..., !Ref AWS::NoValue], found {warm:?}")
+    };
+    assert_eq!(tagged.tag, "If");
+    let branches = tagged.value.as_sequence().expect("!If [condition, then, else]");
+    assert_eq!(text(&branches[0]), "Prewarm");
+    assert_eq!(
+        reference(&branches[2]).as_deref(),
+        Some("AWS::NoValue"),
+        "nothing without the parameter"
+    );
+    let units = |key: &str| {
+        let value = &branches[1][key];
+        if value.is_null() { 0.0 } else { number(template, value) }
+    };
+    Some((units("ReadUnitsPerSecond"), units("WriteUnitsPerSecond")))
+}
+
+/// docs/capacity.md: the reopening morning at 60,000 scans and check-ins a second
+/// (plus as many code fetches as scans) needs these units a second at the peak.
+/// Each table and the index is warmed to at least 1.5 times its peak, the index to
+/// twice (so that a station's shards find half-empty partitions), all within the
+/// per-table quota the document asks to raise (100,000), and only when the
+/// parameter says so: the default deployment stays within a new account's quotas.
+#[test]
+fn the_tables_are_prewarmed_for_the_reopening_morning_on_request() {
+    let template = template();
+    let parameter = &template["Parameters"]["PrewarmForReopening"];
+    assert_eq!(text(&parameter["Default"]), "false");
+    let Value::Tagged(condition) = &template["Conditions"]["Prewarm"] else {
+        panic!("the Prewarm condition")
+    };
+    assert_eq!(condition.tag, "Equals");
+    let compared = condition.value.as_sequence().expect("!Equals [a, b]");
+    assert_eq!(reference(&compared[0]).as_deref(), Some("PrewarmForReopening"));
+    assert_eq!(text(&compared[1]), "true");
+    let peak_ops = 60_000.0;
+    let (checkins, scans) = (peak_ops / 2.0, peak_ops / 2.0);
+    let codes = scans;
+    let quota = 100_000.0;
+    // (logical id, reads a second at the peak, writes a second at the peak)
+    let peaks = [
+        ("SubjectsTable", 0.5 * (checkins + scans + codes), 0.0),
+        ("AccountsTable", 0.5 * (checkins + scans + codes), 0.0),
+        ("VenuesTable", 0.5 * checkins, 0.0),
+        ("LogTable", 0.0, checkins + scans),
+        // Aggregator batches of up to 6 MB (about 6,000 entries) touching 161 counters
+        // each, 2 WRU a transactional update: 60,000 / 6,000 × 2 × (161 + 2).
+        ("StatsTable", 0.0, 3_260.0),
+    ];
+    let all = resources(&template);
+    for (id, reads, writes) in peaks {
+        let p = &all[id]["Properties"];
+        let (warm_reads, warm_writes) =
+            prewarmed(&template, &p["WarmThroughput"]).unwrap_or_else(|| panic!("{id} is pre-warmed"));
+        assert!(
+            warm_reads >= 1.5 * reads && warm_reads <= quota,
+            "{id}: {warm_reads} reads for a peak of {reads}"
+        );
+        assert!(
+            warm_writes >= 1.5 * writes && warm_writes <= quota,
+            "{id}: {warm_writes} writes for a peak of {writes}"
+        );
+    }
+    let index = &all["LogTable"]["Properties"]["GlobalSecondaryIndexes"][0];
+    assert_eq!(text(&index["IndexName"]), "by-venue");
+    let (_, index_writes) = prewarmed(&template, &index["WarmThroughput"]).expect("the by-venue index is pre-warmed");
+    assert!(
+        index_writes >= 2.0 * checkins && index_writes <= quota,
+        "by-venue: {index_writes}"
+    );
+    // Tables the morning does not touch are not warmed (nothing to pay for).
+    for id in ["LimitsTable", "AuditTable", "SettingsTable"] {
+        assert!(all[id]["Properties"]["WarmThroughput"].is_null(), "{id}");
+    }
+}
+
+/// docs/capacity.md: a station of 3,000 check-ins a second, over shards of at most
+/// half a partition's 1,000 write units each; and the aggregator's log batches as
+/// large as Lambda takes, so that a peak means fewer, fuller batches.
+#[test]
+fn a_busy_station_has_index_shards_to_spare_and_the_aggregator_full_batches() {
+    let template = template();
+    let all = resources(&template);
+    let venue = variables(&all["VenueFunction"]["Properties"]);
+    assert!(venue.contains("HC_VENUE_LOG_SHARDS"));
+    let shards: f64 = text(&all["VenueFunction"]["Properties"]["Environment"]["Variables"]["HC_VENUE_LOG_SHARDS"])
+        .parse()
+        .expect("a number");
+    assert!((1.0..=64.0).contains(&shards), "the function accepts 1 to 64");
+    assert!(3_000.0 / shards <= 500.0, "{shards} shards");
+    let log = &all["AggregatorFunction"]["Properties"]["Events"]["LogStream"]["Properties"];
+    assert_eq!(
+        number(&template, &log["BatchSize"]),
+        10_000.0,
+        "Lambda's largest batch of a DynamoDB stream"
+    );
+}
+
+/// The actions a function's policy allows on `resource` (as written: `Table`
+/// for `!GetAtt Table.Arn`, `${Table.Arn}/index/name` for an index).
+fn allowed(function: &Value, resource: &str) -> BTreeSet<String> {
+    let names = |r: &Value| match get_att(r, "Arn") {
+        Some(table) => table,
+        None => text(r),
+    };
+    let mut actions = BTreeSet::new();
+    for policy in function["Properties"]["Policies"].as_sequence().unwrap() {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let resources: Vec<String> = match &statement["Resource"] {
+                Value::Sequence(list) => list.iter().map(names).collect(),
+                one => vec![names(one)],
+            };
+            if resources.iter().any(|r| r == resource) {
+                actions.extend(statement["Action"].as_sequence().unwrap().iter().map(text));
+            }
+        }
+    }
+    actions
+}
+
+#[test]
+fn the_admin_function_finds_and_revokes_venues_through_its_routes_and_no_more() {
+    let template = template();
+    let admin = &template["Resources"]["AdminFunction"];
+    let routes: BTreeSet<String> = admin["Properties"]["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .map(|e| {
+            format!(
+                "{} {}",
+                text(&e["Properties"]["Method"]),
+                text(&e["Properties"]["Path"])
+            )
+        })
+        .collect();
+    for route in [
+        "GET /v1/admin/subjects",
+        "GET /v1/admin/venues",
+        "DELETE /v1/admin/venues/{venue_id}",
+    ] {
+        assert!(routes.contains(route), "{route}");
+    }
+    assert_eq!(
+        allowed(admin, "${VenuesTable.Arn}/index/by-region"),
+        BTreeSet::from(["dynamodb:Query".to_owned()])
+    );
+    assert_eq!(
+        allowed(admin, "VenuesTable"),
+        [
+            "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem"
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect(),
+        "reads, and the revocation's transaction; never a put or a scan"
+    );
 }
 
 /// The functions' own metric of DynamoDB outages (shared/src/metrics.rs) is alarmed for every

@@ -2,8 +2,6 @@
 //! `POST /v1/admin/appeals/{id}` (the decision: audited; an upheld appeal with a colour records a
 //! verification (核验) in the same transaction).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use lambda_http::Request;
 use serde::Deserialize;
 use shared::domain::day::rfc3339;
@@ -35,23 +33,8 @@ pub async fn queue(app: &App, req: &Request, officer: &str) -> HttpResult {
     if !matches!(http::query(req, "status").as_deref(), None | Some("open")) {
         return Err(Problem::bad_request("`status` is `open`: the queue lists open appeals"));
     }
-    let limit = match http::query(req, "limit") {
-        None => PAGE,
-        Some(v) => v
-            .parse()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| Problem::bad_request(format!("`limit` is 1 to {MAX_PAGE}")))?,
-    };
-    let after = http::query(req, "next")
-        .map(|c| {
-            B64.decode(c.as_bytes())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .filter(|c| is_queue_position(c))
-                .ok_or_else(|| Problem::bad_request("`next` is not a cursor this route returned"))
-        })
-        .transpose()?;
+    let limit = http::page_limit(req, PAGE, MAX_PAGE)?;
+    let after = http::cursor(req, is_queue_position)?;
     let page = app.base.store.open_appeals(after.as_deref(), limit).await?;
     let ids: Vec<String> = page.appeals.iter().map(|a| a.subject_id.clone()).collect();
     // Audited before anything personal is read.
@@ -86,7 +69,7 @@ pub async fn queue(app: &App, req: &Request, officer: &str) -> HttpResult {
             "created_at": shown(&a.created_at),
         }));
     }
-    let next = page.next.map(|n| B64.encode(n.as_bytes()));
+    let next = http::next_cursor(page.next);
     http::ok(&serde_json::json!({ "appeals": appeals, "next": next }))
 }
 

@@ -53,9 +53,9 @@ impl Function for App {
             [
                 "v1",
                 "admin",
-                "risk-areas" | "risk-persons" | "traces" | "rankings" | "appeals"
+                "risk-areas" | "risk-persons" | "traces" | "rankings" | "appeals" | "subjects" | "venues"
             ] | ["v1", "admin", "subjects", _, "verification"]
-                | ["v1", "admin", "appeals", _]
+                | ["v1", "admin", "appeals" | "venues", _]
         );
         if !known {
             return Err(Problem::not_found());
@@ -83,7 +83,13 @@ impl Function for App {
             (["v1", "admin", "appeals"], &Method::GET) => crate::appeals::queue(app, req, &officer).await,
             (["v1", "admin", "appeals", id], &Method::POST) => crate::appeals::decide(app, req, &officer, id).await,
             (["v1", "admin", "appeals", _], _) => Err(Problem::method_not_allowed("POST")),
-            (["v1", "admin", "risk-persons" | "subjects", ..], _) => Err(Problem::method_not_allowed("POST")),
+            (["v1", "admin", "subjects"], &Method::GET) => crate::find::subject(app, req, &officer).await,
+            (["v1", "admin", "venues"], &Method::GET) => crate::find::search(app, req).await,
+            (["v1", "admin", "venues", venue], &Method::DELETE) => crate::find::revoke(app, &officer, venue).await,
+            (["v1", "admin", "venues", _], _) => Err(Problem::method_not_allowed("DELETE")),
+            (["v1", "admin", "risk-persons"] | ["v1", "admin", "subjects", _, ..], _) => {
+                Err(Problem::method_not_allowed("POST"))
+            }
             _ => Err(Problem::method_not_allowed("GET")),
         }
     }

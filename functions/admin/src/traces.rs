@@ -1,12 +1,12 @@
 //! `GET /v1/admin/traces`: the trace of `shared::service::trace`, one page
-//! at a time, as JSON.
+//! at a time, as JSON. A person's trace starts from `subject_id` or from
+//! `id_number` (found by its keyed hash).
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use lambda_http::Request;
 use shared::crypto::PiiKeys;
 use shared::domain::day::rfc3339;
 use shared::http::{self, HttpResult, Problem};
+use shared::service::find;
 use shared::service::trace::{self, Page, Person, Reader, TraceError};
 use shared::store::log::EntryKind;
 use shared::store::venues::Venue;
@@ -27,30 +27,7 @@ fn window(req: &Request, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetD
     trace::window(time("from")?, time("to")?, now).map_err(trace_problem)
 }
 
-fn page_size(req: &Request) -> Result<usize, Problem> {
-    match http::query(req, "limit") {
-        None => Ok(TRACE_PAGE),
-        Some(v) => v
-            .parse()
-            .ok()
-            .filter(|n| (1..=MAX_TRACE_PAGE).contains(n))
-            .ok_or_else(|| Problem::bad_request(format!("`limit` is 1 to {MAX_TRACE_PAGE}"))),
-    }
-}
-
-fn cursor(req: &Request) -> Result<Option<String>, Problem> {
-    http::query(req, "next")
-        .map(|c| {
-            B64.decode(c.as_bytes())
-                .ok()
-                .and_then(|b| String::from_utf8(b).ok())
-                .filter(|c| shared::store::log::is_position(c))
-                .ok_or_else(|| Problem::bad_request("`next` is not a cursor this route returned"))
-        })
-        .transpose()
-}
-
-fn trace_problem(err: TraceError) -> Problem {
+pub(crate) fn trace_problem(err: TraceError) -> Problem {
     match err {
         TraceError::NoVenue | TraceError::NoSubject => Problem::not_found().detail(err.to_string()),
         TraceError::Window => Problem::bad_request(err.to_string()),
@@ -88,14 +65,26 @@ pub async fn traces(app: &Tracer<'_>, req: &Request, officer: &str) -> HttpResul
     let now = app.now;
     let (from, to) = window(req, now)?;
     let window = (from.max(now - app.retention), to);
-    let limit = page_size(req)?;
-    let after = cursor(req)?;
+    let limit = http::page_limit(req, TRACE_PAGE, MAX_TRACE_PAGE)?;
+    let after = http::cursor(req, shared::store::log::is_position)?;
     let pages = Page {
         after: after.as_deref(),
         limit,
     };
     let reader = Reader { officer, now };
-    match (http::query(req, "venue_id"), http::query(req, "subject_id")) {
+    let by_number = crate::find::id_number(req, now)?;
+    let subject_id = match (http::query(req, "subject_id"), &by_number) {
+        (None, Some(id)) => Some(match find::subject_id_of(app.store, app.pii, id).await? {
+            Some(subject) => subject,
+            None => {
+                find::audit_miss(app.store, app.pii, &reader, "trace-subject", id).await?;
+                return Err(trace_problem(TraceError::NoSubject));
+            }
+        }),
+        (subject, None) => subject,
+        (Some(_), Some(_)) => return Err(Problem::bad_request("give `subject_id` or `id_number`, not both")),
+    };
+    match (http::query(req, "venue_id"), subject_id) {
         (Some(venue), None) => {
             let found = trace::venue(app.store, app.pii, &reader, &venue, window, pages)
                 .await
@@ -111,7 +100,7 @@ pub async fn traces(app: &Tracer<'_>, req: &Request, officer: &str) -> HttpResul
                 .collect();
             tracing::info!(entries = entries.len(), "venue traced");
             http::ok(&serde_json::json!({
-                "venue": venue_view(&found.venue), "entries": entries, "next": found.next.map(|n| B64.encode(n)),
+                "venue": venue_view(&found.venue), "entries": entries, "next": http::next_cursor(found.next),
             }))
         }
         (None, Some(subject)) => {
@@ -135,9 +124,11 @@ pub async fn traces(app: &Tracer<'_>, req: &Request, officer: &str) -> HttpResul
             tracing::info!(visits = visits.len(), scans = scans.len(), "subject traced");
             http::ok(&serde_json::json!({
                 "subject": person_view(&found.subject), "visits": visits, "scans": scans,
-                "next": found.next.map(|n| B64.encode(n)),
+                "next": http::next_cursor(found.next),
             }))
         }
-        _ => Err(Problem::bad_request("give exactly one of `venue_id` and `subject_id`")),
+        _ => Err(Problem::bad_request(
+            "give exactly one of `venue_id` and `subject_id` (or `id_number`)",
+        )),
     }
 }

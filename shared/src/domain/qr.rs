@@ -4,10 +4,12 @@
 //! dark modules in each row. That is several times smaller than one square per module,
 //! which matters because the health code's SVG is sent to the phone on every refresh.
 
-use std::fmt::Write;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub use qrcode::EcLevel;
-use qrcode::canvas::{Canvas, MaskPattern};
+use qrcode::Version;
+use qrcode::canvas::{Canvas, MaskPattern, Module};
 use qrcode::types::QrError as EncodeError;
 
 /// Light modules on each side of the symbol, the minimum ISO/IEC 18004 asks for.
@@ -47,11 +49,21 @@ impl Modules {
         // The row and column where the pen stands after the previous run.
         let mut pen: Option<(usize, usize)> = None;
         for (y, start, run) in self.dark_runs() {
-            // Writing to a String cannot fail.
-            let _ = match pen {
-                Some((row, end)) if row == y => write!(d, "m{} 0h{run}", start - end),
-                _ => write!(d, "M{start} {y}.5h{run}"),
-            };
+            match pen {
+                Some((row, end)) if row == y => {
+                    d.push('m');
+                    push_number(&mut d, start - end);
+                    d.push_str(" 0h");
+                }
+                _ => {
+                    d.push('M');
+                    push_number(&mut d, start);
+                    d.push(' ');
+                    push_number(&mut d, y);
+                    d.push_str(".5h");
+                }
+            }
+            push_number(&mut d, run);
             pen = Some((y, start + run));
         }
         d
@@ -76,13 +88,36 @@ impl Modules {
     }
 }
 
+/// Appends `n` in decimal: `write!` costs a formatter call per number, and a health
+/// code's path has some 3,000 of them (docs/benchmarks.md, "How the release profile got here").
+fn push_number(out: &mut String, n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&digits[i..]).expect("ASCII digits"));
+}
+
 /// Encodes `content` at error-correction level `level`, letting the encoder pick the
 /// smallest version and the segment modes (byte mode for tokens and URLs).
 ///
-/// The `qrcode` crate encodes, adds error correction, draws and masks; the choice among the
-/// eight masks is made here, by the crate's own scoring: the crate takes about 0.8 ms to
-/// score one mask of a health code (6.4 ms a symbol, docs/benchmarks.md), [`penalty`] a
-/// few tens of microseconds on a flat bitmap.
+/// The `qrcode` crate encodes, adds error correction and draws the data; the choice among
+/// the eight masks is made here, by the crate's own scoring, so the symbol is the one the
+/// crate would draw. Masking flips a data module's colour wherever the mask is dark, so a
+/// masked symbol is the symbol of the same version and level with no data masked the same
+/// way ([`Blank`], drawn once per version and level and kept) with the dark data modules
+/// flipped. The eight candidates are scored on 128-bit lines ([`penalty_lines`]) up to
+/// version 26, on a flat bitmap ([`penalty`]) beyond. The crate takes about 0.8 ms to score
+/// one mask of a health code; masking and scoring the eight here takes about a tenth of a
+/// millisecond in all (docs/benchmarks.md).
 pub fn modules(content: &str, level: EcLevel) -> Result<Modules, QrError> {
     let encode_error = |e| match e {
         EncodeError::DataTooLong => QrError::TooLong(content.len()),
@@ -94,23 +129,133 @@ pub fn modules(content: &str, level: EcLevel) -> Result<Modules, QrError> {
     let mut canvas = Canvas::new(version, level);
     canvas.draw_all_functional_patterns();
     canvas.draw_data(&data, &ec);
-    let width = usize::try_from(version.width()).expect("a symbol's width is positive");
-    let best = MASKS
-        .iter()
-        .map(|&mask| {
-            let mut masked = canvas.clone();
-            masked.apply_mask(mask);
-            let dark: Vec<bool> = masked
+    let side = version.width();
+    let width = usize::try_from(side).expect("a symbol's width is positive");
+    let mut data_dark = Vec::with_capacity(width * width);
+    for y in 0..side {
+        for x in 0..side {
+            data_dark.push(canvas.get(x, y) == Module::Unmasked(qrcode::Color::Dark));
+        }
+    }
+    let blanks = Blank::for_version(version, level);
+    let masked = |blank: &Blank| -> Vec<bool> { blank.dark.iter().zip(&data_dark).map(|(a, b)| a ^ b).collect() };
+    let best = if width <= MAX_LINE_WIDTH {
+        let (rows, cols) = lines(width, &data_dark);
+        let (mut r, mut c) = (vec![0; width], vec![0; width]);
+        blanks
+            .iter()
+            .min_by_key(|blank| {
+                for (out, (a, b)) in r.iter_mut().zip(blank.rows.iter().zip(&rows)) {
+                    *out = a ^ b;
+                }
+                for (out, (a, b)) in c.iter_mut().zip(blank.cols.iter().zip(&cols)) {
+                    *out = a ^ b;
+                }
+                penalty_lines(width, &r, &c)
+            })
+            .expect("eight masks")
+    } else {
+        blanks
+            .iter()
+            .min_by_key(|blank| penalty(width, &masked(blank)))
+            .expect("eight masks")
+    };
+    Ok(Modules {
+        width,
+        dark: masked(best),
+    })
+}
+
+/// The widest symbol scored on 128-bit lines: the finder-like rule looks up to ten modules
+/// past a line's last possible core, which must still fall inside the word (version 26).
+const MAX_LINE_WIDTH: usize = 121;
+
+/// A symbol of one version and level with one of the eight masks and no data: its function
+/// patterns, the format information of that mask, and the mask itself over the data area.
+struct Blank {
+    /// Dark modules, row by row.
+    dark: Vec<bool>,
+    /// The same as lines (bit `x` of row `y`, bit `y` of column `x`), up to [`MAX_LINE_WIDTH`].
+    rows: Vec<u128>,
+    cols: Vec<u128>,
+}
+
+impl Blank {
+    /// The eight blanks of `version` at `level`, in the order of [`MASKS`], drawn by the crate
+    /// on first use and kept for the life of the process: an instance issues codes of one or
+    /// two versions, so a handful of entries at most.
+    fn for_version(version: Version, level: EcLevel) -> Arc<[Blank; 8]> {
+        type Cache = Mutex<HashMap<(i16, u8), Arc<[Blank; 8]>>>;
+        static CACHE: OnceLock<Cache> = OnceLock::new();
+        let cache = CACHE.get_or_init(Cache::default);
+        let key = (version.width(), level as u8);
+        // A poisoned lock only means another thread panicked mid-insert; the map is still whole.
+        if let Some(found) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+            return Arc::clone(found);
+        }
+        let width = usize::try_from(version.width()).expect("a symbol's width is positive");
+        let mut base = Canvas::new(version, level);
+        base.draw_all_functional_patterns();
+        let blanks = Arc::new(MASKS.map(|mask| {
+            let mut canvas = base.clone();
+            canvas.apply_mask(mask);
+            let dark: Vec<bool> = canvas
                 .into_colors()
                 .into_iter()
                 .map(|c| c == qrcode::Color::Dark)
                 .collect();
-            (penalty(width, &dark), dark)
-        })
-        .min_by_key(|(score, _)| *score)
-        .map(|(_, dark)| dark)
-        .expect("eight masks");
-    Ok(Modules { width, dark: best })
+            let (rows, cols) = lines(width, &dark);
+            Blank { dark, rows, cols }
+        }));
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() < 16 {
+            cache.insert(key, Arc::clone(&blanks));
+        }
+        blanks
+    }
+}
+
+/// The rows and columns of a bitmap as 128-bit lines, or none beyond [`MAX_LINE_WIDTH`].
+fn lines(width: usize, dark: &[bool]) -> (Vec<u128>, Vec<u128>) {
+    if width > MAX_LINE_WIDTH {
+        return (Vec::new(), Vec::new());
+    }
+    let (mut rows, mut cols) = (vec![0u128; width], vec![0u128; width]);
+    for (i, _) in dark.iter().enumerate().filter(|(_, d)| **d) {
+        let (y, x) = (i / width, i % width);
+        rows[y] |= 1 << x;
+        cols[x] |= 1 << y;
+    }
+    (rows, cols)
+}
+
+/// [`penalty`] on lines: the same four rules, a line at a time. Bit `j` of a line is its
+/// module `j`; bits at and past the width are zero, light, as the outside counts for N3.
+fn penalty_lines(width: usize, rows: &[u128], cols: &[u128]) -> u32 {
+    let all: u128 = (1 << width) - 1;
+    let mut score = 0;
+    for &line in rows.iter().chain(cols) {
+        let light = !line & all;
+        // Bit j: modules j..j+4 all of one colour. A run of n ≥ 5 holds n − 4 such windows
+        // and starts once (the module before it is of the other colour or outside): n − 2.
+        let five = |l: u128| l & (l >> 1) & (l >> 2) & (l >> 3) & (l >> 4);
+        let (dark5, light5) = (five(line), five(light));
+        let starts = (dark5 & !(line << 1)) | (light5 & !(light << 1));
+        score += (dark5 | light5).count_ones() + 2 * starts.count_ones();
+        // Bit j: a 1:1:3:1:1 core at modules j..j+6, with four light modules before or after.
+        let core = line & (light >> 1) & (line >> 2) & (line >> 3) & (line >> 4) & (light >> 5) & (line >> 6);
+        let before = !((line << 1) | (line << 2) | (line << 3) | (line << 4));
+        let after = !((line >> 7) | (line >> 8) | (line >> 9) | (line >> 10));
+        score += 40 * (core & (before | after)).count_ones();
+    }
+    // Bit x: the 2×2 block at columns x, x+1 of two neighbouring rows is of one colour.
+    for pair in rows.windows(2) {
+        let (a, b) = (pair[0], pair[1]);
+        score += 3 * (!(a ^ b) & !(a ^ (a >> 1)) & !(b ^ (b >> 1)) & (all >> 1)).count_ones();
+    }
+    let dark: usize = rows.iter().map(|r| r.count_ones() as usize).sum();
+    let ratio = dark * 200 / (width * width);
+    score + ratio.abs_diff(100) as u32
 }
 
 const MASKS: [MaskPattern; 8] = [
@@ -207,6 +352,30 @@ mod tests {
     use resvg::usvg::{Options, Tree};
 
     #[test]
+    fn numbers_are_written_in_decimal() {
+        let mut out = String::new();
+        for n in [0, 7, 10, 99, 100, 123_456, usize::MAX] {
+            push_number(&mut out, n);
+            out.push(',');
+        }
+        assert_eq!(out, format!("0,7,10,99,100,123456,{},", usize::MAX));
+    }
+
+    #[test]
+    fn the_path_draws_each_run_once_moving_relatively_within_a_row() {
+        // Row 0: runs at 0..2 and 5..6; row 1: a run at 3..5.
+        let symbol = Modules {
+            width: 7,
+            dark: [[1, 1, 0, 0, 0, 1, 0], [0, 0, 0, 1, 1, 0, 0]]
+                .iter()
+                .flatten()
+                .map(|&m| m == 1)
+                .collect(),
+        };
+        assert_eq!(symbol.path_data(), "M0 0.5h2m3 0h1M3 1.5h2");
+    }
+
+    #[test]
     fn the_penalty_of_a_blank_symbol_follows_the_four_rules() {
         // 42 lines each one run of 21 (21 − 2), 400 blocks (3 each), no finder-like
         // pattern, 0 % dark (100 half-percents from half).
@@ -215,17 +384,59 @@ mod tests {
 
     #[test]
     fn the_mask_chosen_is_the_one_the_qrcode_crate_chooses() {
-        // The same scoring, so the same symbol; only the speed differs.
-        for len in [100, 120, 200, 300, 420, 600, 900] {
-            let content = jws_like(len);
-            let ours = modules(&content, EcLevel::M).unwrap();
-            let theirs = qrcode::QrCode::with_error_correction_level(&content, EcLevel::M).unwrap();
-            let theirs: Vec<bool> = theirs
-                .into_colors()
-                .into_iter()
-                .map(|c| c == qrcode::Color::Dark)
+        // The same scoring, so the same symbol; only the speed differs. Up to 420
+        // characters at M the lines are scored ([`penalty_lines`]), 600 and 900 need
+        // versions past 26 and the flat bitmap ([`penalty`]); the other levels likewise.
+        let contents = [100, 120, 200, 300, 420, 600, 900].map(jws_like);
+        for content in contents.iter().map(String::as_str).chain(["x", VENUE_URL]) {
+            let len = content.len();
+            for level in [EcLevel::L, EcLevel::M, EcLevel::Q, EcLevel::H] {
+                let Ok(theirs) = qrcode::QrCode::with_error_correction_level(content, level) else {
+                    assert!(modules(content, level).is_err(), "{len} characters at {level:?}");
+                    continue;
+                };
+                let ours = modules(content, level).unwrap();
+                let theirs: Vec<bool> = theirs
+                    .into_colors()
+                    .into_iter()
+                    .map(|c| c == qrcode::Color::Dark)
+                    .collect();
+                assert!(ours.dark == theirs, "content of {len} characters at {level:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_penalty_on_lines_is_the_penalty_on_the_bitmap() {
+        // Random bitmaps of every width the lines take, one in three modules dark, plus
+        // the edge cases: all light, all dark, and stripes that make runs and patterns.
+        let mut state: u32 = 0x2026_1201;
+        for width in [21, 25, 57, 81, 101, MAX_LINE_WIDTH] {
+            let mut bitmaps: Vec<Vec<bool>> = (0..40)
+                .map(|_| {
+                    (0..width * width)
+                        .map(|_| {
+                            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                            (state >> 28).is_multiple_of(3)
+                        })
+                        .collect()
+                })
                 .collect();
-            assert!(ours.dark == theirs, "content of {len} characters");
+            bitmaps.push(vec![false; width * width]);
+            bitmaps.push(vec![true; width * width]);
+            bitmaps.push(
+                (0..width * width)
+                    .map(|i| [1, 0, 1, 1, 1, 0, 1, 0, 0, 0, 0][i % 11] == 1)
+                    .collect(),
+            );
+            for dark in bitmaps {
+                let (rows, cols) = lines(width, &dark);
+                assert_eq!(
+                    penalty_lines(width, &rows, &cols),
+                    penalty(width, &dark),
+                    "width {width}"
+                );
+            }
         }
     }
 

@@ -31,11 +31,16 @@ pub struct RealName {
 impl RealName {
     /// 422 `invalid-id-number` or `invalid-name` for a field that does not fit.
     pub fn parse(name: &str, id_number: &str, now: OffsetDateTime) -> Result<RealName, Problem> {
-        let id = IdNumber::parse(id_number, shanghai_day(now))
-            .map_err(|e| Problem::invalid("invalid-id-number", e.to_string()))?;
+        let id = self::id_number(id_number, now)?;
         let name = PersonName::parse(name).map_err(|e| Problem::invalid("invalid-name", e.to_string()))?;
         Ok(RealName { name, id })
     }
+}
+
+/// A resident ID number as typed, surrounding spaces trimmed; else 422
+/// `invalid-id-number`, saying what is wrong and never echoing the number.
+pub fn id_number(typed: &str, now: OffsetDateTime) -> Result<IdNumber, Problem> {
+    IdNumber::parse(typed.trim(), shanghai_day(now)).map_err(|e| Problem::invalid("invalid-id-number", e.to_string()))
 }
 
 pub fn id_taken() -> Problem {

@@ -1,10 +1,12 @@
 //! The use cases that the functions and `hcctl` share: who may act for
-//! whom, the health code as shown, the risk-person import, the trace. Each
+//! whom, the health code as shown, the risk-person import, the trace, finding
+//! a person by ID number and a venue by county and name. Each
 //! is written once here; the function crates keep routing, request parsing
 //! and response shaping.
 
 pub mod access;
 pub mod attempts;
+pub mod find;
 pub mod guardians;
 pub mod health_code;
 pub mod identity;

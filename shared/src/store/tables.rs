@@ -69,13 +69,20 @@ pub const SUBJECTS: TableDef = TableDef {
     stream: Some(StreamView::NewAndOldImages),
 };
 
-/// Venue codes and the one-venue-per-applicant markers.
+/// Venue codes and the one-venue-per-applicant markers; the index lists a
+/// county's venues, newest first, for the authority's search (markers have
+/// no `region`, so they stay out of it).
 pub const VENUES: TableDef = TableDef {
     suffix: "venues",
     logical_id: "VenuesTable",
     pk: "pk",
     sk: None,
-    indexes: &[],
+    indexes: &[Index {
+        name: "by-region",
+        pk: "region",
+        sk: "listed",
+        projection: Projection::Include(&["id", "name", "address", "category", "created_at", "revoked_at"]),
+    }],
     ttl: None,
     stream: None,
 };

@@ -1,6 +1,8 @@
 //! Venue codes (场所码): the venue item `V#<venue>` and the marker
 //! `O#<account>` that holds an applicant to one venue. Both are written in
 //! one transaction, so two applications at once leave exactly one venue.
+//! The venue item also carries `listed`, its place in the `by-region`
+//! index, through which the authority lists a county's venues.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -71,6 +73,74 @@ pub(crate) struct VenueItem {
     pk: String,
     #[serde(flatten)]
     pub(crate) venue: Venue,
+    /// The sort key of the `by-region` index: `<created, UTC ms>#<venue id>`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    listed: Option<String>,
+}
+
+/// The county index of venues, newest first.
+const BY_REGION: &str = "by-region";
+
+/// A venue as the county index holds it: all but its applicant and shards.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Listing {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub region: String,
+    pub category: Category,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub revoked_at: Option<OffsetDateTime>,
+    /// The index position, which a page continues after.
+    pub listed: String,
+}
+
+/// A page of a county's venues, and where the next one starts.
+#[derive(Debug, Default)]
+pub struct Listings {
+    pub venues: Vec<Listing>,
+    pub next: Option<String>,
+}
+
+/// How a search of a county pages: after a position, at most `limit`
+/// venues, evaluating at most `budget` index entries (a name filter is
+/// applied after DynamoDB reads them, so a rare name would otherwise read
+/// the whole county in one request).
+#[derive(Debug, Clone, Copy)]
+pub struct Search<'a> {
+    pub region: &'a str,
+    pub name_part: Option<&'a str>,
+    pub after: Option<&'a str>,
+    pub limit: usize,
+    pub budget: usize,
+}
+
+/// Index entries one filtered `Query` evaluates at most.
+const FILTERED_CHUNK: usize = 1000;
+
+fn listed(venue: &Venue) -> String {
+    format!("{}#{}", sort_time(venue.created_at), venue.id)
+}
+
+/// Whether `position` is an index position `<UTC ms time>#<venue id>` as
+/// [`Store::search_venues`] returns them, so that a client cannot steer a
+/// query with a made-up key.
+pub fn is_listed(position: &str) -> bool {
+    match position.split_once('#') {
+        Some((at, id)) => at.len() == 24 && super::parse_time(at).is_some() && is_venue_id(id),
+        None => false,
+    }
+}
+
+/// Whether `id` has the shape of the ids this module issues: `v_` and 26 base32 characters.
+pub fn is_venue_id(id: &str) -> bool {
+    id.len() == 28
+        && id.starts_with("v_")
+        && id[2..]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
 }
 
 #[derive(Serialize, Deserialize)]
@@ -142,6 +212,7 @@ impl Store {
         let venue_item = to_item(&VenueItem {
             pk: venue_pk(&venue.id),
             venue: venue.clone(),
+            listed: Some(listed(venue)),
         });
         let owner_item = to_item(&OwnerItem {
             pk: owner_pk(&venue.owner),
@@ -228,6 +299,65 @@ impl Store {
             Ok(()) => Ok(true),
             Err(e) if e.failed_at(0) || e.failed_at(1) => Ok(false),
             Err(e) => Err(e.into_store()),
+        }
+    }
+
+    /// A county's venues, newest first, whose name contains `name_part`
+    /// (as typed: case and width count), a page at a time. A page may hold
+    /// fewer than `limit` venues and still have a `next` when the filter
+    /// left most of the `budget` of entries out.
+    pub async fn search_venues(&self, search: &Search<'_>) -> Result<Listings, StoreError> {
+        let mut page = Listings::default();
+        let mut start = search.after.map(|position| {
+            let id = position.split_once('#').map_or("", |(_, id)| id);
+            HashMap::from([
+                ("pk".to_owned(), s(venue_pk(id))),
+                ("region".to_owned(), s(search.region)),
+                ("listed".to_owned(), s(position)),
+            ])
+        });
+        let limit = search.limit.max(1);
+        let mut evaluated = 0;
+        loop {
+            let wanted = limit - page.venues.len();
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.tables.venues)
+                .index_name(BY_REGION)
+                .key_condition_expression("#region = :region")
+                .expression_attribute_names("#region", "region")
+                .expression_attribute_values(":region", s(search.region))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take());
+            query = match search.name_part {
+                Some(part) => query
+                    .filter_expression("contains(#name, :part)")
+                    .expression_attribute_names("#name", "name")
+                    .expression_attribute_values(":part", s(part))
+                    .limit(FILTERED_CHUNK.min(search.budget.saturating_sub(evaluated)).max(1) as i32),
+                None => query.limit(wanted as i32),
+            };
+            let out = query.send().await?;
+            evaluated += usize::try_from(out.scanned_count).unwrap_or_default();
+            let items = out.items.unwrap_or_default();
+            let found = items.len();
+            for (index, item) in items.into_iter().enumerate() {
+                page.venues.push(from_item(item)?);
+                if page.venues.len() == limit {
+                    let last_of_all = index + 1 == found && out.last_evaluated_key.is_none();
+                    page.next = (!last_of_all).then(|| page.venues[page.venues.len() - 1].listed.clone());
+                    return Ok(page);
+                }
+            }
+            match out.last_evaluated_key {
+                None => return Ok(page),
+                Some(key) if evaluated >= search.budget => {
+                    page.next = key.get("listed").and_then(|v| v.as_s().ok()).cloned();
+                    return Ok(page);
+                }
+                Some(key) => start = Some(key),
+            }
         }
     }
 }

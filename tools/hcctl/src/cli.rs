@@ -53,6 +53,16 @@ pub enum Command {
         #[arg(long, conflicts_with = "output")]
         json: bool,
     },
+    /// Find a person by ID number, with full identity (needs HC_PII_HASH_KEY and HC_PII_ENC_KEY).
+    Subjects {
+        #[command(subcommand)]
+        action: SubjectsAction,
+    },
+    /// Venue codes: a county's venues, by a part of the name.
+    Venues {
+        #[command(subcommand)]
+        action: VenuesAction,
+    },
     /// Contact tracing with full identities (needs HC_PII_HASH_KEY and HC_PII_ENC_KEY).
     Traces {
         #[command(subcommand)]
@@ -165,6 +175,37 @@ pub enum RiskPersonsAction {
         /// UTF-8, with or without BOM, CRLF or LF line ends.
         file: PathBuf,
         /// How to print the refused rows and the counts.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SubjectsAction {
+    /// The person holding an ID number: full identity, live colour, whether
+    /// they registered themselves. Audited, found or not.
+    Find {
+        /// Read the ID number from standard input (its first line), so that it
+        /// stays out of the shell history and the process list.
+        #[arg(long, required = true)]
+        id_number_stdin: bool,
+        /// How to print the person; json is the body of `GET /v1/admin/subjects`.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum VenuesAction {
+    /// The venues of a county, newest first, whose name contains --q (every page).
+    Search {
+        /// The county's division code, such as 130102.
+        #[arg(long)]
+        region: String,
+        /// A part of the venue's name.
+        #[arg(long)]
+        q: Option<String>,
+        /// How to print the venues; json is the body of `GET /v1/admin/venues`, all pages in one.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },

@@ -14,6 +14,7 @@
 mod aggregate;
 pub mod cli;
 pub mod failure;
+mod find;
 mod rankings;
 mod risk_persons;
 mod roles;
@@ -26,7 +27,7 @@ use shared::store::schema::Created;
 use shared::store::{Store, Tables};
 
 pub use cli::Cli;
-use cli::{Command, OutputFormat, RiskPersonsAction, TablesAction, TracesAction};
+use cli::{Command, OutputFormat, RiskPersonsAction, SubjectsAction, TablesAction, TracesAction, VenuesAction};
 pub use failure::Failure;
 
 /// Runs one command.
@@ -50,6 +51,12 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let output = if json { OutputFormat::Json } else { output };
             rankings::show(&store, date, level.into(), output).await
         }
+        Command::Subjects {
+            action: SubjectsAction::Find { output, .. },
+        } => find::subject(&store, output).await,
+        Command::Venues {
+            action: VenuesAction::Search { region, q, output },
+        } => find::venues(&store, &region, q.as_deref(), output).await,
         Command::Traces {
             action: TracesAction::Export(args),
         } => traces::export(&store, args).await,

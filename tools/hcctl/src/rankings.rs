@@ -97,7 +97,7 @@ fn table(rows: &[Row]) -> String {
 }
 
 /// Terminal columns of a text: two for East Asian wide characters.
-fn width(text: &str) -> usize {
+pub(crate) fn width(text: &str) -> usize {
     text.chars()
         .map(|c| match u32::from(c) {
             0x1100..=0x115F

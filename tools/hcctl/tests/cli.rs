@@ -1273,4 +1273,139 @@ async fn a_partners_key_is_printed_once_stored_as_a_hash_and_revoked() {
     assert_ne!(renewed.stdout.trim(), key);
     let bad = hcctl.run(&["partners", "add", "--name", "Bei Jing"]).failed();
     assert!(bad.stderr.contains("a partner name is"), "{}", bad.stderr);
+
+// --- finding a person and venues ---
+
+/// hcctl with `input` on its standard input.
+fn run_with_stdin(hcctl: &Hcctl, args: &[&str], input: &str) -> Run {
+    use std::io::Write;
+    let mut child = hcctl
+        .command(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("hcctl runs");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().expect("hcctl ends");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8(out.stdout).expect("UTF-8 output"),
+        stderr: String::from_utf8(out.stderr).expect("UTF-8 output"),
+    }
+}
+
+#[tokio::test]
+async fn a_person_is_found_by_the_number_on_stdin_and_the_lookup_is_audited() {
+    let hcctl = Hcctl::new();
+    let store = hcctl.store();
+    let since = OffsetDateTime::now_utc();
+    let number = id_number("13010219900101031");
+    let subject = person(&store, "李四", &number, "13912345678").await;
+    let args = ["subjects", "find", "--id-number-stdin", "--output", "json"];
+
+    let run = run_with_stdin(&hcctl, &args, &format!("{number}\n")).ok();
+    let found: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        found,
+        serde_json::json!({"subject": {"subject_id": subject, "name": "李四", "id_number": number,
+            "phone": "13912345678", "color": "green", "registered": true}})
+    );
+    let csv = run_with_stdin(
+        &hcctl,
+        &["subjects", "find", "--id-number-stdin", "--output", "csv"],
+        &number,
+    )
+    .ok();
+    assert_eq!(
+        csv.stdout,
+        format!("subject_id,name,id_number,phone,color,registered\n{subject},李四,{number},13912345678,green,true\n")
+    );
+    let table = run_with_stdin(&hcctl, &["subjects", "find", "--id-number-stdin"], &number).ok();
+    assert!(
+        table.stdout.contains(&format!("subject_id  {subject}")),
+        "{}",
+        table.stdout
+    );
+
+    let nobody = id_number("13010219900101032");
+    let missed = run_with_stdin(&hcctl, &args, &nobody).failed();
+    assert!(missed.stderr.contains("no one has registered"), "{}", missed.stderr);
+    assert!(!missed.stderr.contains(&nobody));
+
+    let finds: Vec<_> = audit_entries(&store, since)
+        .await
+        .into_iter()
+        .filter(|e| e.action == "find-subject")
+        .collect();
+    assert_eq!(finds.len(), 4);
+    assert!(finds.iter().all(|e| e.officer == format!("hcctl:{OPERATOR}")));
+    assert_eq!(finds.iter().filter(|e| e.target == subject).count(), 3);
+    assert_eq!(finds.iter().filter(|e| e.target == "no subject").count(), 1);
+    assert!(!format!("{finds:?}").contains(&number[..17]), "no number in the audit");
+
+    // A bad number, no number, or the flag missing: usage errors that echo nothing.
+    let bad = run_with_stdin(&hcctl, &args, "130102199001010319\n").usage();
+    assert!(
+        bad.stderr.contains("check character") && !bad.stderr.contains("1301021990"),
+        "{}",
+        bad.stderr
+    );
+    run_with_stdin(&hcctl, &args, "\n").usage();
+    run_with_stdin(&hcctl, &["subjects", "find"], &number).usage();
+    assert_eq!(
+        audit_entries(&store, since).await.len(),
+        4,
+        "refused runs audit nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_countys_venues_are_searched_by_part_of_the_name_as_table_json_or_csv() {
+    let hcctl = Hcctl::new();
+    let store = hcctl.store();
+    for name in ["长安区第一超市", "长安区人民医院", "长安区第二超市"] {
+        venue(&store, name).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let run = hcctl
+        .run(&[
+            "venues", "search", "--region", "130102", "--q", "超市", "--output", "json",
+        ])
+        .ok();
+    let found: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let names: Vec<&str> = found["venues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["长安区第二超市", "长安区第一超市"], "newest first");
+    assert_eq!(found["venues"][0]["revoked"], false);
+
+    let csv = hcctl
+        .run(&["venues", "search", "--region", "130102", "--output", "csv"])
+        .ok();
+    let lines: Vec<&str> = csv.stdout.lines().collect();
+    assert_eq!(lines[0], "id,name,address,region,category,created_at,revoked");
+    assert_eq!(lines.len(), 4);
+    let table = hcctl
+        .run(&["venues", "search", "--region", "130102", "--q", "医院"])
+        .ok();
+    assert_eq!(table.stdout.lines().count(), 2, "{}", table.stdout);
+    assert!(table.stdout.contains("长安区人民医院"));
+    assert!(
+        hcctl
+            .run(&["venues", "search", "--region", "130104"])
+            .ok()
+            .stdout
+            .lines()
+            .count()
+            == 1,
+        "another county: the header only"
+    );
+    hcctl.run(&["venues", "search", "--region", "130100"]).usage();
+    hcctl
+        .run(&["venues", "search", "--region", "130102", "--q", "'; DROP"])
+        .usage();
 }

@@ -1,6 +1,7 @@
 // admin.html: the health authority's dashboard — the day's ranking of
 // localities (table and bar chart), the risk-person CSV import with its
-// per-line report, and contact tracing with a CSV download.
+// per-line report, finding a person by ID number and a county's venues
+// (admin-find.js), and contact tracing with a CSV download.
 import { api } from '../api.js';
 import { chunk, parseRiskCsv } from '../csv.js';
 import { loadDivisions } from '../divisions.js';
@@ -8,6 +9,7 @@ import { CATEGORIES, COLORS, RISK_ROW_ERRORS, label } from '../labels.js';
 import { requireSession } from '../session.js';
 import { setupAppeals } from './admin-appeals.js';
 import { loadMe } from '../subjects.js';
+import { setupFind } from './admin-find.js';
 import { $, busy, download, el, formatTime, frame, fromLocalInput, message, shanghaiDay, toCsv } from '../ui.js';
 
 await requireSession();
@@ -240,6 +242,14 @@ function setupTrace() {
     event.preventDefault();
     busy(form, () => search(f.by.value, f.id.value.trim()));
   });
+  // Opened from the search cards: the trace of a venue or a person found there.
+  return (by, id) => {
+    f.by.value = by;
+    f.id.value = id;
+    labelFor();
+    $('#trace').scrollIntoView({ block: 'start' });
+    busy(form, () => search(by, id));
+  };
 }
 
 // ---- the page -------------------------------------------------------------
@@ -256,6 +266,6 @@ if (!(user.roles || []).includes('authority')) {
   $('#dashboard').hidden = false;
   setupRankings();
   setupRisk();
-  setupTrace();
+  setupFind(divisions, setupTrace());
   setupAppeals();
 }
