@@ -1273,6 +1273,7 @@ async fn a_partners_key_is_printed_once_stored_as_a_hash_and_revoked() {
     assert_ne!(renewed.stdout.trim(), key);
     let bad = hcctl.run(&["partners", "add", "--name", "Bei Jing"]).failed();
     assert!(bad.stderr.contains("a partner name is"), "{}", bad.stderr);
+}
 
 // --- finding a person and venues ---
 
