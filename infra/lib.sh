@@ -102,6 +102,8 @@ lines = {
     "HC_CODE_ISSUER": f"http://127.0.0.1:{functions}/lambda-url/code",
     "HC_VENUE_KEY": key(),
     "HC_VENUE_URL_BASE": f"http://127.0.0.1:{web}/v",
+    # `hcctl trust` and `hcctl partners` apply within 5 s locally (300 in AWS).
+    "HC_TRUST_TTL_SECONDS": "5",
     "RUST_LOG": "info",
 }
 with open(file, "w") as f:

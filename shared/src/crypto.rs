@@ -131,6 +131,11 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}{}", base32(&bytes))
 }
 
+/// Fills `bytes` from the system's random number generator.
+pub fn fill_random(bytes: &mut [u8]) {
+    aws_lc_rs::rand::fill(bytes).expect("the system random number generator");
+}
+
 /// A uniformly random `u32`, for jitter.
 pub fn random_u32() -> u32 {
     let mut bytes = [0u8; 4];

@@ -9,7 +9,7 @@ first seeds fixtures over HTTP (a verified citizen with five dependents,
 two guardians by the citizen's invitations and a venue, a second person's
 venue where the citizen checked in and had their code scanned, a third
 person's venue for the authority to revoke, an officer, an exposure of
-that venue),
+that venue, a partner system's API key for POST /v1/verify),
 then hands schemathesis a configuration file
 (.local/fuzz/schemathesis.toml) whose dictionaries bind parameters to those
 fixtures with a probability: ID numbers with a valid check character (a
@@ -38,6 +38,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -162,6 +163,13 @@ def fixtures(base, hcctl, sent):
     subprocess.run([hcctl, "roles", "grant", "--user", officer["user"]["id"], "--role", "authority"], check=True, capture_output=True)
     officer = call(base, "POST", "/v1/login", {"code": "dev:fuzz-officer"})["token"]
     leaver = call(base, "POST", "/v1/login", {"code": "dev:fuzz-leaver"})["token"]
+    # A partner system for POST /v1/verify: a name of its own per run, so that a
+    # reused stack's earlier partner does not refuse it. Its key is searched for
+    # in the logs like the personal data (it must never be logged).
+    added = subprocess.run([hcctl, "partners", "add", "--name", f"fuzz-{int(time.time())}"],
+                           check=True, capture_output=True, text=True)
+    partner_key = added.stdout.strip()
+    sent.add("API key", partner_key)
     # An open appeal for the first dependent, for the authority's queue and decision (409 on a
     # reused stack where it is still open); the citizen's own subject is left free to appeal.
     call(base, "POST", "/v1/appeals", {"subject_id": dependents[0], "reason": APPEAL_REASONS[0]}, citizen, ok=(201, 409))
@@ -191,6 +199,7 @@ def fixtures(base, hcctl, sent):
             "venue-name-parts": ["社区", "便利店", "场所"],
             "venue-codes": [venue["qr"], token_of],
             "health-codes": [citizen_code, holder_code],
+            "partner-keys": [partner_key],
             "venue-names": ["裕华区槐安路菜市场", "正定县人民医院门诊楼", "Shijiazhuang Railway Station"],
             "venue-addresses": ["石家庄市裕华区槐安东路136号", "石家庄市正定县中山路96号"],
             "known-divisions": ["130102", "130104", "130600", "130682", "110105", "120101", "310101", "420106", "130000"],
@@ -220,6 +229,7 @@ BINDINGS = {
     "getCode": {"query.subject_id": ("subjects", 0.6)},
     "createVenue": {"body.name": ("venue-names", 0.6), "body.address": ("venue-addresses", 0.6)},
     "scanCode": {"body.code": ("health-codes", 0.7)},
+    "verifyCode": {"header.X-Api-Key": ("partner-keys", 0.9), "body.code": ("health-codes", 0.7)},
     "checkIn": {"body.venue_code": ("venue-codes", 0.7), "body.subject_id": ("subjects", 0.4)},
     "putRiskAreas": {"body.areas[*].region": ("known-divisions", 0.9)},
     "importRiskPersons": {"body.records[*].id_number": ("risk-ids", 0.8), "body.records[*].since": ("risk-since", 0.8)},
@@ -318,7 +328,7 @@ def main():
     seeded = fixtures(base, args.hcctl, sent)
     # The ID numbers the dictionaries offer are sent too.
     sent.add("ID", *seeded["dictionaries"]["risk-ids"])
-    print("fixtures seeded: a citizen with 5 dependents, 2 guardians and a venue, a venue holder, an officer; "
+    print("fixtures seeded: a citizen with 5 dependents, 2 guardians and a venue, a venue holder, an officer, a partner; "
           f"{sum(len(v) for v in seeded['dictionaries'].values())} dictionary values in {len(seeded['dictionaries'])} dictionaries")
 
     # Schemathesis and Hypothesis keep caches in their working directory

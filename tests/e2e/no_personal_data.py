@@ -10,7 +10,10 @@ It looks for:
   letters, so that timestamps and other long numbers do not count;
 - anything shaped like a mainland mobile number: 11 digits, 1 then 3–9
   (optionally after +86), not inside a longer run of digits or letters (so
-  that hex ids and trace ids do not count).
+  that hex ids and trace ids do not count);
+- anything shaped like a partner's API key (`hcpk_` and 52 base32
+  characters), and the keys the run created (fuzz.py records its partner's):
+  a key is a secret, never to be logged.
 
 Every log named must exist and hold something: a missing or empty log fails,
 because a search of nothing proves nothing. Hits are reported by kind, file
@@ -31,6 +34,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # Not inside a longer run of digits or letters, nor the fraction of a decimal
 # number (a duration such as 0.049533999999999995 has 18 digits after its point).
 ID_SHAPE = re.compile(r"(?<![0-9A-Za-z])(?<![0-9]\.)[0-9]{17}[0-9Xx](?![0-9A-Za-z])")
+API_KEY_SHAPE = re.compile(r"hcpk_[a-z2-7]{52}")
 PHONE_SHAPE = re.compile(r"(?<![0-9A-Za-z])(?<![0-9]\.)(?:\+86)?1[3-9][0-9]{9}(?![0-9A-Za-z])")
 
 
@@ -84,6 +88,8 @@ def search(paths, literal):
                 kinds.add("an ID number (valid check character)")
             if PHONE_SHAPE.search(line):
                 kinds.add("a mobile number")
+            if API_KEY_SHAPE.search(line):
+                kinds.add("a partner API key")
             problems += [f"{kind} in {name} line {number}" for kind in sorted(kinds)]
     return problems, total
 
@@ -103,7 +109,7 @@ def main():
         sys.exit(1)
     senders = sorted({sender for sender, _, _ in literal})
     print(f"ok   no personal data in {len(args.logs)} logs ({total} characters): {len(literal)} values sent "
-          f"({', '.join(senders)}) and no ID-number or mobile-number shape")
+          f"({', '.join(senders)}) and no ID-number, mobile-number or API-key shape")
 
 
 if __name__ == "__main__":

@@ -179,6 +179,17 @@ def main():
     officer = call("login", "POST", "/v1/login", {"code": "dev:officer"})["token"]
     step("hcctl roles grant → authority")
 
+    # A partner system of another province verifies the visitor's code online.
+    partner = f"smoke-{os.getpid()}"
+    key = hcctl(args.hcctl, "partners", "add", "--name", partner).strip()
+    sent.add("API key", key)
+    shown = call("code", "GET", "/v1/code", token=visitor)
+    verified = call("code", "POST", "/v1/verify", {"code": shown["qr"]}, headers={"x-api-key": key})
+    check(verified["valid"] is True and verified["color"] == "green" and verified["name_masked"] == "李*",
+          "a partner gets the live status of our code")
+    call("code", "POST", "/v1/verify", {"code": shown["qr"]}, expect=401)
+    step("hcctl partners add → a partner verifies a code live; no key → 401")
+
     report = call("admin", "POST", "/v1/admin/risk-persons",
                   {"records": [{"id_number": VISITOR_ID, "status": "confirmed", "since": "2026-11-20"}]}, officer)
     check(report["applied"] == 1 and report["unmatched"] == 0, "the risk record applies to the registered visitor")

@@ -47,7 +47,7 @@ def main():
         sent = os.path.join(directory, "sent")
         os.makedirs(sent)
         with open(os.path.join(sent, "planted.txt"), "w", encoding="utf-8") as f:
-            f.write("name\t欧阳娜娜\nID\t130602199001011234\nphone\t13900000002\n")
+            f.write("name\t欧阳娜娜\nID\t130602199001011234\nphone\t13900000002\nAPI key\tpartner-secret-42\n")
 
         def log(name, text):
             path = os.path.join(directory, name)
@@ -67,6 +67,8 @@ def main():
             ("a name the run sent", "detail: 欧阳娜娜 is not allowed"),
             ("an ID number the run sent (its check character is wrong, so only the literal search sees it)",
              "130602199001011234"),
+            ("a partner API key by its shape, never sent", "x-api-key=hcpk_" + "a2" * 26),
+            ("a partner API key the run created", "key=partner-secret-42"),
         ]:
             leaky = log("leaky.log", CLEAN + f"ERROR {planted}\n")
             code, output = run(directory, sent, [clean, leaky])

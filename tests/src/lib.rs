@@ -21,6 +21,7 @@ use time::macros::datetime;
 pub mod capacity;
 pub mod fake_http;
 pub mod fault_proxy;
+pub mod partner;
 pub mod prices;
 pub mod qr;
 
@@ -169,9 +170,11 @@ pub fn code_keys() -> CodeKeys {
     CodeKeys::new(&CODE_SEED, None, CODE_ISSUER, time::Duration::minutes(5))
 }
 
-/// The code function, with the test signing key.
+/// The code function, with the test signing key; the partner list is read afresh every time.
 pub fn code_app(store: &Store, clock: &Clock) -> code::App {
-    code::App::new(base(store, clock), RiskAreaCache::new(Duration::ZERO), code_keys())
+    let mut app = code::App::new(base(store, clock), RiskAreaCache::new(Duration::ZERO), code_keys());
+    app.partners = shared::store::trust::PartnerCache::new(Duration::ZERO);
+    app
 }
 
 pub fn venue_keys() -> VenueKeys {
@@ -199,6 +202,7 @@ pub fn scan_app(store: &Store, clock: &Clock) -> scan::App {
         venue_cache: shared::store::venues::VenueCache::new(Duration::ZERO),
         retention: time::Duration::days(28),
         limiter: Default::default(),
+        trust: shared::store::trust::TrustCache::new(Duration::ZERO),
     }
 }
 

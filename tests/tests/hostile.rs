@@ -803,3 +803,125 @@ async fn a_scan_loop_and_a_lost_phones_token_are_stopped() {
         assert_eq!(parts(response).0, 401);
     }
 }
+
+/// The routes of the national interoperability: `POST /v1/verify` with
+/// forged, revoked and malformed API keys and hostile bodies, and hostile
+/// codes under a trusted issuer's prefix at `POST /v1/scans`. A bad key is
+/// 401, a bad body a documented 4xx, a bad code `valid: false` (verify) or
+/// 422 (scans); nothing is stored.
+#[tokio::test]
+async fn hostile_partner_calls_and_foreign_codes_are_refused_and_store_nothing() {
+    use integration_tests::partner::{self, Province};
+    let mut w = world().await;
+    // Enough for the few hundred calls below in one frozen second.
+    w.code.partner_limiter = shared::service::limits::RateLimiter::per_second(100_000, 10);
+    let bj = Province::default();
+    bj.trust(&w.store).await;
+    let key = partner::add_partner(&w.store, "beijing").await;
+    let revoked = partner::add_partner(&w.store, "tianjin").await;
+    partner::revoke_partner(&w.store, "tianjin").await;
+    let alice = declared(&w, "alice", 1).await;
+    let guard = verified(&w.login, "guard", 2).await;
+    let (_, shown) = parts(code::handle(&w.code, request("GET", "/v1/code", None, Some(&alice))).await);
+    let qr = shown["qr"].as_str().unwrap().to_owned();
+    let before = snapshot(&w.store).await;
+    let verify = |key: Option<&str>, body: Body, content_type: &str| {
+        let mut headers = vec![("content-type", content_type)];
+        if let Some(key) = key {
+            headers.push(("x-api-key", key));
+        }
+        raw_request("POST", "/v1/verify", body, &headers)
+    };
+    let body = |code: &str| Body::Text(json!({ "code": code }).to_string());
+
+    let key_hash = shared::service::partners::key_hash(&key);
+    let huge_key = format!("hcpk_{}", "a".repeat(8_000));
+    let upper = key.to_uppercase();
+    let prefixed = format!("{key}{key}");
+    for (attack, bad_key) in [
+        ("no key", None),
+        ("an empty key", Some("")),
+        ("a revoked key", Some(revoked.as_str())),
+        ("the stored hash of the key", Some(key_hash.as_str())),
+        ("the key in upper case", Some(upper.as_str())),
+        ("the key twice", Some(prefixed.as_str())),
+        ("a huge key", Some(huge_key.as_str())),
+        ("an injection", Some("' OR '1'='1' --")),
+        ("a session token", Some(alice.as_str())),
+    ] {
+        let response = code::handle(&w.code, verify(bad_key, body(&qr), "application/json")).await;
+        check(&format!("verify with {attack}"), response, &[401]);
+    }
+    let mut bearer = request("POST", "/v1/verify", Some(json!({ "code": qr })), Some(&alice));
+    bearer.headers_mut().remove("x-api-key");
+    check(
+        "verify with a session instead of a key",
+        code::handle(&w.code, bearer).await,
+        &[401],
+    );
+
+    let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)).into_bytes();
+    let oversized = json!({"code": qr, "padding": "x".repeat(17 * 1024)}).to_string();
+    for (attack, bad_body, content_type, expected) in [
+        (
+            "malformed JSON",
+            Body::Text("{\"code\":".into()),
+            "application/json",
+            &[400u16][..],
+        ),
+        ("a body over 16 KiB", Body::Text(oversized), "application/json", &[413]),
+        ("XML", Body::Text("<a/>".into()), "application/xml", &[415]),
+        ("deep nesting", Body::Binary(deep), "application/json", &[400, 413]),
+        (
+            "non-UTF-8 bytes",
+            Body::Binary(vec![b'{', 0xff, 0xfe, b'}']),
+            "application/json",
+            &[400],
+        ),
+        ("an array", Body::Text("[]".into()), "application/json", &[400]),
+        (
+            "a number for the code",
+            Body::Text("{\"code\": 7}".into()),
+            "application/json",
+            &[400],
+        ),
+        ("no code", Body::Text("{}".into()), "application/json", &[400]),
+    ] {
+        let response = code::handle(&w.code, verify(Some(&key), bad_body, content_type)).await;
+        check(&format!("verify with {attack}"), response, expected);
+    }
+
+    // Hostile codes: a valid key gets `valid: false`, a guard gets 422.
+    let claims = bj.claims("green", NOW);
+    let good = bj.eddsa(&claims);
+    let jws = good.trim_start_matches(partner::PREFIX).to_owned();
+    let segments: Vec<&str> = jws.split('.').collect();
+    let enc = |v: &Value| B64.encode(v.to_string());
+    let mut hostile: Vec<String> = INJECTIONS.iter().map(|s| s.to_string()).collect();
+    hostile.extend([
+        "龘".repeat(4_000),
+        format!("{}{}", partner::PREFIX, "a.".repeat(3_000)),
+        format!("{}{}.{}.{}", partner::PREFIX, enc(&json!({"alg": "EdDSA", "kid": "k".repeat(5_000)})), segments[1], segments[2]),
+        format!("{}{}.{}.{}", partner::PREFIX, enc(&json!({"alg": "EdDSA", "kid": {"nested": [1, 2]}})), segments[1], segments[2]),
+        format!("{}{}.{}.{}", partner::PREFIX, enc(&json!({"alg": "RS256", "kid": partner::ED_KID})), segments[1], segments[2]),
+        format!("{}{}.{}.{}", partner::PREFIX, enc(&json!({"alg": "EdDSA", "kid": partner::ED_KID, "jku": "https://attacker/jwks.json"})), segments[1], segments[2]),
+        format!("{}{}.{}.{}", partner::PREFIX, segments[0], enc(&json!({"iss": partner::ISSUER, "sub": "x".repeat(5_000), "col": "green", "exp": NOW.unix_timestamp() + 60})), segments[2]),
+        format!("{}{}.{}", partner::PREFIX, segments[0], segments[1]),
+        format!("{}{jws}.extra", partner::PREFIX),
+        format!("HBHC:1:{jws}"),
+        format!("{}{}", partner::PREFIX, qr.trim_start_matches("HBHC:1:")),
+        format!("{}HBHC:1:{jws}", partner::PREFIX),
+    ]);
+    for code in &hostile {
+        let (status, answer) = parts(code::handle(&w.code, verify(Some(&key), body(code), "application/json")).await);
+        assert_eq!(status, 200, "verify of {code:.40}: {answer}");
+        assert_eq!(answer["valid"], false, "verify of {code:.40}");
+        let response = scan::handle(
+            &w.scan,
+            request("POST", "/v1/scans", Some(json!({ "code": code })), Some(&guard)),
+        )
+        .await;
+        check(&format!("a scan of {code:.40}"), response, &[422]);
+    }
+    assert_eq!(snapshot(&w.store).await, before, "hostile calls stored nothing");
+}

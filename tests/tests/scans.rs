@@ -79,7 +79,8 @@ async fn a_green_code_passes_and_the_scan_is_logged() {
     assert_eq!(
         body,
         json!({"result": "pass", "color": "green", "status_text": "未见异常", "hints": [], "name_masked": "张*丰",
-               "id_masked": format!("{}********{}", &person_id(1)[..6], &person_id(1)[14..]), "scanned_at": "2026-11-26T10:00:00+08:00"})
+               "id_masked": format!("{}********{}", &person_id(1)[..6], &person_id(1)[14..]), "issuer": CODE_ISSUER, "live": true,
+               "scanned_at": "2026-11-26T10:00:00+08:00"})
     );
     let entries = w
         .store

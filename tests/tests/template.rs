@@ -550,6 +550,49 @@ fn each_function_gets_only_the_settings_its_code_reads() {
 }
 
 #[test]
+fn partners_verify_through_the_code_function_which_counts_their_calls() {
+    let template = template();
+    let code = &resources(&template)["CodeFunction"]["Properties"];
+    let verify = code["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .find(|e| text(&e["Properties"]["Path"]) == "/v1/verify")
+        .expect("POST /v1/verify is routed to the code function");
+    assert_eq!(text(&verify["Properties"]["Method"]), "POST");
+    let statements = code["Policies"][0]["Statement"].as_sequence().unwrap();
+    let may = |action: &str, table: &str| {
+        statements.iter().any(|s| {
+            s["Action"]
+                .as_sequence()
+                .unwrap()
+                .iter()
+                .any(|a| text(a) == format!("dynamodb:{action}"))
+                && [&s["Resource"]]
+                    .into_iter()
+                    .chain(s["Resource"].as_sequence().into_iter().flatten())
+                    .any(|r| get_att(r, "Arn").as_deref() == Some(table))
+        })
+    };
+    assert!(
+        may("UpdateItem", "LimitsTable"),
+        "the partner limiter writes its counters"
+    );
+    assert!(
+        may("GetItem", "SettingsTable"),
+        "the partner list is read from the settings"
+    );
+    let scan = &resources(&template)["ScanFunction"]["Properties"];
+    let scan_reads = scan["Policies"][0]["Statement"][0]["Resource"].as_sequence().unwrap();
+    assert!(
+        scan_reads
+            .iter()
+            .any(|r| get_att(r, "Arn").as_deref() == Some("SettingsTable")),
+        "the scan function reads the trust list from the settings"
+    );
+}
+
+#[test]
 fn samconfig_deploys_without_questions() {
     let raw = std::fs::read_to_string(format!("{ROOT}/samconfig.toml")).expect("samconfig.toml");
     let config: toml::Table = toml::from_str(&raw).expect("valid TOML");

@@ -81,7 +81,7 @@ export const ERRORS = {
   'declaration-required': '尚未进行健康申报，请先申报',
   'invalid-venue': '场所信息有误',
   'venue-exists': '每位申请人只能申领一个场所码；如需重新申领，请先作废原场所码',
-  'invalid-code': '不是有效的河北健康码',
+  'invalid-code': '不是有效的健康码：不是本省签发，签发方也不在互认名单中，或已被篡改',
   'expired-code': '健康码已过期，请对方刷新后重新出示',
   'invalid-venue-code': '场所码无效（可能是伪造或已损坏的场所码）',
   'venue-revoked': '该场所码已被申请人作废',

@@ -107,4 +107,12 @@ export function venueToken(content) {
   return /^[A-Za-z0-9_]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(text) ? text : null;
 }
 
-export const isHealthCode = (content) => /^HBHC:/.test((content || '').trim());
+/**
+ * Whether content looks like a personal health code: ours (`HBHC:`), or
+ * another issuer's prefix (capitals, digits, `:` `/` `-`, ending in `:` or
+ * `/`) and a compact JWS. Whether that issuer is trusted is the server's to say.
+ */
+export const isHealthCode = (content) => {
+  const text = (content || '').trim();
+  return /^HBHC:/.test(text) || /^[A-Z][A-Z0-9:/-]{1,30}[:/][\w-]+\.[\w-]+\.[\w-]*$/.test(text);
+};

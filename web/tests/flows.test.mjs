@@ -148,6 +148,49 @@ test('a guard scans a code with the camera', async () => {
   assertNoConsoleErrors();
 });
 
+test('a code of another province: the guard sees its issuer and that its colour is not live', async () => {
+  // A partner province of this run: its Ed25519 key, its JWK Set on our trust list, a code it signed.
+  const { generateKeyPairSync, sign } = await import('node:crypto');
+  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+  const issuer = `https://hc.beijing-${RUN}.test`;
+  const prefix = `BJ${RUN.toUpperCase()}:1:`;
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid: `bj-${RUN}`, alg: 'EdDSA', use: 'sig' };
+  const jwksFile = join(RESULTS, `partner-${RUN}.jwks.json`);
+  writeFileSync(jwksFile, JSON.stringify({ keys: [jwk] }));
+  const added = hcctl('trust', 'add', '--issuer', issuer, '--prefix', prefix, '--jwks', jwksFile);
+  assert.equal(added.status, 0, added.stderr);
+  const b64 = (value) => Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)).toString('base64url');
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64({ alg: 'EdDSA', kid: jwk.kid, typ: 'JWT' })}.${b64({ iss: issuer, sub: `bj-${RUN}`, col: 'yellow', iat: now - 30, exp: now + 300 })}`;
+  const code = `${prefix}${input}.${sign(null, Buffer.from(input), privateKey).toString('base64url')}`;
+
+  const guard = await user('border-guard');
+  await login(guard, 'web-border-guard');
+  await identify(guard, '钱国强');
+  await go(guard.page, '/scan.html');
+  // A handheld scanner types the content and Enter.
+  await guard.page.fill('#content', code);
+  await guard.page.press('#content', 'Enter');
+  const verdict = guard.page.locator('.verdict');
+  await verdict.waitFor();
+  assert.equal(await verdict.getAttribute('data-result'), 'verify');
+  assert.equal(await verdict.getAttribute('data-live'), 'false');
+  assert.equal(await verdict.locator('.issuer').textContent(), issuer);
+  assert.equal(await verdict.locator('.color').textContent(), '黄码');
+  assert.match(await verdict.locator('.not-live').textContent(), /非本省实时状态/);
+  assert.equal(await verdict.locator('.name').count(), 0, 'no name for a person we hold nothing on');
+  await shot(guard.page, '07c-scan-other-province');
+
+  // A code under a prefix nobody trusts: refused by the server, said on the page.
+  await guard.page.click('.verdict + button');
+  guard.expect(422, '/v1/scans');
+  await guard.page.fill('#content', code.replace(prefix, 'XXHC:1:'));
+  await guard.page.press('#content', 'Enter');
+  await guard.page.locator('#msg.error').waitFor();
+  assert.match(await guard.page.locator('#msg.error').textContent(), /互认名单/);
+  assertNoConsoleErrors();
+});
+
 test('a guardian claims a code for a dependent; its red hints show', async () => {
   const { alice } = state;
   assert.ok(alice, 'the first flow ran');

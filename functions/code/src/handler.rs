@@ -9,7 +9,10 @@ use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
 use shared::service::health_code;
+use shared::service::limits::RateLimiter;
+use shared::service::partners;
 use shared::store::settings::RiskAreaCache;
+use shared::store::trust::PartnerCache;
 
 pub struct App {
     pub base: Base,
@@ -18,9 +21,14 @@ pub struct App {
     pub keys: CodeKeys,
     /// The JWK Set, serialised once: it changes only with the configuration.
     jwks: String,
+    /// The partner systems that may call `POST /v1/verify`.
+    pub partners: PartnerCache,
+    /// Their calls of the second.
+    pub partner_limiter: RateLimiter,
 }
 
 impl App {
+    /// With the partner list kept for five minutes (`from_env` reads `HC_TRUST_TTL_SECONDS`).
     pub fn new(base: Base, areas: RiskAreaCache, keys: CodeKeys) -> Self {
         let jwks = keys.jwks().to_string();
         Self {
@@ -29,6 +37,9 @@ impl App {
             areas,
             keys,
             jwks,
+            partners: PartnerCache::new(std::time::Duration::from_secs(300)),
+            // A partner within 10 of its limit writes its count on every call.
+            partner_limiter: RateLimiter::per_second(partners::PER_SECOND, 10),
         }
     }
 }
@@ -37,7 +48,10 @@ impl Function for App {
     async fn from_env() -> Result<Self, ConfigError> {
         let areas = RiskAreaCache::from_env()?;
         let keys = shared::function::code_keys()?;
-        Ok(Self::new(Base::from_env().await?, areas, keys))
+        let partners = PartnerCache::from_env()?;
+        let mut app = Self::new(Base::from_env().await?, areas, keys);
+        app.partners = partners;
+        Ok(app)
     }
 
     async fn route(&self, req: &Request, path: &[&str]) -> HttpResult {
@@ -47,6 +61,8 @@ impl Function for App {
             (["v1", "code"], _) => Err(Problem::method_not_allowed("GET")),
             (["v1", "notices"], &Method::GET) => notices(app, req).await,
             (["v1", "notices"], _) => Err(Problem::method_not_allowed("GET")),
+            (["v1", "verify"], &Method::POST) => crate::verify::verify(app, req).await,
+            (["v1", "verify"], _) => Err(Problem::method_not_allowed("POST")),
             ([".well-known", "jwks.json"], &Method::GET) => Ok(jwks(app)),
             ([".well-known", "jwks.json"], _) => Err(Problem::method_not_allowed("GET")),
             _ => Err(Problem::not_found()),

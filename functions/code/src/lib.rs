@@ -1,7 +1,8 @@
 //! The `code` function: the personal health code (出示码) and the public
-//! keys that verify it.
+//! keys that verify it; partner systems verify our codes live (`POST /v1/verify`).
 
 pub mod handler;
+mod verify;
 
 pub use handler::App;
 pub use shared::function::handle;

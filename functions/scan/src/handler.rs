@@ -1,6 +1,7 @@
 //! Routes of the scan function: the per-scan hot path. A checkpoint scan
 //! reads one profile and writes one log entry; a check-in reads the venue
 //! and the profile in one batch and writes one entry (and its index entry).
+//! A code of another province goes to `foreign`.
 
 use lambda_http::Request;
 use lambda_http::http::Method;
@@ -12,7 +13,7 @@ use shared::domain::day::{iso_date, rfc3339, shanghai_day};
 use shared::domain::divisions::{self, Level};
 use shared::domain::rules::RuleSet;
 use shared::domain::status::Color;
-use shared::domain::token::{CodeError, CodeKeys, VenueKeys};
+use shared::domain::token::{CODE_PREFIX, CodeError, CodeKeys, VenueKeys};
 use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
@@ -21,6 +22,7 @@ use shared::service::limits::{Admission, RateLimiter};
 use shared::store::log::{Entry, EntryKind, Logged, Slot};
 use shared::store::settings::RiskAreaCache;
 use shared::store::together::Wanted;
+use shared::store::trust::TrustCache;
 use shared::store::venues::{Category, VenueCache};
 use shared::store::{parse_time, sort_time};
 use time::{Duration, OffsetDateTime};
@@ -36,6 +38,8 @@ pub struct App {
     pub retention: Duration,
     /// The callers' scans and check-ins of the minute.
     pub limiter: RateLimiter,
+    /// The issuers of other provinces whose codes we honour.
+    pub trust: TrustCache,
 }
 
 impl Function for App {
@@ -48,6 +52,7 @@ impl Function for App {
             venue_cache: VenueCache::from_env()?,
             retention: shared::store::log::retention_from_env()?,
             limiter: RateLimiter::default(),
+            trust: TrustCache::from_env()?,
             base: Base::from_env().await?,
         })
     }
@@ -71,13 +76,16 @@ struct ScanRequest {
 }
 
 #[derive(Serialize)]
-struct ScanResponse {
+struct ScanResponse<'a> {
     result: &'static str,
     color: Color,
     status_text: &'static str,
     hints: Vec<String>,
     name_masked: String,
     id_masked: String,
+    issuer: &'a str,
+    /// Ours: the live status, not only the token's colour.
+    live: bool,
     scanned_at: String,
 }
 
@@ -85,11 +93,18 @@ fn invalid_code() -> Problem {
     Problem::invalid("invalid-code", "the code is not a valid health code of this system")
 }
 
+pub(crate) fn code_problem(err: CodeError) -> Problem {
+    match err {
+        CodeError::Invalid => invalid_code(),
+        CodeError::Expired => Problem::invalid("expired-code", "the code has expired: ask for a fresh one"),
+    }
+}
+
 /// Counts the call against the caller's scans and check-ins of the minute:
 /// past the limit, 429 with `Retry-After`, before anything is read or logged.
 /// Requests refused before any read (a malformed body, a forged or expired
 /// code) cost the store nothing and are not counted.
-async fn admit(app: &App, session: &Session, now: OffsetDateTime) -> Result<(), Problem> {
+pub(crate) async fn admit(app: &App, session: &Session, now: OffsetDateTime) -> Result<(), Problem> {
     match app.limiter.admit(&app.base.store, &session.account_id, now).await? {
         Admission::Admitted => Ok(()),
         Admission::Refused { retry_after } => Err(Problem::too_many("too-many-attempts", "Too many scans")
@@ -117,10 +132,11 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
         }
         None => None,
     };
-    let claims = app.codes.verify(&body.code, now).map_err(|err| match err {
-        CodeError::Invalid => invalid_code(),
-        CodeError::Expired => Problem::invalid("expired-code", "the code has expired: ask for a fresh one"),
-    })?;
+    // Our own codes never wait for the trust list.
+    if !body.code.trim_start().starts_with(CODE_PREFIX) {
+        return crate::foreign::scan(app, session, &body.code, region, now).await;
+    }
+    let claims = app.codes.verify(&body.code, now).map_err(code_problem)?;
     admit(app, &session, now).await?;
     let found = app
         .base
@@ -170,6 +186,8 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
         hints: status.hints.clone(),
         name_masked: subject.identity.name_masked.clone(),
         id_masked: subject.identity.id_masked.clone(),
+        issuer: app.codes.issuer(),
+        live: true,
         scanned_at: rfc3339(now),
     })
 }

@@ -1,6 +1,8 @@
 //! The `scan` function: checkpoint scans of personal codes (扫描码) and
-//! check-ins at venues, both logged for tracing (有迹可循).
+//! check-ins at venues, both logged for tracing (有迹可循); codes of trusted
+//! issuers of other provinces are honoured at the same route.
 
+mod foreign;
 pub mod handler;
 
 pub use handler::App;

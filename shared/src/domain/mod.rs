@@ -12,3 +12,4 @@ pub mod rules;
 pub mod status;
 pub mod text;
 pub mod token;
+pub mod trust;

@@ -14,6 +14,9 @@
 //!   at once may get up to `k × (FLUSH_EVERY − 1)` calls past the limit in a
 //!   minute, since each instance learns the others' counts only when it
 //!   writes its own (docs/data-model.md).
+//!
+//! The same limiter, with a window of one second, holds partner systems to
+//! 50 calls a second ([`RateLimiter::per_second`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -41,7 +44,8 @@ pub enum Admission {
 
 #[derive(Default)]
 struct Local {
-    minute: i64,
+    /// The window: Unix seconds divided by the window's length.
+    window: i64,
     /// The store's total at this instance's last write.
     known: u32,
     /// Calls counted here and not written yet.
@@ -49,7 +53,9 @@ struct Local {
 }
 
 pub struct RateLimiter {
-    per_minute: u32,
+    per_window: u32,
+    /// The window's length in seconds.
+    seconds: i64,
     flush_every: u32,
     callers: Mutex<HashMap<String, Local>>,
 }
@@ -61,9 +67,20 @@ impl Default for RateLimiter {
 }
 
 impl RateLimiter {
+    /// At most `per_minute` calls a minute per caller.
     pub fn new(per_minute: u32, flush_every: u32) -> Self {
+        Self::with_window(per_minute, 60, flush_every)
+    }
+
+    /// At most `per_second` calls a second per caller.
+    pub fn per_second(per_second: u32, flush_every: u32) -> Self {
+        Self::with_window(per_second, 1, flush_every)
+    }
+
+    fn with_window(per_window: u32, seconds: i64, flush_every: u32) -> Self {
         Self {
-            per_minute,
+            per_window,
+            seconds,
             flush_every: flush_every.max(1),
             callers: Mutex::new(HashMap::new()),
         }
@@ -71,39 +88,39 @@ impl RateLimiter {
 
     /// Counts a call of `account` at `now`, unless it is over the limit.
     pub async fn admit(&self, store: &Store, account: &str, now: OffsetDateTime) -> Result<Admission, StoreError> {
-        let minute = now.unix_timestamp().div_euclid(60);
+        let window = now.unix_timestamp().div_euclid(self.seconds);
         let refused = Admission::Refused {
-            retry_after: 60 - now.unix_timestamp().rem_euclid(60) as u32,
+            retry_after: (self.seconds - now.unix_timestamp().rem_euclid(self.seconds)) as u32,
         };
         let flush = {
             let mut callers = self.callers.lock().expect("limiter lock");
             if callers.len() >= REMEMBERED {
-                callers.retain(|_, local| local.minute == minute);
+                callers.retain(|_, local| local.window == window);
             }
             let local = callers.entry(account.to_owned()).or_default();
-            if local.minute != minute {
+            if local.window != window {
                 *local = Local {
-                    minute,
+                    window,
                     ..Local::default()
                 };
             }
-            if local.known + local.pending >= self.per_minute {
+            if local.known + local.pending >= self.per_window {
                 return Ok(refused);
             }
             local.pending += 1;
-            let near = local.known + local.pending + self.flush_every > self.per_minute;
+            let near = local.known + local.pending + self.flush_every > self.per_window;
             (local.pending >= self.flush_every || near).then(|| std::mem::take(&mut local.pending))
         };
         let Some(count) = flush else {
             return Ok(Admission::Admitted);
         };
-        let total = store.add_to_limit_counter(account, minute, count).await?;
+        let total = store.add_to_limit_counter(account, window, self.seconds, count).await?;
         let mut callers = self.callers.lock().expect("limiter lock");
-        if let Some(local) = callers.get_mut(account).filter(|l| l.minute == minute) {
+        if let Some(local) = callers.get_mut(account).filter(|l| l.window == window) {
             local.known = local.known.max(total);
         }
         // Other instances' calls brought the total past the limit.
-        Ok(if total > self.per_minute {
+        Ok(if total > self.per_window {
             refused
         } else {
             Admission::Admitted

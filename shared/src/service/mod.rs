@@ -14,5 +14,6 @@ pub mod guardians;
 pub mod health_code;
 pub mod identity;
 pub mod limits;
+pub mod partners;
 pub mod risk_import;
 pub mod trace;

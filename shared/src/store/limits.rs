@@ -1,5 +1,6 @@
 //! Counters of a caller's scans and check-ins per minute (`limits` table):
-//! `L#<account>#<minute>`, `n`, expiring a few minutes after their minute.
+//! `L#<account>#<minute>`, `n`, expiring a few minutes after their minute;
+//! and of a partner's calls per second, `L#partner:<name>#<second>`.
 //! Instances add what they counted since they last wrote
 //! (`shared::service::limits`), so a counter is written once per several
 //! calls, not once per call.
@@ -8,20 +9,28 @@ use time::OffsetDateTime;
 
 use super::{Store, StoreError, key, n};
 
-fn counter_pk(account: &str, minute: i64) -> String {
-    format!("L#{account}#{minute}")
+fn counter_pk(caller: &str, window: i64) -> String {
+    format!("L#{caller}#{window}")
 }
 
 impl Store {
-    /// Adds `count` to the caller's counter of the minute starting at
-    /// `minute` (Unix seconds / 60) and returns the counter's new total.
-    pub async fn add_to_limit_counter(&self, account: &str, minute: i64, count: u32) -> Result<u32, StoreError> {
-        let expires = OffsetDateTime::from_unix_timestamp((minute + 5) * 60).map_or(0, |t| t.unix_timestamp());
+    /// Adds `count` to the caller's counter of the window `window` (Unix
+    /// seconds / `seconds`, its length) and returns the counter's new total.
+    pub async fn add_to_limit_counter(
+        &self,
+        caller: &str,
+        window: i64,
+        seconds: i64,
+        count: u32,
+    ) -> Result<u32, StoreError> {
+        // A few minutes after the window ends.
+        let expires =
+            OffsetDateTime::from_unix_timestamp((window + 1) * seconds + 300).map_or(0, |t| t.unix_timestamp());
         let out = self
             .client
             .update_item()
             .table_name(&self.tables.limits)
-            .set_key(Some(key(counter_pk(account, minute))))
+            .set_key(Some(key(counter_pk(caller, window))))
             .update_expression("ADD n :count SET expires = :expires")
             .expression_attribute_values(":count", n(count))
             .expression_attribute_values(":expires", n(expires))

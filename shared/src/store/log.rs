@@ -66,6 +66,11 @@ struct EntryItem {
     gpk: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     gsk: Option<String>,
+    /// A scan of another province's code: its issuer and its `sub`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    issuer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
     expires: i64,
 }
 
@@ -85,6 +90,15 @@ pub struct VenuePage {
     pub entries: Vec<VenueEntry>,
     /// The index position of the last entry, when more may follow.
     pub next: Option<String>,
+}
+
+/// The partition of another province's person: `x_` and a digest of the
+/// issuer and `sub`, so that no issuer can name a partition of ours (`s_…`).
+pub fn foreign_subject_id(issuer: &str, sub: &str) -> String {
+    format!(
+        "x_{}",
+        crate::crypto::base32(&crate::crypto::sha256(format!("{issuer}\0{sub}").as_bytes())[..16])
+    )
 }
 
 fn entry_pk(subject: &str) -> String {
@@ -171,6 +185,29 @@ impl Store {
         venue_shards: Option<u32>,
         expires: OffsetDateTime,
     ) -> Result<Logged, StoreError> {
+        self.put_entry(entry, slot, venue_shards, None, expires).await
+    }
+
+    /// Logs the scan of a trusted issuer's code (`foreign`: the issuer and
+    /// the token's `sub`), in the partition of `entry.subject_id`, which
+    /// [`foreign_subject_id`] derives from them.
+    pub async fn log_foreign_scan(
+        &self,
+        entry: &Entry,
+        foreign: (&str, &str),
+        expires: OffsetDateTime,
+    ) -> Result<Logged, StoreError> {
+        self.put_entry(entry, Slot::Minute, None, Some(foreign), expires).await
+    }
+
+    async fn put_entry(
+        &self,
+        entry: &Entry,
+        slot: Slot,
+        venue_shards: Option<u32>,
+        foreign: Option<(&str, &str)>,
+        expires: OffsetDateTime,
+    ) -> Result<Logged, StoreError> {
         let (gpk, gsk) = match (&entry.venue_id, venue_shards) {
             (Some(venue), Some(shards)) => (
                 Some(venue_shard(venue, shard_of(&entry.id, shards))),
@@ -184,6 +221,8 @@ impl Store {
             entry: entry.clone(),
             gpk,
             gsk,
+            issuer: foreign.map(|(issuer, _)| issuer.to_owned()),
+            sub: foreign.map(|(_, sub)| sub.to_owned()),
             expires: expires.unix_timestamp(),
         });
         let result = self

@@ -21,6 +21,7 @@ pub mod stats;
 pub mod subjects;
 pub mod tables;
 pub mod together;
+pub mod trust;
 pub mod venues;
 
 use std::collections::HashMap;

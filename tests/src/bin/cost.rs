@@ -105,6 +105,12 @@ async fn main() {
     declaration_app.areas = shared::store::settings::RiskAreaCache::new(Duration::from_secs(30));
     code_app.areas = shared::store::settings::RiskAreaCache::new(Duration::from_secs(30));
     scan_app.areas = shared::store::settings::RiskAreaCache::new(Duration::from_secs(30));
+    // As deployed: the trust list and the partners cached 300 s per instance.
+    scan_app.trust = shared::store::trust::TrustCache::new(Duration::from_secs(300));
+    code_app.partners = shared::store::trust::PartnerCache::new(Duration::from_secs(300));
+    let province = integration_tests::partner::Province::default();
+    province.trust(&store).await;
+    let partner_key = integration_tests::partner::add_partner(&store, "beijing").await;
 
     let visitor = verified(&login_app, "visitor", 1).await;
     let guard = verified(&login_app, "guard", 2).await;
@@ -181,6 +187,26 @@ async fn main() {
     })
     .await;
     print("checkpoint scan", &m);
+    // Another province's code, from a trusted issuer: no profile to read.
+    let foreign = province.es256(&province.claims("green", clock.now()));
+    let m = measure(&meter, runs, |run| {
+        scan::handle(
+            &scan_app,
+            request("POST", "/v1/scans", Some(json!({"code": foreign})), Some(&guards[run])),
+        )
+    })
+    .await;
+    print("scan, other province", &m);
+    // A partner verifying our code, 5 calls a second: under the 10 an instance
+    // counts before it writes the partner's counter.
+    let m = measure(&meter, runs, |_| {
+        clock.advance(time::Duration::milliseconds(200));
+        let mut req = request("POST", "/v1/verify", Some(json!({"code": qr})), None);
+        req.headers_mut().insert("x-api-key", partner_key.parse().unwrap());
+        code::handle(&code_app, req)
+    })
+    .await;
+    print("partner verify", &m);
     // Each check-in a new one, with its own Idempotency-Key.
     let checkin_request = |key: String| {
         let mut req = request(

@@ -13,8 +13,9 @@ use time::{Date, OffsetDateTime};
 #[derive(Parser)]
 #[command(name = "hcctl", version, about = "Operate the Hebei health-code backend")]
 pub struct Cli {
-    /// Prefix of the table names.
-    #[arg(long, global = true, env = "HC_TABLE_PREFIX", default_value = shared::store::tables::DEFAULT_PREFIX)]
+    /// Prefix of the table names, given before the command (`hcctl --prefix <p> <command>`):
+    /// not a global flag, since `trust add --prefix` is the QR prefix of an issuer's codes.
+    #[arg(long, env = "HC_TABLE_PREFIX", default_value = shared::store::tables::DEFAULT_PREFIX)]
     pub prefix: String,
     #[command(subcommand)]
     pub command: Command,
@@ -72,6 +73,16 @@ pub enum Command {
     Exposures {
         #[command(subcommand)]
         action: ExposuresAction,
+    },
+    /// Issuers of other provinces whose codes the scanners honour.
+    Trust {
+        #[command(subcommand)]
+        action: TrustAction,
+    },
+    /// Partner systems that verify our codes (POST /v1/verify).
+    Partners {
+        #[command(subcommand)]
+        action: PartnersAction,
     },
     /// Count the rankings from the tables' DynamoDB Streams: the local stand-in for the aggregator Lambda.
     Aggregate {
@@ -181,6 +192,52 @@ pub enum RolesAction {
         #[arg(long)]
         user: String,
         /// How to print the roles.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TrustAction {
+    /// Trust an issuer, or replace its prefix and keys (after a key rotation).
+    Add {
+        /// The `iss` of its codes, such as https://hc.beijing.example
+        #[arg(long)]
+        issuer: String,
+        /// The QR prefix of its codes, such as BJHC:1:
+        #[arg(long)]
+        prefix: String,
+        /// Its JWK Set (public Ed25519 or P-256 keys, each with a `kid`), as a file.
+        #[arg(long)]
+        jwks: PathBuf,
+    },
+    /// List the trusted issuers.
+    List {
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
+    /// Stop trusting an issuer: its codes fail within HC_TRUST_TTL_SECONDS.
+    Remove {
+        #[arg(long)]
+        issuer: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum PartnersAction {
+    /// Add a partner and print its new API key, once (only its hash is stored).
+    Add {
+        /// 2 to 40 of a-z, 0-9 and '-', starting with a letter.
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke a partner's key: refused within HC_TRUST_TTL_SECONDS.
+    Revoke {
+        #[arg(long)]
+        name: String,
+    },
+    /// List the partners (never their keys).
+    List {
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },

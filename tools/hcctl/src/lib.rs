@@ -1,6 +1,7 @@
 //! `hcctl`, the operations CLI. It talks to the same DynamoDB tables as the
 //! functions, with the standard AWS settings (endpoint, region, credentials)
-//! and the table prefix of `--prefix` or `HC_TABLE_PREFIX` (`hc-` by default).
+//! and the table prefix of `--prefix` (before the command) or `HC_TABLE_PREFIX`
+//! (`hc-` by default).
 //! With `AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000` alone it reaches
 //! the tables of a running `make dev`.
 //!
@@ -20,6 +21,7 @@ mod risk_persons;
 mod roles;
 pub mod streams;
 mod traces;
+mod trust;
 
 use shared::store::audit::AuditEntry;
 use shared::store::schema::Created;
@@ -60,6 +62,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             action: TracesAction::Export(args),
         } => traces::export(&store, args).await,
         Command::Exposures { action } => exposures::run(&store, action).await,
+        Command::Trust { action } => trust::trust(&store, action).await,
+        Command::Partners { action } => trust::partners(&store, action).await,
         Command::Aggregate { follow, from_start } => {
             let client = streams::streams_client(&config);
             aggregate::run(&store, &client, follow, from_start).await

@@ -448,9 +448,13 @@ fn an_unreachable_endpoint_fails_within_seconds() {
 
 #[test]
 fn tables_of_another_prefix_are_missing_tables() {
-    let hcctl = Hcctl::new();
-    let mut command = hcctl.command(&["rankings"]);
-    command.args(["--prefix", "absent-"]);
+    // Tables exist, under another prefix.
+    let _tables = Hcctl::new();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_hcctl"));
+    command
+        .env_clear()
+        .env("AWS_ENDPOINT_URL_DYNAMODB", endpoint())
+        .args(["--prefix", "absent-", "rankings"]);
     let run = output(command).failed();
     assert!(run.stderr.contains("the tables do not exist"), "{}", run.stderr);
 }
@@ -1128,6 +1132,147 @@ async fn following_counts_entries_written_after_it_started() {
     child.wait().unwrap();
     assert_eq!(seen, (3, 2), "the follower counted the new entries");
     assert_eq!(settled, (3, 2), "and neither the ones before it started nor any twice");
+}
+
+// --- trust list and partners ---
+
+/// A JWK Set with one public Ed25519 key (RFC 8037's example key).
+const JWKS: &str = r#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": "bj-1", "alg": "EdDSA", "use": "sig"}]}"#;
+
+/// `trust add --prefix` is the issuer's QR prefix; the table prefix comes before the command.
+#[test]
+fn an_issuer_is_trusted_listed_and_removed() {
+    let hcctl = Hcctl::new();
+    let jwks = hcctl.write("bj.jwks.json", JWKS.as_bytes());
+    let added = hcctl
+        .run(&[
+            "trust",
+            "add",
+            "--issuer",
+            "https://hc.beijing.test",
+            "--prefix",
+            "BJHC:1:",
+            "--jwks",
+            &jwks,
+        ])
+        .ok();
+    assert!(
+        added
+            .stdout
+            .contains("trusted https://hc.beijing.test (BJHC:1:), keys bj-1"),
+        "{}",
+        added.stdout
+    );
+    let listed = hcctl.run(&["trust", "list", "--output", "json"]).ok();
+    let listed: serde_json::Value = serde_json::from_str(&listed.stdout).expect("JSON");
+    assert_eq!(listed["issuers"][0]["issuer"], "https://hc.beijing.test");
+    assert_eq!(listed["issuers"][0]["prefix"], "BJHC:1:");
+    assert_eq!(listed["issuers"][0]["jwks"]["keys"][0]["kid"], "bj-1");
+    let csv = hcctl.run(&["trust", "list", "--output", "csv"]).ok();
+    assert_eq!(csv.stdout.lines().next(), Some("issuer,prefix,added_at,kids"));
+
+    // Another issuer may not take an overlapping prefix; the same one may replace its own.
+    let clash = hcctl
+        .run(&[
+            "trust",
+            "add",
+            "--issuer",
+            "https://hc.other.test",
+            "--prefix",
+            "BJHC:",
+            "--jwks",
+            &jwks,
+        ])
+        .failed();
+    assert!(
+        clash.stderr.contains("overlaps that of https://hc.beijing.test"),
+        "{}",
+        clash.stderr
+    );
+    hcctl
+        .run(&[
+            "trust",
+            "add",
+            "--issuer",
+            "https://hc.beijing.test",
+            "--prefix",
+            "BJHC:2:",
+            "--jwks",
+            &jwks,
+        ])
+        .ok();
+
+    hcctl
+        .run(&["trust", "remove", "--issuer", "https://hc.beijing.test"])
+        .ok();
+    assert_eq!(hcctl.run(&["trust", "list"]).ok().stdout.trim(), "no trusted issuers");
+    let again = hcctl
+        .run(&["trust", "remove", "--issuer", "https://hc.beijing.test"])
+        .failed();
+    assert!(again.stderr.contains("not a trusted issuer"), "{}", again.stderr);
+}
+
+#[test]
+fn private_keys_our_prefix_and_unreadable_sets_are_refused() {
+    let hcctl = Hcctl::new();
+    let private = hcctl.write(
+        "private.json",
+        br#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "d": "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A", "kid": "k"}]}"#,
+    );
+    let good = hcctl.write("good.json", JWKS.as_bytes());
+    let not_json = hcctl.write("not.json", b"keys");
+    let missing = hcctl.path("missing.json").to_string_lossy().into_owned();
+    for (prefix, file, says) in [
+        ("BJHC:1:", &private, "private part"),
+        ("HBHC:1:", &good, "overlaps ours"),
+        ("bjhc:1:", &good, "a prefix is"),
+        ("BJHC:1:", &not_json, "not JSON"),
+        ("BJHC:1:", &missing, "cannot read"),
+    ] {
+        let run = hcctl
+            .run(&[
+                "trust",
+                "add",
+                "--issuer",
+                "https://hc.beijing.test",
+                "--prefix",
+                prefix,
+                "--jwks",
+                file,
+            ])
+            .failed();
+        assert!(run.stderr.contains(says), "{prefix} {file}: {}", run.stderr);
+    }
+    assert_eq!(hcctl.run(&["trust", "list"]).ok().stdout.trim(), "no trusted issuers");
+}
+
+#[tokio::test]
+async fn a_partners_key_is_printed_once_stored_as_a_hash_and_revoked() {
+    let hcctl = Hcctl::new();
+    let added = hcctl.run(&["partners", "add", "--name", "beijing"]).ok();
+    let key = added.stdout.trim().to_owned();
+    assert!(key.starts_with("hcpk_") && key.len() == 57, "one line, the key");
+    assert!(!added.stderr.contains(&key), "the key goes to stdout only");
+    let stored = hcctl.store().partners().await.expect("the store");
+    assert_eq!(stored["beijing"].key_hash, shared::service::partners::key_hash(&key));
+    for output in ["table", "json", "csv"] {
+        let listed = hcctl.run(&["partners", "list", "--output", output]).ok();
+        assert!(listed.stdout.contains("beijing"), "{}", listed.stdout);
+        assert!(!listed.stdout.contains(&key[5..]), "never the key");
+        assert!(!listed.stdout.contains(&stored["beijing"].key_hash), "nor its hash");
+    }
+    let twice = hcctl.run(&["partners", "add", "--name", "beijing"]).failed();
+    assert!(twice.stderr.contains("revoke it first"), "{}", twice.stderr);
+    hcctl.run(&["partners", "revoke", "--name", "beijing"]).ok();
+    let listed = hcctl.run(&["partners", "list"]).ok();
+    assert!(listed.stdout.contains("revoked"), "{}", listed.stdout);
+    hcctl.run(&["partners", "revoke", "--name", "beijing"]).failed();
+    hcctl.run(&["partners", "revoke", "--name", "nobody"]).failed();
+    // A revoked partner can be given a new key.
+    let renewed = hcctl.run(&["partners", "add", "--name", "beijing"]).ok();
+    assert_ne!(renewed.stdout.trim(), key);
+    let bad = hcctl.run(&["partners", "add", "--name", "Bei Jing"]).failed();
+    assert!(bad.stderr.contains("a partner name is"), "{}", bad.stderr);
 }
 
 // --- finding a person and venues ---

@@ -1,5 +1,8 @@
-// scan.html: a guard scans the code a person shows (验码), with the camera or
-// from an image, and sees pass or verify with the masked name and ID.
+// scan.html: a guard scans the code a person shows (验码), with the camera,
+// from an image or from a handheld scanner that types the content, and sees
+// pass or verify with the masked name and ID. A code of another province's
+// trusted issuer shows that issuer, and that its colour is the one the issuer
+// signed, not a live status.
 import { api } from '../api.js';
 import { HEBEI, loadDivisions, regionPicker } from '../divisions.js';
 import { COLORS } from '../labels.js';
@@ -38,12 +41,17 @@ function stopCamera() {
 
 function verdict(answer) {
   const pass = answer.result === 'pass';
-  return el('section', { class: `verdict ${pass ? 'pass' : 'verify'} ${answer.color}`, dataset: { result: answer.result } },
+  const live = answer.live !== false;
+  const person = live
+    ? [el('dt', {}, '姓名'), el('dd', { class: 'name' }, answer.name_masked),
+      el('dt', {}, '身份证号'), el('dd', { class: 'id' }, answer.id_masked)]
+    : [el('dt', {}, '签发方'), el('dd', { class: 'issuer' }, answer.issuer)];
+  return el('section', { class: `verdict ${pass ? 'pass' : 'verify'} ${answer.color}`, dataset: { result: answer.result, live: String(live) } },
     el('p', { class: 'big' }, pass ? '通行' : '请核验'),
+    live ? null : el('p', { class: 'not-live' }, '外省健康码：颜色为签发方赋码时的颜色，非本省实时状态'),
     el('dl', {},
-      el('dt', {}, '姓名'), el('dd', { class: 'name' }, answer.name_masked),
-      el('dt', {}, '身份证号'), el('dd', { class: 'id' }, answer.id_masked),
-      el('dt', {}, '健康码'), el('dd', {}, COLORS[answer.color]),
+      ...person,
+      el('dt', {}, '健康码'), el('dd', { class: 'color' }, COLORS[answer.color]),
       el('dt', {}, '状态'), el('dd', {}, answer.status_text),
       el('dt', {}, '验码时间'), el('dd', {}, formatTime(answer.scanned_at))),
     answer.hints.length ? el('ul', { class: 'hints-list' }, answer.hints.map((h) => el('li', {}, h))) : null);
@@ -52,7 +60,7 @@ function verdict(answer) {
 /** Sends a scanned code; true when it was a health code (even an invalid one). */
 async function handle(content) {
   if (!isHealthCode(content)) {
-    message(box, venueToken(content) ? '这是场所码，不是个人健康码；场所登记请使用“扫码登记”。' : '不是河北健康码');
+    message(box, venueToken(content) ? '这是场所码，不是个人健康码；场所登记请使用“扫码登记”。' : '不是健康码');
     return false;
   }
   if (scanning) return true;
@@ -94,6 +102,15 @@ cameraButton.addEventListener('click', async () => {
   }
 });
 stopButton.addEventListener('click', stopCamera);
+
+// A handheld scanner types the content and Enter, like a keyboard.
+$('#manual').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const input = $('#content');
+  const content = input.value;
+  if (!content.trim()) return;
+  if (await handle(content)) input.value = '';
+});
 
 $('#upload').addEventListener('change', async (event) => {
   const file = event.target.files[0];
