@@ -428,7 +428,8 @@ test('the authority marks an exposure from a trace: the visitors turn yellow and
     await alice.page.waitForTimeout(500);
   } while (Date.now() < deadline);
   assert.equal(color, 'green', 'the withdrawn exposure no longer counts');
-  assert.match(await alice.page.textContent('#notices'), /撤销/);
+  // The notices load after the code: wait for the withdrawal's.
+  await alice.page.locator('#notices li.notice', { hasText: '撤销' }).first().waitFor();
 
   assertNoConsoleErrors();
 });
