@@ -3,7 +3,6 @@
 //! expires), or, with no WeChat app configured (the local stack), a log
 //! line without personal data.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -48,7 +47,9 @@ pub struct WeChat {
     secret: String,
     template: String,
     http: reqwest::Client,
-    token: Mutex<Option<(String, Instant)>>,
+    /// The access token and until when it is used; held while one is fetched, so that
+    /// notices sent at once fetch one token, not one each.
+    token: tokio::sync::Mutex<Option<(String, Instant)>>,
 }
 
 #[derive(Deserialize)]
@@ -90,12 +91,13 @@ impl WeChat {
             secret,
             template,
             http,
-            token: Mutex::new(None),
+            token: tokio::sync::Mutex::new(None),
         }
     }
 
     async fn token(&self) -> Result<String, SendError> {
-        if let Some((token, until)) = self.token.lock().expect("token lock").clone()
+        let mut held = self.token.lock().await;
+        if let Some((token, until)) = held.clone()
             && Instant::now() < until
         {
             return Ok(token);
@@ -118,7 +120,7 @@ impl WeChat {
             (0, Some(token)) if !token.is_empty() => {
                 // Renewed five minutes early: WeChat's tokens last 7,200 s.
                 let life = Duration::from_secs(answer.expires_in.saturating_sub(300).max(60));
-                *self.token.lock().expect("token lock") = Some((token.clone(), Instant::now() + life));
+                *held = Some((token.clone(), Instant::now() + life));
                 Ok(token)
             }
             (code, _) => Err(SendError(format!("token errcode {code}"))),
@@ -168,7 +170,7 @@ impl WeChat {
                 // The user did not subscribe, or unsubscribed: nothing to retry.
                 43101 => return Ok(()),
                 // The token expired or was replaced: fetch another, once.
-                40001 | 42001 => *self.token.lock().expect("token lock") = None,
+                40001 | 42001 => *self.token.lock().await = None,
                 code => return Err(SendError(format!("send errcode {code}"))),
             }
         }
