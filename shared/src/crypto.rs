@@ -131,6 +131,16 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}{}", base32(&bytes))
 }
 
+/// Whether `id` has the shape of an id `random_id(prefix)` makes: the prefix and 26 base32
+/// characters (lower case).
+pub fn is_random_id(id: &str, prefix: &str) -> bool {
+    id.len() == prefix.len() + 26
+        && id.starts_with(prefix)
+        && id[prefix.len()..]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+}
+
 /// Fills `bytes` from the system's random number generator.
 pub fn fill_random(bytes: &mut [u8]) {
     aws_lc_rs::rand::fill(bytes).expect("the system random number generator");

@@ -7,13 +7,9 @@ use shared::domain::day::rfc3339;
 use shared::http::{self, HttpResult, Problem};
 use shared::service::appeals::{self, Decision, Officer};
 use shared::store::appeals::is_queue_position;
-use shared::store::parse_time;
+use shared::store::shown_time;
 
 use crate::handler::App;
-
-fn shown(sort: &str) -> String {
-    parse_time(sort).map(rfc3339).unwrap_or_default()
-}
 
 pub async fn queue(app: &App, req: &Request, officer: &str) -> HttpResult {
     if !matches!(http::query(req, "status").as_deref(), None | Some("open")) {
@@ -36,7 +32,7 @@ pub async fn queue(app: &App, req: &Request, officer: &str) -> HttpResult {
                 "id_number": r.person.id_number,
                 "color": r.color,
                 "reason": r.appeal.reason,
-                "created_at": shown(&r.appeal.created_at),
+                "created_at": shown_time(&r.appeal.created_at),
             })
         })
         .collect();
@@ -56,7 +52,7 @@ pub async fn decide(app: &App, req: &Request, officer: &str, appeal_id: &str) ->
             "subject_id": appeal.subject_id,
             "status": outcome,
             "note": note,
-            "created_at": shown(&appeal.created_at),
+            "created_at": shown_time(&appeal.created_at),
             "resolved_at": rfc3339(now),
         },
         "verification": verification.map(|v| serde_json::json!({"color": v.color, "valid_until": rfc3339(v.valid_until)})),

@@ -8,7 +8,7 @@ use shared::domain::day::rfc3339;
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
 use shared::store::appeals::{Appeal, AppealStatus, Filed};
-use shared::store::{parse_time, sort_time};
+use shared::store::{shown_time, sort_time};
 
 use crate::handler::App;
 
@@ -29,11 +29,6 @@ struct AppealView {
     resolved_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     note: Option<String>,
-}
-
-/// A stored sort time as the API writes times.
-fn shown(sort: &str) -> String {
-    parse_time(sort).map(rfc3339).unwrap_or_default()
 }
 
 pub async fn file(app: &App, req: &Request) -> HttpResult {
@@ -79,8 +74,8 @@ pub async fn list(app: &App, req: &Request) -> HttpResult {
         .await?
         .into_iter()
         .map(|a| AppealView {
-            created_at: shown(&a.created_at),
-            resolved_at: a.resolved_at.as_deref().map(shown),
+            created_at: shown_time(&a.created_at),
+            resolved_at: a.resolved_at.as_deref().map(shown_time),
             id: a.appeal_id,
             status: a.status,
             reason: a.reason,

@@ -19,11 +19,7 @@ use crate::store::together::Wanted;
 
 /// Whether `id` has the shape of a subject id (`s_` and 26 base32 characters).
 pub fn is_subject_id(id: &str) -> bool {
-    id.len() == 28
-        && id.starts_with("s_")
-        && id[2..]
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+    crate::crypto::is_random_id(id, "s_")
 }
 
 /// The caller of a request and their account, read now (strongly

@@ -96,15 +96,6 @@ pub struct Decision {
     pub valid_until: Option<String>,
 }
 
-/// Whether `id` has the shape of an appeal id (`ap_` and 26 base32 characters).
-fn is_appeal_id(id: &str) -> bool {
-    id.len() == 29
-        && id.starts_with("ap_")
-        && id[3..]
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
-}
-
 /// Decides an open appeal: checks the decision, audits it, then records it with its
 /// verification in one transaction. Returns the appeal as it was, the note and the verification.
 pub async fn decide(
@@ -135,7 +126,7 @@ pub async fn decide(
             .ok_or_else(|| Problem::bad_request("`valid_until` is an RFC 3339 time in the next 30 days"))?,
     };
     let not_found = || Problem::not_found().detail("no such appeal");
-    if !is_appeal_id(appeal_id) {
+    if !crate::crypto::is_random_id(appeal_id, "ap_") {
         return Err(not_found());
     }
     let appeal = store.get_appeal(appeal_id).await?.ok_or_else(not_found)?;

@@ -43,22 +43,11 @@ pub struct ExposureRequest {
     pub window_minutes: Option<u32>,
 }
 
-/// Whether `id` has the shape of a venue id.
-pub fn is_venue_id(id: &str) -> bool {
-    id.len() == 28
-        && id.starts_with("v_")
-        && id[2..]
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
-}
+pub use crate::store::venues::is_venue_id;
 
 /// Whether `id` has the shape of an exposure id.
 pub fn is_exposure_id(id: &str) -> bool {
-    id.len() == 28
-        && id.starts_with("x_")
-        && id[2..]
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+    crate::crypto::is_random_id(id, "x_")
 }
 
 /// Checks a request and records the exposure as pending (or finds the one
@@ -172,11 +161,6 @@ pub async fn create(
     }
 }
 
-/// A stored time as the routes show times: RFC 3339 in +08:00.
-fn shown(stored: &str) -> String {
-    parse_time(stored).map_or_else(|| stored.to_owned(), crate::domain::day::rfc3339)
-}
-
 /// The exposure as the routes show it.
 pub fn view(e: &Exposure) -> serde_json::Value {
     serde_json::json!({
@@ -184,11 +168,11 @@ pub fn view(e: &Exposure) -> serde_json::Value {
         "kind": e.kind,
         "status": e.status.as_str(),
         "level": e.level,
-        "from": shown(&e.from),
-        "to": shown(&e.to),
+        "from": crate::store::shown_time(&e.from),
+        "to": crate::store::shown_time(&e.to),
         "contacts": e.contacts,
-        "created_at": shown(&e.created_at),
-        "finished_at": e.finished_at.as_deref().map(shown),
+        "created_at": crate::store::shown_time(&e.created_at),
+        "finished_at": e.finished_at.as_deref().map(crate::store::shown_time),
     })
 }
 
@@ -223,7 +207,7 @@ pub async fn contacts(
             "id_number": revealed.as_ref().map(|r| r.id_number.clone()),
             "phone": revealed.as_ref().and_then(|r| r.phone.clone()),
             "venue_id": venue_id,
-            "entered_at": shown(&entered_at),
+            "entered_at": crate::store::shown_time(&entered_at),
         }));
     }
     Ok((rows, next))

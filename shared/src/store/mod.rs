@@ -386,6 +386,12 @@ pub fn parse_time(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
+/// A stored time as the routes show times: RFC 3339 in +08:00 (the stored text if it is not
+/// a time).
+pub fn shown_time(stored: &str) -> String {
+    parse_time(stored).map_or_else(|| stored.to_owned(), crate::domain::day::rfc3339)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,11 +136,7 @@ pub fn is_listed(position: &str) -> bool {
 
 /// Whether `id` has the shape of the ids this module issues: `v_` and 26 base32 characters.
 pub fn is_venue_id(id: &str) -> bool {
-    id.len() == 28
-        && id.starts_with("v_")
-        && id[2..]
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+    crate::crypto::is_random_id(id, "v_")
 }
 
 #[derive(Serialize, Deserialize)]
