@@ -123,7 +123,11 @@ pub fn take_documents() -> Vec<String> {
 fn with_registry(f: impl FnOnce(&mut Registry, &str, i64) -> Vec<String>) -> Vec<String> {
     let timestamp_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
     let mut registry = REGISTRY.lock().unwrap_or_else(|e| e.into_inner());
-    f(registry.get_or_insert_with(Registry::default), function_name(), timestamp_ms)
+    f(
+        registry.get_or_insert_with(Registry::default),
+        function_name(),
+        timestamp_ms,
+    )
 }
 
 /// The function's name as Lambda gives it (`AWS_LAMBDA_FUNCTION_NAME`), the dimension Lambda's
