@@ -9,7 +9,7 @@ use shared::service::appeals::{self, Decision, Officer};
 use shared::store::appeals::is_queue_position;
 use shared::store::shown_time;
 
-use crate::handler::App;
+use crate::app::App;
 
 pub async fn queue(app: &App, req: &Request, officer: &str) -> HttpResult {
     if !matches!(http::query(req, "status").as_deref(), None | Some("open")) {

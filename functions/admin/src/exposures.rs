@@ -10,7 +10,7 @@ use shared::service::access::is_subject_id;
 use shared::service::exposures::{self, ExposureRequest, is_exposure_id};
 use shared::store::sort_time;
 
-use crate::handler::{App, audit};
+use crate::app::{App, audit};
 
 pub async fn route(app: &App, req: &Request, officer: &str, rest: &[&str]) -> HttpResult {
     match (rest, req.method()) {

@@ -11,7 +11,7 @@ use shared::service::identity;
 use shared::service::trace::Reader;
 use shared::store::venues::{self, Search};
 
-use crate::handler::App;
+use crate::app::App;
 use crate::traces::trace_problem;
 
 /// Venues per page unless `limit` says fewer.

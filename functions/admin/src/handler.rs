@@ -13,24 +13,17 @@ use shared::domain::role::Role;
 use shared::domain::rules::RuleSet;
 use shared::domain::status::{Color, Override, RiskAreas, RiskLevel};
 use shared::function::{Base, Function};
+
+pub use crate::app::App;
+use crate::app::audit;
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
 use shared::service::risk_import::{self, RiskRow};
-use shared::store::audit::AuditEntry;
 use shared::store::parse_time;
-use time::Duration;
 
 /// A verification outcome holds a day unless it says otherwise, 30 days at most.
 use shared::service::appeals::{DEFAULT_VERIFICATION, MAX_VERIFICATION};
 const MAX_AREAS: usize = 10_000;
-
-pub struct App {
-    pub base: Base,
-    pub pii: PiiKeys,
-    pub rules: &'static RuleSet,
-    /// How long log entries are kept: older ones are not traced, deleted or not.
-    pub retention: Duration,
-}
 
 impl Function for App {
     async fn from_env() -> Result<Self, ConfigError> {
@@ -104,25 +97,6 @@ async fn authority(app: &App, req: &Request) -> Result<String, Problem> {
     } else {
         Err(Problem::forbidden().detail("the health authority's routes need the `authority` role"))
     }
-}
-
-pub(crate) async fn audit(
-    app: &App,
-    officer: &str,
-    action: &str,
-    target: &str,
-    detail: String,
-    records: usize,
-) -> Result<(), Problem> {
-    let entry = AuditEntry {
-        officer: officer.to_owned(),
-        action: action.to_owned(),
-        target: target.to_owned(),
-        detail,
-        records,
-        at: app.base.clock.now(),
-    };
-    app.base.store.audit(&entry).await.map_err(Problem::from)
 }
 
 #[derive(Deserialize)]

@@ -4,11 +4,12 @@
 //! county's venues by name, revoking a venue code, and the rankings of
 //! localities.
 
+mod app;
 mod appeals;
 mod exposures;
 mod find;
 pub mod handler;
 mod traces;
 
-pub use handler::App;
+pub use app::App;
 pub use shared::function::handle;
