@@ -24,7 +24,10 @@ pub async fn issue(app: &App, req: &Request) -> HttpResult {
     let now = app.base.clock.now();
     let session = app.base.sessions.authenticate(req, now)?;
     let key = http::idempotency_key(req)?;
-    let body: IssueRequest = http::parse_json(req, None)?;
+    // An object: serde would take `[]` for a struct whose fields are all optional.
+    let body: serde_json::Map<String, serde_json::Value> = http::parse_json(req, None)?;
+    let body: IssueRequest = serde_json::from_value(body.into())
+        .map_err(|_| Problem::bad_request("the body is `{}` or `{\"subject_id\": \"s_…\"}`"))?;
     let subject = access::subject_for(&app.base.store, &session, body.subject_id.as_deref(), false).await?;
     let areas = app.areas.get(&app.base.store).await?;
     let status = health_code::live_status(app.rules, &subject, &areas, now);
