@@ -300,9 +300,18 @@ async fn a_paper_code_issue_cut_anywhere_issues_one_version() {
         let (status, retry) = parts(send().await);
         assert_eq!(status, 201, "{case:?}: the retry {retry}");
         if let Some(body) = &first {
-            assert_eq!(body["qr"], retry["qr"], "{case:?}: the retry answers the code acknowledged");
+            assert_eq!(
+                body["qr"], retry["qr"],
+                "{case:?}: the retry answers the code acknowledged"
+            );
         }
-        let profile = rig.w.store.get_subject(&subject_of(&token), true).await.unwrap().unwrap();
+        let profile = rig
+            .w
+            .store
+            .get_subject(&subject_of(&token), true)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(profile.paper_v, 1, "{case:?}: issued once");
     }
 }

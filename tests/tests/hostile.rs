@@ -641,11 +641,8 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
 
     // A paper code whose version or lifetime is rewritten, its signature kept.
     let (status, printed) = parts(
-        w.call(
-            "code",
-            request("POST", "/v1/code/paper", Some(json!({})), Some(&alice)),
-        )
-        .await,
+        w.call("code", request("POST", "/v1/code/paper", Some(json!({})), Some(&alice)))
+            .await,
     );
     assert_eq!(status, 201, "{printed}");
     let before = snapshot(&w.store).await;
@@ -662,7 +659,11 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         let payload = B64.encode(claims.to_string());
         let forged = format!("HBHC:1:{}.{payload}.{}", parts_of[0], parts_of[2]);
         let req = request("POST", "/v1/scans", Some(json!({"code": forged})), Some(&bob));
-        check(&format!("a paper code with `{claim}` rewritten"), w.call("scan", req).await, &[422]);
+        check(
+            &format!("a paper code with `{claim}` rewritten"),
+            w.call("scan", req).await,
+            &[422],
+        );
         claims[claim] = original;
     }
     assert_eq!(snapshot(&w.store).await, before, "forged paper codes stored nothing");

@@ -73,7 +73,10 @@ async fn a_paper_code_scans_to_the_live_status_for_thirty_days() {
 
     let (status, scanned) = scan(&w, &guard, qr).await;
     assert_eq!(status, 200, "{scanned}");
-    assert_eq!((scanned["color"].as_str(), scanned["live"].as_bool()), (Some("green"), Some(true)));
+    assert_eq!(
+        (scanned["color"].as_str(), scanned["live"].as_bool()),
+        (Some("green"), Some(true))
+    );
     assert_eq!(scanned["name_masked"], "张*丰");
 
     // The colour printed was green; the scan shows the colour of today.
@@ -120,7 +123,10 @@ async fn reissuing_revokes_the_earlier_paper_code_at_scans_and_at_partners() {
     assert_eq!(status, 200);
     assert_eq!(body, json!({"valid": false, "reason": "revoked-code"}));
     let (_, body) = parts(verify(second).await);
-    assert_eq!((body["valid"].as_bool(), body["color"].as_str()), (Some(true), Some("green")));
+    assert_eq!(
+        (body["valid"].as_bool(), body["color"].as_str()),
+        (Some(true), Some("green"))
+    );
 }
 
 #[tokio::test]
@@ -143,7 +149,10 @@ async fn the_paper_code_verifies_offline_with_the_published_keys() {
     assert_eq!(claims["sub"], subject_of(&alice).as_str());
     assert_eq!(claims["col"], "green");
     assert_eq!(claims["pv"], 1);
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 30 * 86_400);
+    assert_eq!(
+        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
+        30 * 86_400
+    );
 }
 
 #[tokio::test]
@@ -179,7 +188,11 @@ async fn a_guardian_prints_for_a_dependent_and_a_stranger_cannot() {
     );
     assert_eq!(status, 201);
     let (status, body) = parts(card(&w, &guardian, &format!("?subject_id={child}")).await);
-    assert_eq!((status, body["code"].as_str()), (404, Some("not-found")), "none issued yet");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (404, Some("not-found")),
+        "none issued yet"
+    );
 
     let qr = paper_code(&w, &guardian, Some(&child)).await;
     let guard = verified(&w.login, "guard", 3).await;
@@ -213,7 +226,9 @@ async fn ten_concurrent_issues_leave_exactly_one_valid_paper_code() {
     assert_eq!(valid.len(), 1, "exactly one of ten is valid");
     // The card prints that one.
     let response = card(&w, &alice, "?format=svg").await;
-    let Body::Text(svg) = response.body() else { panic!("an SVG") };
+    let Body::Text(svg) = response.body() else {
+        panic!("an SVG")
+    };
     assert_eq!(integration_tests::qr::decode_svg(svg, 4.0), valid[0]);
 }
 

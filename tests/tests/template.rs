@@ -613,7 +613,11 @@ fn paper_codes_are_issued_and_printed_by_the_code_function_which_may_update_prof
     }
     let statements = code["Policies"][0]["Statement"].as_sequence().unwrap();
     let updates_subjects = statements.iter().any(|s| {
-        s["Action"].as_sequence().unwrap().iter().any(|a| text(a) == "dynamodb:UpdateItem")
+        s["Action"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|a| text(a) == "dynamodb:UpdateItem")
             && get_att(&s["Resource"], "Arn").as_deref() == Some("SubjectsTable")
     });
     assert!(updates_subjects, "issuing raises the version on the subject's profile");

@@ -64,9 +64,15 @@ pub async fn card(app: &App, req: &Request) -> HttpResult {
         Problem::internal()
     };
     let (content_type, body) = if format == "png" {
-        ("image/png", Body::Binary(poster::card_png(&text, &card.qr).map_err(failed)?))
+        (
+            "image/png",
+            Body::Binary(poster::card_png(&text, &card.qr).map_err(failed)?),
+        )
     } else {
-        ("image/svg+xml", Body::Text(poster::card_svg(&text, &card.qr).map_err(failed)?))
+        (
+            "image/svg+xml",
+            Body::Text(poster::card_svg(&text, &card.qr).map_err(failed)?),
+        )
     };
     Ok(Response::builder()
         .status(StatusCode::OK)

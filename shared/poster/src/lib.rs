@@ -147,7 +147,10 @@ const CARD: Page = Page {
     rules: [17.0, 130.0],
 };
 const CARD_TITLE: &str = "河北健康码·纸质码";
-const CARD_FOOTER: [&str; 2] = ["扫码核验实时健康状态，请与身份证一同出示", "重新打印后，此前打印的纸质码即作废"];
+const CARD_FOOTER: [&str; 2] = [
+    "扫码核验实时健康状态，请与身份证一同出示",
+    "重新打印后，此前打印的纸质码即作废",
+];
 const CARD_NAME_BAND: Band = Band {
     top: 19.0,
     height: 11.0,
@@ -199,7 +202,10 @@ impl Layout {
         let address = Block::fit(font, &address, &ADDRESS_BAND, &A4).ok_or(PosterError::TooLong("address"))?;
         let blocks = vec![
             ("title", Block::line(TITLE, TITLE_SIZE, TITLE_BASELINE, &A4)),
-            ("instruction", Block::line(INSTRUCTION, INSTRUCTION_SIZE, INSTRUCTION_BASELINE, &A4)),
+            (
+                "instruction",
+                Block::line(INSTRUCTION, INSTRUCTION_SIZE, INSTRUCTION_BASELINE, &A4),
+            ),
             ("footer", Block::line(FOOTER, FOOTER_SIZE, FOOTER_BASELINE, &A4)),
             ("name", name),
             ("category", category),
@@ -765,10 +771,22 @@ mod tests {
     fn the_font_has_every_character_the_poster_needs() {
         let font = FontRef::new(FONT).unwrap();
         let charmap = font.charmap();
-        let card = [CARD_TITLE, CARD_FOOTER[0], CARD_FOOTER[1], "姓名：张*丰有效期至 2026-12-26 10:00"];
-        let fixed = [TITLE, INSTRUCTION, FOOTER, "场所类型：地址：", NAME].into_iter().chain(card);
+        let card = [
+            CARD_TITLE,
+            CARD_FOOTER[0],
+            CARD_FOOTER[1],
+            "姓名：张*丰有效期至 2026-12-26 10:00",
+        ];
+        let fixed = [TITLE, INSTRUCTION, FOOTER, "场所类型：地址：", NAME]
+            .into_iter()
+            .chain(card);
         let categories = "居民小区 单位办公 检查站点 公共服务 交通场站 商超市场 学校 医疗卫生机构 其他";
-        for c in fixed.collect::<String>().chars().chain(categories.chars()).filter(|c| *c != ' ') {
+        for c in fixed
+            .collect::<String>()
+            .chars()
+            .chain(categories.chars())
+            .filter(|c| *c != ' ')
+        {
             assert!(charmap.map(c).is_some(), "no glyph for {c}");
         }
     }
@@ -908,9 +926,8 @@ mod tests {
     /// A paper code's QR content: a JWS of about the size the code function signs.
     fn paper_code() -> String {
         let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let part = |n: usize, seed: usize| -> String {
-            (0..n).map(|i| alphabet[(i * 7 + seed) % 64] as char).collect()
-        };
+        let part =
+            |n: usize, seed: usize| -> String { (0..n).map(|i| alphabet[(i * 7 + seed) % 64] as char).collect() };
         format!("HBHC:1:{}.{}.{}", part(102, 1), part(190, 2), part(86, 3))
     }
 
@@ -927,18 +944,18 @@ mod tests {
         println!("card PNG: {} bytes in {:?}", png.len(), started.elapsed());
         let (width, height, grey) = decode_png(&png);
         assert_eq!((width, height), (1240, 1748));
-        assert_eq!(qr_texts(width, height, |x, y| grey[(y * width + x) as usize]), [content.clone()]);
+        assert_eq!(
+            qr_texts(width, height, |x, y| grey[(y * width + x) as usize]),
+            std::slice::from_ref(&content)
+        );
 
         let svg = card_svg(&CARD_TEXT, &content).unwrap();
         assert!(svg.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg" width="105mm" height="148mm""#));
         let tree = Tree::from_str(&svg, &render_options()).unwrap();
         let px_per_mm = 8.0;
         let scale = px_per_mm * CARD.width / tree.size().width();
-        let mut pixmap = resvg::tiny_skia::Pixmap::new(
-            (CARD.width * px_per_mm) as u32,
-            (CARD.height * px_per_mm) as u32,
-        )
-        .unwrap();
+        let mut pixmap =
+            resvg::tiny_skia::Pixmap::new((CARD.width * px_per_mm) as u32, (CARD.height * px_per_mm) as u32).unwrap();
         resvg::render(
             &tree,
             resvg::tiny_skia::Transform::from_scale(scale, scale),

@@ -458,7 +458,10 @@ mod tests {
         let claims = keys().verify(&content, NOW + Duration::days(29)).unwrap();
         assert_eq!(claims.paper_version, Some(3));
         assert_eq!(claims.expires_at, NOW + Duration::days(30));
-        assert_eq!(keys().verify(&content, NOW + Duration::days(30)), Err(CodeError::Expired));
+        assert_eq!(
+            keys().verify(&content, NOW + Duration::days(30)),
+            Err(CodeError::Expired)
+        );
     }
 
     #[test]
@@ -467,7 +470,9 @@ mod tests {
         assert_eq!(paper_claims.current(3), Ok(()));
         assert_eq!(paper_claims.current(4), Err(CodeError::Revoked));
         assert_eq!(paper_claims.current(0), Err(CodeError::Revoked));
-        let screen = keys().verify(&keys().issue("s_abc", Color::Green, NOW).content, NOW).unwrap();
+        let screen = keys()
+            .verify(&keys().issue("s_abc", Color::Green, NOW).content, NOW)
+            .unwrap();
         assert_eq!(screen.paper_version, None);
         assert_eq!(screen.current(4), Ok(()));
     }
