@@ -79,6 +79,8 @@ impl Store {
             .update_expression("SET paper = :paper ADD paper_v :one")
             .expression_attribute_values(":paper", value(&record))
             .expression_attribute_values(":one", n(1))
+            // The profile as this update left it (returned values cost no units): its
+            // `paper_v` and `paper` are this issue's, whatever other issues came before.
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
         update = match request {
             None => update.condition_expression("attribute_exists(pk)"),
