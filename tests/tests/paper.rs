@@ -277,3 +277,75 @@ async fn the_card_qr_decodes_from_the_svg_and_the_png_and_is_the_issued_code() {
     let (status, body) = parts(card(&w, &alice, "?format=pdf").await);
     assert_eq!((status, body["code"].as_str()), (400, Some("bad-request")));
 }
+
+#[tokio::test]
+async fn issuing_printing_and_scanning_a_paper_code_cost_what_the_data_model_says() {
+    use integration_tests::capacity::{Call, Meter, metered_client};
+    let meter = Meter::new();
+    let prefix = format!("{}-", shared::crypto::random_id("t"));
+    let store = shared::store::Store::new(metered_client(&meter), shared::store::Tables::with_prefix(&prefix));
+    store.create_tables().await.unwrap();
+    let w = world_on(store);
+    let alice = declared(&w, "alice", 1).await;
+    let guard = verified(&w.login, "guard", 2).await;
+    // Instances that read the risk areas a moment ago: one read per instance every 30 s.
+    let mut code_app = code_app(&w.store, &w.clock);
+    code_app.areas = shared::store::settings::RiskAreaCache::new(std::time::Duration::from_secs(3600));
+    let mut scan_app = scan_app(&w.store, &w.clock);
+    scan_app.areas = shared::store::settings::RiskAreaCache::new(std::time::Duration::from_secs(3600));
+    let (_, screen) = parts(code::handle(&code_app, request("GET", "/v1/code", None, Some(&alice))).await);
+    let scan_with = |code: &str| {
+        scan::handle(
+            &scan_app,
+            request("POST", "/v1/scans", Some(json!({"code": code})), Some(&guard)),
+        )
+    };
+    let (_, by_screen) = parts(scan_with(screen["qr"].as_str().unwrap()).await);
+    meter.take();
+
+    let (status, issued) = parts(
+        code::handle(
+            &code_app,
+            request("POST", "/v1/code/paper", Some(json!({})), Some(&alice)),
+        )
+        .await,
+    );
+    assert_eq!(status, 201);
+    let issue_calls = meter.take();
+    let response = code::handle(&code_app, request("GET", "/v1/code/paper", None, Some(&alice))).await;
+    assert_eq!(response.status(), 200);
+    let card_calls = meter.take();
+    // In another minute, so that the scan is logged rather than answered only.
+    w.clock.advance(Duration::minutes(1));
+    let (status, by_paper) = parts(scan_with(issued["qr"].as_str().unwrap()).await);
+    assert_eq!(status, 200);
+    let scan_calls = meter.take();
+
+    // The same answer as the code on the screen, but for the time.
+    let without_time = |mut v: Value| {
+        v.as_object_mut().unwrap().remove("scanned_at");
+        v
+    };
+    assert_eq!(without_time(by_paper), without_time(by_screen));
+
+    let ops = |calls: &[Call]| calls.iter().map(|c| c.operation.clone()).collect::<Vec<_>>();
+    let units = |calls: &[Call]| {
+        (
+            calls.iter().map(|c| c.read_units).sum::<f64>(),
+            calls.iter().map(|c| c.write_units).sum::<f64>(),
+        )
+    };
+    assert_eq!(ops(&issue_calls), ["BatchGetItem", "UpdateItem"]);
+    assert_eq!(
+        units(&issue_calls),
+        (1.0, 1.0),
+        "the profile and the account read, the profile updated"
+    );
+    assert_eq!(ops(&card_calls), ["BatchGetItem"]);
+    assert_eq!(units(&card_calls), (1.0, 0.0));
+    assert_eq!(
+        ops(&scan_calls),
+        ["BatchGetItem", "PutItem"],
+        "a scan's calls, nothing more"
+    );
+}
