@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 ROUTES = [
     (re.compile(r"^/v1/(login|logout|identity|me|dependents|guardians)(/|$)"), "login"),
     (re.compile(r"^/v1/(declarations|appeals)$"), "declaration"),
-    (re.compile(r"^/(v1/code|v1/notices|v1/verify|\.well-known/jwks\.json)$"), "code"),
+    (re.compile(r"^/(v1/code|v1/code/paper|v1/notices|v1/verify|\.well-known/jwks\.json)$"), "code"),
     (re.compile(r"^/v1/venues(/|$)"), "venue"),
     (re.compile(r"^/v1/(scans|checkins)$"), "scan"),
     (re.compile(r"^/v1/admin/"), "admin"),

@@ -141,6 +141,10 @@ def fixtures(base, hcctl, sent):
         venue = call(base, "GET", "/v1/venues/mine", token=holder)
     call(base, "POST", "/v1/checkins", {"venue_code": venue["qr"]}, citizen, headers={"idempotency-key": "fuzz-fixture"})
     citizen_code = call(base, "GET", "/v1/code", token=citizen)["qr"]
+    # Paper codes of the citizen and of a dependent, so that their cards are found
+    # (the fuzzer issues more, each revoking the one before).
+    call(base, "POST", "/v1/code/paper", {}, citizen)
+    call(base, "POST", "/v1/code/paper", {"subject_id": dependents[0]}, citizen)
     call(base, "POST", "/v1/scans", {"code": citizen_code, "region": "130104"}, holder)
     holder_code = call(base, "GET", "/v1/code", token=holder)["qr"]
 
@@ -227,6 +231,8 @@ BINDINGS = {
     "declare": {"body.subject_id": ("subjects", 0.5), "body.visited_regions[*]": ("known-divisions", 0.9)},
     "listDeclarations": {"query.subject_id": ("subjects", 0.6)},
     "getCode": {"query.subject_id": ("subjects", 0.6)},
+    "issuePaperCode": {"body.subject_id": ("subjects", 0.6)},
+    "getPaperCard": {"query.subject_id": ("subjects", 0.6)},
     "createVenue": {"body.name": ("venue-names", 0.6), "body.address": ("venue-addresses", 0.6)},
     "scanCode": {"body.code": ("health-codes", 0.7)},
     "verifyCode": {"header.X-Api-Key": ("partner-keys", 0.9), "body.code": ("health-codes", 0.7)},

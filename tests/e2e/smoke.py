@@ -132,6 +132,13 @@ def main():
     verify_code(code["qr"], jwks)
     step("code → HBHC:1: JWS verified with the JWK Set")
 
+    paper = call("code", "POST", "/v1/code/paper", {}, token, expect=201)
+    claims = verify_code(paper["qr"], jwks, paper=True)
+    check(claims["exp"] - claims["iat"] == 30 * 86400, "a paper code lives 30 days")
+    card, headers = call("code", "GET", "/v1/code/paper?format=png", token=token, raw=True)
+    check(headers["content-type"] == "image/png" and card.startswith(b"\x89PNG"), "the paper code's card is a PNG")
+    step("paper code → a 30-day JWS verified with the same JWK Set, its card a PNG")
+
     venue = call("venue", "POST", "/v1/venues",
                  {"name": "长安区建设北大街社区服务中心", "address": "石家庄市长安区建设北大街66号",
                   "region": "130102", "category": "public-service"}, token, expect=201)
@@ -255,9 +262,10 @@ def b64url(text):
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def verify_code(qr, jwks):
+def verify_code(qr, jwks, paper=False):
     """Verifies the code's EdDSA signature with the published key, as an
-    offline verifier would (the `cryptography` package comes with moto)."""
+    offline verifier would (the `cryptography` package comes with moto);
+    returns its claims. A paper code has one more claim, its version `pv`."""
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     header_b64, payload_b64, signature_b64 = qr[len("HBHC:1:"):].split(".")
@@ -267,7 +275,9 @@ def verify_code(qr, jwks):
     public = Ed25519PublicKey.from_public_bytes(b64url(keys[header["kid"]]["x"]))
     public.verify(b64url(signature_b64), f"{header_b64}.{payload_b64}".encode())
     claims = json.loads(b64url(payload_b64))
-    check(set(claims) == {"iss", "sub", "col", "iat", "exp"} and claims["col"] == "green", "the claims are as specified")
+    expected = {"iss", "sub", "col", "iat", "exp"} | ({"pv"} if paper else set())
+    check(set(claims) == expected and claims["col"] == "green", "the claims are as specified")
+    return claims
 
 
 if __name__ == "__main__":

@@ -288,6 +288,35 @@ async fn a_checkpoint_scan_cut_anywhere_logs_at_most_once_per_answer() {
 }
 
 #[tokio::test]
+async fn a_paper_code_issue_cut_anywhere_issues_one_version() {
+    let rig = &Rig::start().await;
+    let issue = |token: &str| with_key(request("POST", "/v1/code/paper", Some(json!({})), Some(token)), "k1");
+    let probe = rig.citizen().await;
+    let calls = rig.calls(code::handle(&rig.w.code, issue(&probe))).await;
+    for case in cases(&calls) {
+        let token = rig.citizen().await;
+        let send = || code::handle(&rig.w.code, issue(&token));
+        let first = rig.faulted("paper code", case, send()).await;
+        let (status, retry) = parts(send().await);
+        assert_eq!(status, 201, "{case:?}: the retry {retry}");
+        if let Some(body) = &first {
+            assert_eq!(
+                body["qr"], retry["qr"],
+                "{case:?}: the retry answers the code acknowledged"
+            );
+        }
+        let profile = rig
+            .w
+            .store
+            .get_subject(&subject_of(&token), true)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(profile.paper_v, 1, "{case:?}: issued once");
+    }
+}
+
+#[tokio::test]
 async fn a_venue_application_cut_anywhere_creates_one_venue() {
     let rig = &Rig::start().await;
     let apply = |token: &str| with_key(request("POST", "/v1/venues", Some(venue_body()), Some(token)), "k1");

@@ -311,6 +311,18 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
         ),
         route("code", "GET", format!("/v1/code?subject_id={alice_subject}"), None),
         route(
+            "code",
+            "POST",
+            "/v1/code/paper",
+            Some(json!({"subject_id": alice_subject})),
+        ),
+        route(
+            "code",
+            "GET",
+            format!("/v1/code/paper?subject_id={alice_subject}&format=png"),
+            None,
+        ),
+        route(
             "venue",
             "POST",
             "/v1/venues",
@@ -562,6 +574,9 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
             "/v1/admin/exposures/x_aaaaaaaaaaaaaaaaaaaaaaaaaa/contacts?next=C%23s_aaaaaaaaaaaaaaaaaaaaaaaaaa",
         ),
         ("code", "/v1/notices?subject_id=%27%20OR%201%3D1"),
+        ("code", "/v1/code/paper?subject_id=%27%20OR%201%3D1"),
+        ("code", "/v1/code/paper?format=..%2F..%2Fetc%2Fpasswd"),
+        ("code", "/v1/code/paper?format=svg%00png"),
     ] {
         let token = if function == "admin" {
             &officer
@@ -623,6 +638,35 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
 
     assert!(answered > 300, "{answered} hostile requests");
     assert_eq!(snapshot(&w.store).await, before, "hostile requests stored nothing");
+
+    // A paper code whose version or lifetime is rewritten, its signature kept.
+    let (status, printed) = parts(
+        w.call("code", request("POST", "/v1/code/paper", Some(json!({})), Some(&alice)))
+            .await,
+    );
+    assert_eq!(status, 201, "{printed}");
+    let before = snapshot(&w.store).await;
+    let jws = printed["qr"].as_str().unwrap().trim_start_matches("HBHC:1:").to_owned();
+    let parts_of: Vec<&str> = jws.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(&B64.decode(parts_of[1]).unwrap()).unwrap();
+    for (claim, value) in [("pv", json!(99)), ("exp", json!(4_000_000_000i64)), ("pv", Value::Null)] {
+        let original = claims[claim].clone();
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(claim);
+        } else {
+            claims[claim] = value;
+        }
+        let payload = B64.encode(claims.to_string());
+        let forged = format!("HBHC:1:{}.{payload}.{}", parts_of[0], parts_of[2]);
+        let req = request("POST", "/v1/scans", Some(json!({"code": forged})), Some(&bob));
+        check(
+            &format!("a paper code with `{claim}` rewritten"),
+            w.call("scan", req).await,
+            &[422],
+        );
+        claims[claim] = original;
+    }
+    assert_eq!(snapshot(&w.store).await, before, "forged paper codes stored nothing");
 }
 
 /// Valid ID numbers that show as `shown` does on a scan (its first 6 and

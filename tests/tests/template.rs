@@ -605,6 +605,37 @@ fn partners_verify_through_the_code_function_which_counts_their_calls() {
 }
 
 #[test]
+fn paper_codes_are_issued_and_printed_by_the_code_function_which_may_update_profiles() {
+    let template = template();
+    let code = &resources(&template)["CodeFunction"]["Properties"];
+    let routes: BTreeSet<String> = code["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .map(|e| {
+            format!(
+                "{} {}",
+                text(&e["Properties"]["Method"]),
+                text(&e["Properties"]["Path"])
+            )
+        })
+        .collect();
+    for route in ["POST /v1/code/paper", "GET /v1/code/paper"] {
+        assert!(routes.contains(route), "{route}");
+    }
+    let statements = code["Policies"][0]["Statement"].as_sequence().unwrap();
+    let updates_subjects = statements.iter().any(|s| {
+        s["Action"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .any(|a| text(a) == "dynamodb:UpdateItem")
+            && get_att(&s["Resource"], "Arn").as_deref() == Some("SubjectsTable")
+    });
+    assert!(updates_subjects, "issuing raises the version on the subject's profile");
+}
+
+#[test]
 fn samconfig_deploys_without_questions() {
     let raw = std::fs::read_to_string(format!("{ROOT}/samconfig.toml")).expect("samconfig.toml");
     let config: toml::Table = toml::from_str(&raw).expect("valid TOML");

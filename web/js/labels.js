@@ -83,6 +83,7 @@ export const ERRORS = {
   'venue-exists': '每位申请人只能申领一个场所码；如需重新申领，请先作废原场所码',
   'invalid-code': '不是有效的健康码：不是本省签发，签发方也不在互认名单中，或已被篡改',
   'expired-code': '健康码已过期，请对方刷新后重新出示',
+  'revoked-code': '此纸质码已作废：已为此人打印了新的纸质码，请出示最新打印的一张',
   'invalid-venue-code': '场所码无效（可能是伪造或已损坏的场所码）',
   'venue-revoked': '该场所码已被申请人作废',
   'idempotency-key-reused': '登记请求冲突，请重新扫码',

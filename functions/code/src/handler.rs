@@ -59,6 +59,9 @@ impl Function for App {
         match (path, req.method()) {
             (["v1", "code"], &Method::GET) => code(app, req).await,
             (["v1", "code"], _) => Err(Problem::method_not_allowed("GET")),
+            (["v1", "code", "paper"], &Method::POST) => crate::paper::issue(app, req).await,
+            (["v1", "code", "paper"], &Method::GET) => crate::paper::card(app, req).await,
+            (["v1", "code", "paper"], _) => Err(Problem::method_not_allowed("GET, POST")),
             (["v1", "notices"], &Method::GET) => notices(app, req).await,
             (["v1", "notices"], _) => Err(Problem::method_not_allowed("GET")),
             (["v1", "verify"], &Method::POST) => crate::verify::verify(app, req).await,

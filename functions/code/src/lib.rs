@@ -1,7 +1,9 @@
 //! The `code` function: the personal health code (出示码) and the public
-//! keys that verify it; partner systems verify our codes live (`POST /v1/verify`).
+//! keys that verify it; paper codes and their printable cards; partner
+//! systems verify our codes live (`POST /v1/verify`).
 
 pub mod handler;
+mod paper;
 mod verify;
 
 pub use handler::App;

@@ -12,7 +12,6 @@ use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 use shared::domain::day::rfc3339;
 use shared::domain::status::Color;
-use shared::domain::token::CodeError;
 use shared::http::{self, HttpResult, Problem};
 use shared::service::health_code;
 use shared::service::limits::Admission;
@@ -83,10 +82,7 @@ async fn verify_for(app: &App, req: &Request, partner: &str, now: time::OffsetDa
     let claims = match app.keys.verify(&body.code, now) {
         Ok(claims) => claims,
         Err(err) => {
-            let reason = match err {
-                CodeError::Invalid => "invalid-code",
-                CodeError::Expired => "expired-code",
-            };
+            let reason = err.code();
             tracing::info!(valid = false, reason, "code verified for a partner");
             return invalid(reason);
         }
@@ -103,6 +99,10 @@ async fn verify_for(app: &App, req: &Request, partner: &str, now: time::OffsetDa
         tracing::info!(valid = false, reason = "invalid-code", "code verified for a partner");
         return invalid("invalid-code");
     };
+    if let Err(err) = claims.current(subject.paper_v) {
+        tracing::info!(valid = false, reason = err.code(), "code verified for a partner");
+        return invalid(err.code());
+    }
     let areas = app.areas.get(&app.base.store).await?;
     let status = health_code::live_status(app.rules, &subject, &areas, now);
     tracing::info!(valid = true, color = ?status.color, "code verified for a partner");

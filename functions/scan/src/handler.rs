@@ -97,6 +97,10 @@ pub(crate) fn code_problem(err: CodeError) -> Problem {
     match err {
         CodeError::Invalid => invalid_code(),
         CodeError::Expired => Problem::invalid("expired-code", "the code has expired: ask for a fresh one"),
+        CodeError::Revoked => Problem::invalid(
+            "revoked-code",
+            "this paper code was replaced by a newer one: ask for the latest",
+        ),
     }
 }
 
@@ -149,6 +153,8 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
         .await?;
     access::live(&session, found.account)?;
     let subject = found.subject.ok_or_else(invalid_code)?;
+    // A paper code is honoured only while it is its subject's latest.
+    claims.current(subject.paper_v).map_err(code_problem)?;
     let areas = app.areas.get(&app.base.store).await?;
     let status = health_code::live_status(app.rules, &subject, &areas, now);
     // The scanner's repeat scans of the same person in the same minute share

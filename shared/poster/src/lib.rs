@@ -1,6 +1,8 @@
-//! The printable venue poster (场所码): the venue's name, its QR code and how to use it.
+//! The printable venue poster (场所码): the venue's name, its QR code and how to use it;
+//! and the paper code's card (纸质码): the masked name, the QR code and its expiry.
 //!
-//! The poster is laid out once, on an A4 page in millimetres ([`Layout`]), and drawn from
+//! Each is laid out once, on its page in millimetres ([`Layout`]: A4 for the poster, A6
+//! for the card, which is carried rather than posted), and drawn from
 //! that layout twice: as an SVG document, whose text viewers set in a Chinese font, and as
 //! a black-and-white PNG, whose text is filled from the embedded font's own glyph outlines
 //! by the small rasteriser of [`crate::raster`], so Lambda draws exactly what the tests see
@@ -35,8 +37,6 @@ const PNG_DPI: f32 = 300.0;
 const PAGE_W: f32 = 210.0;
 const PAGE_H: f32 = 297.0;
 const MARGIN: f32 = 15.0;
-const TEXT_W: f32 = PAGE_W - 2.0 * MARGIN;
-const CENTRE_X: f32 = PAGE_W / 2.0;
 /// The QR symbol with its quiet zone, centred horizontally.
 const QR_SIDE: f32 = 140.0;
 const QR_TOP: f32 = 92.0;
@@ -107,11 +107,67 @@ const FOOTER_SIZE: f32 = 3.6;
 /// Thickness of the two horizontal rules.
 const RULE_WIDTH: f32 = 0.5;
 
-/// The poster laid out on the page, in millimetres.
+/// A page: its size and margin, where the QR symbol goes (centred horizontally) and the
+/// two horizontal rules, all in millimetres.
+struct Page {
+    width: f32,
+    height: f32,
+    margin: f32,
+    qr_side: f32,
+    qr_top: f32,
+    rules: [f32; 2],
+}
+
+impl Page {
+    fn text_width(&self) -> f32 {
+        self.width - 2.0 * self.margin
+    }
+
+    fn centre_x(&self) -> f32 {
+        self.width / 2.0
+    }
+}
+
+const A4: Page = Page {
+    width: PAGE_W,
+    height: PAGE_H,
+    margin: MARGIN,
+    qr_side: QR_SIDE,
+    qr_top: QR_TOP,
+    rules: [TOP_RULE_Y, FOOTER_RULE_Y],
+};
+
+/// The paper code's card: A6 (105 × 148 mm), a quarter of an A4 sheet.
+const CARD: Page = Page {
+    width: 105.0,
+    height: 148.0,
+    margin: 8.0,
+    qr_side: 89.0,
+    qr_top: 30.0,
+    rules: [17.0, 130.0],
+};
+const CARD_TITLE: &str = "河北健康码·纸质码";
+const CARD_FOOTER: [&str; 2] = [
+    "扫码核验实时健康状态，请与身份证一同出示",
+    "重新打印后，此前打印的纸质码即作废",
+];
+const CARD_NAME_BAND: Band = Band {
+    top: 19.0,
+    height: 11.0,
+    largest: 7.0,
+    smallest: 4.0,
+};
+const CARD_EXPIRY_BAND: Band = Band {
+    top: 120.0,
+    height: 9.0,
+    largest: 5.0,
+    smallest: 3.0,
+};
+
+/// A page laid out, in millimetres: its text blocks by id, and the QR symbol.
 struct Layout {
-    name: Block,
-    category: Block,
-    address: Block,
+    page: &'static Page,
+    blocks: Vec<(&'static str, Block)>,
     symbol: qr::Modules,
     /// Side of one QR module, and the symbol's top-left corner (inside its quiet zone).
     module: f32,
@@ -120,42 +176,96 @@ struct Layout {
 }
 
 impl Layout {
-    fn new(font: &Metrics, text: &PosterText, qr_content: &str) -> Result<Self, PosterError> {
+    fn new(page: &'static Page, qr_content: &str, blocks: Vec<(&'static str, Block)>) -> Result<Self, PosterError> {
         // Printed codes get scuffed, creased and photographed at an angle: level Q survives
         // about a quarter of the codewords damaged, and a 120-character venue URL still fits
-        // in version 9 (53 modules, 2.3 mm each on the page).
+        // in version 9 (53 modules, 2.3 mm each on the poster); a paper code's token of
+        // about 400 characters takes version 18 (89 modules, 0.9 mm each on the card).
         let symbol = qr::modules(qr_content, qr::EcLevel::Q)?;
-        let name = Block::fit(font, &clean(text.name), &NAME_BAND).ok_or(PosterError::TooLong("name"))?;
-        let category = format!("场所类型：{}", clean(text.category_label));
-        let category = Block::fit(font, &category, &CATEGORY_BAND).ok_or(PosterError::TooLong("category"))?;
-        let address = format!("地址：{}", clean(text.address));
-        let address = Block::fit(font, &address, &ADDRESS_BAND).ok_or(PosterError::TooLong("address"))?;
-        let module = QR_SIDE / (symbol.width() + 2 * qr::QUIET_ZONE) as f32;
+        let module = page.qr_side / (symbol.width() + 2 * qr::QUIET_ZONE) as f32;
         Ok(Self {
-            name,
-            category,
-            address,
-            qr_left: (PAGE_W - QR_SIDE) / 2.0 + module * qr::QUIET_ZONE as f32,
-            qr_top: QR_TOP + module * qr::QUIET_ZONE as f32,
+            page,
+            blocks,
+            qr_left: (page.width - page.qr_side) / 2.0 + module * qr::QUIET_ZONE as f32,
+            qr_top: page.qr_top + module * qr::QUIET_ZONE as f32,
             module,
             symbol,
         })
     }
 
-    /// The lines of the page that are not the venue's: title, instruction, footer.
-    fn fixed_lines() -> [Block; 3] {
-        [
-            Block::line(TITLE, TITLE_SIZE, TITLE_BASELINE),
-            Block::line(INSTRUCTION, INSTRUCTION_SIZE, INSTRUCTION_BASELINE),
-            Block::line(FOOTER, FOOTER_SIZE, FOOTER_BASELINE),
-        ]
+    /// The venue poster: the title, instruction and footer, then the venue's own text.
+    fn poster(font: &Metrics, text: &PosterText, qr_content: &str) -> Result<Self, PosterError> {
+        let name = Block::fit(font, &clean(text.name), &NAME_BAND, &A4).ok_or(PosterError::TooLong("name"))?;
+        let category = format!("场所类型：{}", clean(text.category_label));
+        let category = Block::fit(font, &category, &CATEGORY_BAND, &A4).ok_or(PosterError::TooLong("category"))?;
+        let address = format!("地址：{}", clean(text.address));
+        let address = Block::fit(font, &address, &ADDRESS_BAND, &A4).ok_or(PosterError::TooLong("address"))?;
+        let blocks = vec![
+            ("title", Block::line(TITLE, TITLE_SIZE, TITLE_BASELINE, &A4)),
+            (
+                "instruction",
+                Block::line(INSTRUCTION, INSTRUCTION_SIZE, INSTRUCTION_BASELINE, &A4),
+            ),
+            ("footer", Block::line(FOOTER, FOOTER_SIZE, FOOTER_BASELINE, &A4)),
+            ("name", name),
+            ("category", category),
+            ("address", address),
+        ];
+        Self::new(&A4, qr_content, blocks)
     }
+
+    /// The paper code's card: the title, the masked name, the QR code, the expiry and
+    /// what the card is for.
+    fn card(font: &Metrics, text: &CardText, qr_content: &str) -> Result<Self, PosterError> {
+        let name = format!("姓名：{}", clean(text.name_masked));
+        let name = Block::fit(font, &name, &CARD_NAME_BAND, &CARD).ok_or(PosterError::TooLong("name"))?;
+        let expiry = format!("有效期至 {}", clean(text.expires));
+        let expiry = Block::fit(font, &expiry, &CARD_EXPIRY_BAND, &CARD).ok_or(PosterError::TooLong("expiry"))?;
+        let blocks = vec![
+            ("title", Block::line(CARD_TITLE, 7.0, 13.0, &CARD)),
+            ("name", name),
+            ("expiry", expiry),
+            ("footer", Block::line(CARD_FOOTER[0], 3.6, 137.0, &CARD)),
+            ("footer-revoked", Block::line(CARD_FOOTER[1], 3.6, 142.5, &CARD)),
+        ];
+        Self::new(&CARD, qr_content, blocks)
+    }
+}
+
+/// What the paper code's card prints besides its QR code, in Chinese.
+#[derive(Debug, Clone, Copy)]
+pub struct CardText<'a> {
+    /// The holder's masked name (`张*丰`): the card may be lost.
+    pub name_masked: &'a str,
+    /// The expiry as printed, in Shanghai time: `2026-12-26 10:00`.
+    pub expires: &'a str,
 }
 
 /// The poster as a standalone A4 SVG document (sized in millimetres, so it prints at A4).
 pub fn poster_svg(text: &PosterText, qr_content: &str) -> Result<String, PosterError> {
-    let layout = Layout::new(&Metrics::new()?, text, qr_content)?;
-    let [title, instruction, footer] = Layout::fixed_lines();
+    Ok(draw_svg(&Layout::poster(&Metrics::new()?, text, qr_content)?))
+}
+
+/// The poster as a black-and-white PNG at [`PNG_DPI`] (2480 × 3508 px for A4): the same
+/// layout as [`poster_svg`], its text filled from the embedded font's glyph outlines.
+pub fn poster_png(text: &PosterText, qr_content: &str) -> Result<Vec<u8>, PosterError> {
+    let font = Metrics::new()?;
+    draw_png(&font, &Layout::poster(&font, text, qr_content)?)
+}
+
+/// The paper code's card as a standalone A6 SVG document.
+pub fn card_svg(text: &CardText, qr_content: &str) -> Result<String, PosterError> {
+    Ok(draw_svg(&Layout::card(&Metrics::new()?, text, qr_content)?))
+}
+
+/// The paper code's card as a black-and-white PNG at [`PNG_DPI`] (1240 × 1748 px for A6).
+pub fn card_png(text: &CardText, qr_content: &str) -> Result<Vec<u8>, PosterError> {
+    let font = Metrics::new()?;
+    draw_png(&font, &Layout::card(&font, text, qr_content)?)
+}
+
+fn draw_svg(layout: &Layout) -> String {
+    let page = layout.page;
     let mut svg = String::with_capacity(16 * 1024);
     // Writing to a String cannot fail.
     let _ = write!(
@@ -170,46 +280,42 @@ pub fn poster_svg(text: &PosterText, qr_content: &str) -> Result<String, PosterE
             r##"<path transform="translate({qx} {qy}) scale({module})" "##,
             r##"shape-rendering="crispEdges" fill="none" stroke="#000" d="{qr}"/>"##,
         ),
-        w = PAGE_W,
-        h = PAGE_H,
+        w = page.width,
+        h = page.height,
         families = FONT_FAMILIES,
-        m = MARGIN,
-        top_rule = TOP_RULE_Y,
-        footer_rule = FOOTER_RULE_Y,
-        r = PAGE_W - MARGIN,
+        m = page.margin,
+        top_rule = page.rules[0],
+        footer_rule = page.rules[1],
+        r = page.width - page.margin,
         rule = RULE_WIDTH,
         qx = layout.qr_left,
         qy = layout.qr_top,
         module = layout.module,
         qr = layout.symbol.path_data(),
     );
-    title.write_svg(&mut svg, "title");
-    instruction.write_svg(&mut svg, "instruction");
-    footer.write_svg(&mut svg, "footer");
-    layout.name.write_svg(&mut svg, "name");
-    layout.category.write_svg(&mut svg, "category");
-    layout.address.write_svg(&mut svg, "address");
+    for (id, block) in &layout.blocks {
+        block.write_svg(&mut svg, id);
+    }
     svg.push_str("</svg>");
-    Ok(svg)
+    svg
 }
 
-/// The poster as a black-and-white PNG at [`PNG_DPI`] (2480 × 3508 px for A4): the same
-/// layout as [`poster_svg`], its text filled from the embedded font's glyph outlines.
-pub fn poster_png(text: &PosterText, qr_content: &str) -> Result<Vec<u8>, PosterError> {
-    let font = Metrics::new()?;
-    let layout = Layout::new(&font, text, qr_content)?;
+/// A layout drawn in black and white at [`PNG_DPI`], its text filled from the embedded
+/// font's glyph outlines.
+fn draw_png(font: &Metrics, layout: &Layout) -> Result<Vec<u8>, PosterError> {
+    let page = layout.page;
     let px_per_mm = PNG_DPI / 25.4;
-    let width = (PAGE_W * px_per_mm).round() as u32;
-    let height = (PAGE_H * px_per_mm).round() as u32;
-    let mut page = Bitmap::white(width, height);
+    let width = (page.width * px_per_mm).round() as u32;
+    let height = (page.height * px_per_mm).round() as u32;
     let px = |mm: f32| mm * px_per_mm;
 
     // The rules, centred on their lines as the SVG strokes them.
-    for y in [TOP_RULE_Y, FOOTER_RULE_Y] {
-        page.fill_rect(
-            px(MARGIN),
+    let mut bitmap = Bitmap::white(width, height);
+    for y in page.rules {
+        bitmap.fill_rect(
+            px(page.margin),
             px(y - RULE_WIDTH / 2.0),
-            px(PAGE_W - MARGIN),
+            px(page.width - page.margin),
             px(y + RULE_WIDTH / 2.0),
         );
     }
@@ -218,19 +324,18 @@ pub fn poster_png(text: &PosterText, qr_content: &str) -> Result<Vec<u8>, Poster
     for (row, start, run) in layout.symbol.dark_runs() {
         let cell = |n: usize| n as f32 * layout.module;
         let (left, top) = (layout.qr_left + cell(start), layout.qr_top + cell(row));
-        page.fill_rect(px(left), px(top), px(left + cell(run)), px(top + layout.module));
+        bitmap.fill_rect(px(left), px(top), px(left + cell(run)), px(top + layout.module));
     }
 
     // The text: every line centred, every glyph's outline at its advance.
     let mut glyphs = Path::default();
-    let blocks = Layout::fixed_lines();
-    for block in blocks.iter().chain([&layout.name, &layout.category, &layout.address]) {
-        block.outline(&font, px_per_mm, &mut glyphs)?;
+    for (_, block) in &layout.blocks {
+        block.outline(font, px_per_mm, &mut glyphs)?;
     }
-    page.fill_path(&glyphs);
+    bitmap.fill_path(&glyphs);
 
     let mut png = Vec::new();
-    let mut encoder = png::Encoder::new(&mut png, page.width(), page.height());
+    let mut encoder = png::Encoder::new(&mut png, bitmap.width(), bitmap.height());
     encoder.set_color(png::ColorType::Grayscale);
     encoder.set_depth(png::BitDepth::One);
     // High compresses this 1-bit page about 10% better than Balanced but takes 40% longer.
@@ -243,7 +348,7 @@ pub fn poster_png(text: &PosterText, qr_content: &str) -> Result<Vec<u8>, Poster
         unit: png::Unit::Meter,
     }));
     let mut writer = encoder.write_header()?;
-    writer.write_image_data(page.rows())?;
+    writer.write_image_data(bitmap.rows())?;
     writer.finish()?;
     Ok(png)
 }
@@ -424,6 +529,8 @@ struct Band {
 /// Centred lines of one size, filling a band of the page.
 struct Block {
     size: f32,
+    /// Where the lines are centred.
+    centre_x: f32,
     /// Baseline of the first line.
     top_baseline: f32,
     lines: Vec<String>,
@@ -433,11 +540,11 @@ impl Block {
     /// The text at the largest size of the band, in 0.5 mm steps, at which it wraps into
     /// the text width and the band's height, centred vertically in the band, with lines
     /// of even length; `None` if it does not fit even at the band's smallest size.
-    fn fit(font: &Metrics, text: &str, band: &Band) -> Option<Self> {
+    fn fit(font: &Metrics, text: &str, band: &Band, page: &Page) -> Option<Self> {
         let units = units(text, font);
         let mut size = band.largest;
         while size >= band.smallest {
-            let max = TEXT_W / size;
+            let max = page.text_width() / size;
             let lines = wrap(&units, max);
             let pitch = LINE_HEIGHT * size;
             if lines.len() as f32 * pitch <= band.height {
@@ -446,6 +553,7 @@ impl Block {
                 let first_middle = band.top + (band.height - used) / 2.0 + pitch / 2.0;
                 return Some(Self {
                     size,
+                    centre_x: page.centre_x(),
                     top_baseline: first_middle + BASELINE_BELOW_MIDDLE * size,
                     lines: lines
                         .iter()
@@ -459,9 +567,10 @@ impl Block {
     }
 
     /// One line at a fixed size and baseline.
-    fn line(text: &str, size: f32, baseline: f32) -> Self {
+    fn line(text: &str, size: f32, baseline: f32, page: &Page) -> Self {
         Self {
             size,
+            centre_x: page.centre_x(),
             top_baseline: baseline,
             lines: vec![text.to_owned()],
         }
@@ -480,7 +589,7 @@ impl Block {
             let width: f32 = line.chars().map(|c| font.advance(c)).sum::<f32>() * size;
             let mut pen = GlyphPen {
                 path: &mut *path,
-                x: CENTRE_X * px_per_mm - width / 2.0,
+                x: self.centre_x * px_per_mm - width / 2.0,
                 baseline: self.baseline(i) * px_per_mm,
                 scale: size / font.units_per_em,
             };
@@ -498,7 +607,7 @@ impl Block {
         let _ = write!(svg, r#"<text id="{id}" font-size="{}">"#, self.size);
         for (i, line) in self.lines.iter().enumerate() {
             let y = self.baseline(i);
-            let _ = write!(svg, r#"<tspan x="{CENTRE_X}" y="{y:.2}">"#);
+            let _ = write!(svg, r#"<tspan x="{}" y="{y:.2}">"#, self.centre_x);
             escape(line, svg);
             svg.push_str("</tspan>");
         }
@@ -662,9 +771,22 @@ mod tests {
     fn the_font_has_every_character_the_poster_needs() {
         let font = FontRef::new(FONT).unwrap();
         let charmap = font.charmap();
-        let fixed = [TITLE, INSTRUCTION, FOOTER, "场所类型：地址：", NAME];
+        let card = [
+            CARD_TITLE,
+            CARD_FOOTER[0],
+            CARD_FOOTER[1],
+            "姓名：张*丰有效期至 2026-12-26 10:00",
+        ];
+        let fixed = [TITLE, INSTRUCTION, FOOTER, "场所类型：地址：", NAME]
+            .into_iter()
+            .chain(card);
         let categories = "居民小区 单位办公 检查站点 公共服务 交通场站 商超市场 学校 医疗卫生机构 其他";
-        for c in fixed.concat().chars().chain(categories.chars()).filter(|c| *c != ' ') {
+        for c in fixed
+            .collect::<String>()
+            .chars()
+            .chain(categories.chars())
+            .filter(|c| *c != ' ')
+        {
             assert!(charmap.map(c).is_some(), "no glyph for {c}");
         }
     }
@@ -766,9 +888,9 @@ mod tests {
     #[test]
     fn a_short_name_is_one_large_line_and_a_longer_one_is_balanced() {
         let font = Metrics::new().unwrap();
-        let short = Block::fit(&font, "和平社区", &NAME_BAND).unwrap();
+        let short = Block::fit(&font, "和平社区", &NAME_BAND, &A4).unwrap();
         assert_eq!((short.size, short.lines.len()), (16.0, 1));
-        let long = Block::fit(&font, NAME, &NAME_BAND).unwrap();
+        let long = Block::fit(&font, NAME, &NAME_BAND, &A4).unwrap();
         assert_eq!((long.size, long.lines.len()), (16.0, 2));
         assert_eq!(long.lines, ["石家庄市长安区建设北", "大街社区卫生服务中心"]);
     }
@@ -799,5 +921,72 @@ mod tests {
             poster_svg(&text(&name), VENUE_URL),
             Err(PosterError::TooLong("name"))
         ));
+    }
+
+    /// A paper code's QR content: a JWS of about the size the code function signs.
+    fn paper_code() -> String {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        let part =
+            |n: usize, seed: usize| -> String { (0..n).map(|i| alphabet[(i * 7 + seed) % 64] as char).collect() };
+        format!("HBHC:1:{}.{}.{}", part(102, 1), part(190, 2), part(86, 3))
+    }
+
+    const CARD_TEXT: CardText<'static> = CardText {
+        name_masked: "张*丰",
+        expires: "2026-12-26 10:00",
+    };
+
+    #[test]
+    fn card_qr_decodes_from_the_png_and_the_svg() {
+        let content = paper_code();
+        let started = Instant::now();
+        let png = card_png(&CARD_TEXT, &content).unwrap();
+        println!("card PNG: {} bytes in {:?}", png.len(), started.elapsed());
+        let (width, height, grey) = decode_png(&png);
+        assert_eq!((width, height), (1240, 1748));
+        assert_eq!(
+            qr_texts(width, height, |x, y| grey[(y * width + x) as usize]),
+            std::slice::from_ref(&content)
+        );
+
+        let svg = card_svg(&CARD_TEXT, &content).unwrap();
+        assert!(svg.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg" width="105mm" height="148mm""#));
+        let tree = Tree::from_str(&svg, &render_options()).unwrap();
+        let px_per_mm = 8.0;
+        let scale = px_per_mm * CARD.width / tree.size().width();
+        let mut pixmap =
+            resvg::tiny_skia::Pixmap::new((CARD.width * px_per_mm) as u32, (CARD.height * px_per_mm) as u32).unwrap();
+        resvg::render(
+            &tree,
+            resvg::tiny_skia::Transform::from_scale(scale, scale),
+            &mut pixmap.as_mut(),
+        );
+        let decoded = qr_texts(pixmap.width(), pixmap.height(), |x, y| {
+            pixmap.pixel(x, y).map_or(255, |p| p.green())
+        });
+        assert_eq!(decoded, [content]);
+    }
+
+    #[test]
+    fn the_card_prints_the_masked_name_and_the_expiry_inside_the_page_and_off_the_qr_code() {
+        let tree = Tree::from_str(&card_svg(&CARD_TEXT, &paper_code()).unwrap(), &render_options()).unwrap();
+        let px_per_mm = tree.size().width() / CARD.width;
+        for id in ["title", "name", "expiry", "footer", "footer-revoked"] {
+            let bounds = match tree.node_by_id(id) {
+                Some(Node::Text(text)) => text
+                    .abs_bounding_box()
+                    .transform(usvg::Transform::from_scale(1.0 / px_per_mm, 1.0 / px_per_mm))
+                    .unwrap(),
+                _ => panic!("no text {id}"),
+            };
+            assert!(
+                bounds.left() >= CARD.margin && bounds.right() <= CARD.width - CARD.margin,
+                "{id}: {bounds:?}"
+            );
+            let clear_of_qr = bounds.bottom() < CARD.qr_top || bounds.top() > CARD.qr_top + CARD.qr_side;
+            assert!(clear_of_qr && bounds.bottom() < CARD.height, "{id}: {bounds:?}");
+        }
+        let svg = card_svg(&CARD_TEXT, &paper_code()).unwrap();
+        assert!(svg.contains("姓名：张*丰") && svg.contains("有效期至 2026-12-26 10:00"));
     }
 }

@@ -6,6 +6,13 @@
 //! EU DCC and SMART Health Cards. The JWK Set holds the current key and the
 //! previous one, so that codes on screens survive a key rotation.
 //!
+//! A paper code (纸质码, printed for a person without a smartphone) is the
+//! same token with a 30-day lifetime and one more claim, `pv`: the version
+//! of the subject's paper codes it belongs to. Issuing a new paper code
+//! raises the subject's version, and our scans refuse a paper code of an
+//! older version as revoked; a verifier offline sees a valid signature and
+//! the colour at issue, as with any of our codes.
+//!
 //! A venue code is a URL whose `c` parameter is `<venue id>.<key id>.<tag>`,
 //! the tag an HMAC of the venue id: only the server checks venue codes (at
 //! check-in), so a short symmetric tag keeps the printed QR code small.
@@ -37,7 +44,25 @@ pub enum CodeError {
     Invalid,
     #[error("the code has expired")]
     Expired,
+    /// A paper code replaced by a newer one of the same subject.
+    #[error("the paper code has been replaced by a newer one")]
+    Revoked,
 }
+
+impl CodeError {
+    /// The error code answered for it (`reason` of `POST /v1/verify`).
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Invalid => "invalid-code",
+            Self::Expired => "expired-code",
+            Self::Revoked => "revoked-code",
+        }
+    }
+}
+
+/// How long a paper code is valid: it is printed, so it cannot be refreshed
+/// every few minutes like the code on a screen.
+pub const PAPER_LIFETIME: Duration = Duration::days(30);
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -46,12 +71,40 @@ struct Claims {
     col: Color,
     iat: i64,
     exp: i64,
+    /// A paper code: its version among the subject's paper codes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pv: Option<u64>,
 }
 
 /// What a verified personal code says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CodeClaims {
     pub subject_id: String,
+    pub color: Color,
+    pub issued_at: OffsetDateTime,
+    pub expires_at: OffsetDateTime,
+    /// For a paper code, its version.
+    pub paper_version: Option<u64>,
+}
+
+impl CodeClaims {
+    /// Whether the code is still current for a subject whose latest paper
+    /// code has version `latest` (0: none issued): a code on a screen always
+    /// is, a paper code only if it is the latest.
+    pub fn current(&self, latest: u64) -> Result<(), CodeError> {
+        match self.paper_version {
+            Some(version) if version != latest => Err(CodeError::Revoked),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A subject's latest paper code, as recorded on its profile: enough to sign
+/// it again, byte for byte (Ed25519 signatures are deterministic).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PaperCode {
+    pub version: u64,
+    /// The colour at issue: what a verifier offline sees.
     pub color: Color,
     pub issued_at: OffsetDateTime,
     pub expires_at: OffsetDateTime,
@@ -140,6 +193,7 @@ impl CodeKeys {
             col: color,
             iat: now.unix_timestamp(),
             exp: expires_at.unix_timestamp(),
+            pv: None,
         };
         let jws = jsonwebtoken::encode(&self.header, &claims, &self.signing).expect("Ed25519 signing cannot fail");
         // Refresh when four fifths of the lifetime have passed (4 of 5 minutes).
@@ -149,6 +203,21 @@ impl CodeKeys {
             expires_at,
             refresh_after,
         }
+    }
+
+    /// The QR content of a subject's paper code: the same bytes every time
+    /// it is signed with the same key.
+    pub fn sign_paper(&self, subject_id: &str, paper: &PaperCode) -> String {
+        let claims = Claims {
+            iss: self.issuer.clone(),
+            sub: subject_id.to_owned(),
+            col: paper.color,
+            iat: paper.issued_at.unix_timestamp(),
+            exp: paper.expires_at.unix_timestamp(),
+            pv: Some(paper.version),
+        };
+        let jws = jsonwebtoken::encode(&self.header, &claims, &self.signing).expect("Ed25519 signing cannot fail");
+        format!("{CODE_PREFIX}{jws}")
     }
 
     /// Verifies QR content against our published keys: the prefix, the
@@ -182,6 +251,7 @@ impl CodeKeys {
             color: claims.col,
             issued_at,
             expires_at,
+            paper_version: claims.pv,
         })
     }
 
@@ -334,6 +404,7 @@ mod tests {
             col: Color::Green,
             iat: NOW.unix_timestamp(),
             exp: NOW.unix_timestamp() + 300,
+            pv: None,
         };
         let forged = jsonwebtoken::encode(&header, &claims, &mallory.signing).unwrap();
         assert_eq!(
@@ -362,12 +433,48 @@ mod tests {
             col: Color::Green,
             iat: NOW.unix_timestamp(),
             exp: NOW.unix_timestamp() + 300,
+            pv: None,
         };
         let confused = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(x.as_bytes())).unwrap();
         assert_eq!(
             keys().verify(&format!("{CODE_PREFIX}{confused}"), NOW),
             Err(CodeError::Invalid)
         );
+    }
+
+    fn paper(version: u64) -> PaperCode {
+        PaperCode {
+            version,
+            color: Color::Green,
+            issued_at: NOW,
+            expires_at: NOW + PAPER_LIFETIME,
+        }
+    }
+
+    #[test]
+    fn a_paper_code_is_signed_again_byte_for_byte_and_lasts_thirty_days() {
+        let content = keys().sign_paper("s_abc", &paper(3));
+        assert_eq!(keys().sign_paper("s_abc", &paper(3)), content);
+        let claims = keys().verify(&content, NOW + Duration::days(29)).unwrap();
+        assert_eq!(claims.paper_version, Some(3));
+        assert_eq!(claims.expires_at, NOW + Duration::days(30));
+        assert_eq!(
+            keys().verify(&content, NOW + Duration::days(30)),
+            Err(CodeError::Expired)
+        );
+    }
+
+    #[test]
+    fn only_the_latest_paper_code_is_current() {
+        let paper_claims = keys().verify(&keys().sign_paper("s_abc", &paper(3)), NOW).unwrap();
+        assert_eq!(paper_claims.current(3), Ok(()));
+        assert_eq!(paper_claims.current(4), Err(CodeError::Revoked));
+        assert_eq!(paper_claims.current(0), Err(CodeError::Revoked));
+        let screen = keys()
+            .verify(&keys().issue("s_abc", Color::Green, NOW).content, NOW)
+            .unwrap();
+        assert_eq!(screen.paper_version, None);
+        assert_eq!(screen.current(4), Ok(()));
     }
 
     #[test]

@@ -32,12 +32,17 @@ pub fn live_status(rules: &RuleSet, subject: &Subject, areas: &RiskAreas, now: O
     rules.evaluate(&subject.facts, areas, now)
 }
 
+/// 409 `declaration-required`: a subject who never declared has no code.
+pub fn declaration_required() -> Problem {
+    Problem::conflict("declaration-required", "Declaration required")
+        .detail("file a health declaration (POST /v1/declarations) before the first code")
+}
+
 /// Issues the subject's code for `status`. A subject who never declared has
 /// no code yet: 409 `declaration-required`.
 pub fn show(keys: &CodeKeys, subject: &Subject, status: &Status, now: OffsetDateTime) -> Result<CodeView, Problem> {
     if !subject.has_declared() {
-        return Err(Problem::conflict("declaration-required", "Declaration required")
-            .detail("file a health declaration (POST /v1/declarations) before the first code"));
+        return Err(declaration_required());
     }
     let code = keys.issue(&subject.identity.subject_id, status.color, now);
     let qr_svg = qr::svg(&code.content).map_err(|err| {

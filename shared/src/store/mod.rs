@@ -14,6 +14,7 @@ pub mod guardians;
 mod keys;
 pub mod limits;
 pub mod log;
+pub mod paper;
 pub mod risk;
 pub mod schema;
 pub mod settings;

@@ -13,9 +13,11 @@ use time::OffsetDateTime;
 
 use super::accounts::Identity;
 use super::keys::{PROFILE, subject_pk};
+use super::paper::PaperRecord;
 use super::{Store, StoreError, from_item, key2, n, s, sort_time, to_item, value, written};
 use crate::domain::declaration::Symptom;
 use crate::domain::status::{Color, Facts, Status};
+use crate::domain::token::PaperCode;
 
 /// A subject's profile: identity, rules facts, the day's declaration count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +50,16 @@ pub struct Subject {
     /// `Idempotency-Key`, so the same id) finds it here instead of filing another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_declaration: Option<LastDeclaration>,
+    /// The version of the latest paper code (0: none issued yet), and its
+    /// details (see `store::paper`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub paper_v: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paper: Option<PaperRecord>,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +73,11 @@ impl Subject {
     /// Whether the subject has declared at least once (and so has a code).
     pub fn has_declared(&self) -> bool {
         self.first_day.is_some()
+    }
+
+    /// The latest paper code, if one was issued.
+    pub fn paper_code(&self) -> Option<PaperCode> {
+        self.paper.as_ref().filter(|_| self.paper_v > 0)?.code(self.paper_v)
     }
 
     /// How many declarations the subject made on `day`.

@@ -1,12 +1,14 @@
 // code.html: "my code" (出示健康码) — the QR in a frame of its colour,
 // refreshed at `refresh_after` — for oneself and each dependent; the
 // dependents themselves (监护人代领); the guardians of one's own code, and
-// invitations for a further guardian of oneself or of a dependent.
+// invitations for a further guardian of oneself or of a dependent; a paper
+// code (纸质码) for the subject shown, printed as a card (its issue revokes
+// the earlier ones, which the page says before it issues).
 import { api } from '../api.js';
 import { RELATIONS, label } from '../labels.js';
 import { requireSession } from '../session.js';
 import { loadMe, selectedSubject, subjectTabs } from '../subjects.js';
-import { $, busy, codeCard, el, formatTime, frame, message } from '../ui.js';
+import { $, busy, codeCard, download, el, formatTime, frame, message } from '../ui.js';
 
 await requireSession({ verified: true });
 frame('code');
@@ -78,6 +80,61 @@ async function showNotices(wanted) {
   $('#notice-list').replaceChildren(
     ...notices.map((n) => el('li', { class: 'notice', dataset: { id: n.id, kind: n.kind } }, el('p', {}, n.text), el('small', { class: 'muted' }, formatTime(n.created_at)))),
   );
+}
+
+/** Who the subject shown is, for messages: 您 or the dependent's masked name. */
+function subjectName() {
+  const dependent = (user.dependents || []).find((d) => d.subject_id === subject);
+  return dependent ? dependent.name_masked : '您';
+}
+
+let paperUrl = null;
+
+/** Hides the printed card (another subject is shown). */
+function clearPaper() {
+  $('#paper-card').hidden = true;
+  message($('#paper-msg'), null);
+  if (paperUrl) URL.revokeObjectURL(paperUrl);
+  paperUrl = null;
+}
+
+/** The card of the latest paper code of the subject shown, in `format`. */
+function paperCard(format) {
+  return api('GET', '/v1/code/paper', { query: { subject_id: subject, format }, as: 'blob' });
+}
+
+const printPaper = $('#print-paper');
+printPaper.addEventListener('click', async () => {
+  const who = subjectName();
+  if (!confirm(`为${who}打印新的纸质码？打印后，此前为${who}打印的纸质码将全部作废。`)) return;
+  const wanted = subject;
+  const box = $('#paper-msg');
+  printPaper.disabled = true;
+  try {
+    const issued = await api('POST', '/v1/code/paper', { body: subject ? { subject_id: subject } : {} });
+    const svg = await paperCard('svg');
+    if (wanted !== subject) return;
+    if (paperUrl) URL.revokeObjectURL(paperUrl);
+    paperUrl = URL.createObjectURL(svg);
+    $('#paper-image').src = paperUrl;
+    $('#paper-expiry').textContent = `有效期至 ${formatTime(issued.expires_at).slice(0, 16)}。此前打印的纸质码已作废。`;
+    $('#paper-card').hidden = false;
+    message(box, `已为${who}签发新的纸质码，请打印下方卡片`, 'ok');
+  } catch (err) {
+    message(box, err);
+  } finally {
+    printPaper.disabled = false;
+  }
+});
+
+for (const format of ['png', 'svg']) {
+  $(`#paper-${format}`).addEventListener('click', async () => {
+    try {
+      download(await paperCard(format), `纸质码.${format}`);
+    } catch (err) {
+      message($('#paper-msg'), err);
+    }
+  });
 }
 
 document.addEventListener('visibilitychange', () => {
@@ -178,7 +235,8 @@ async function reload(select) {
   if (subject) url.searchParams.set('subject', subject);
   else url.searchParams.delete('subject');
   history.replaceState(null, '', url);
-  subjectTabs($('#subjects'), user, subject, (id) => { subject = id; showCode(); });
+  subjectTabs($('#subjects'), user, subject, (id) => { subject = id; clearPaper(); showCode(); });
+  clearPaper();
   renderDependents();
   renderGuardians().catch((err) => message($('#guardian-msg'), err));
   await showCode();
