@@ -10,7 +10,7 @@ use shared::service::access;
 use shared::store::appeals::{Appeal, AppealStatus, Filed};
 use shared::store::{shown_time, sort_time};
 
-use crate::handler::App;
+use crate::app::App;
 
 #[derive(Deserialize)]
 struct AppealRequest {

@@ -12,6 +12,8 @@ use shared::domain::declaration::{self, DeclarationRequest};
 use shared::domain::rules::RuleSet;
 use shared::domain::status::{Color, Status};
 use shared::function::{Base, Function};
+
+pub use crate::app::App;
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
 use shared::store::accounts::Identity;
@@ -24,14 +26,6 @@ pub const DAILY_LIMIT: u32 = 3;
 
 /// How often a declaration that lost a race with another write retries.
 const ATTEMPTS: usize = 20;
-
-pub struct App {
-    pub base: Base,
-    pub rules: &'static RuleSet,
-    pub areas: RiskAreaCache,
-    /// How long declarations are kept (TTL).
-    pub retention: Duration,
-}
 
 impl Function for App {
     async fn from_env() -> Result<Self, ConfigError> {
