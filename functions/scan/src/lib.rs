@@ -3,6 +3,7 @@
 //! issuers of other provinces are honoured at the same route.
 
 mod foreign;
+mod idcard;
 pub mod handler;
 
 pub use handler::App;

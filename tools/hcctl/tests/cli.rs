@@ -236,6 +236,7 @@ async fn log(
         venue_id: venue.map(|v| v.id.clone()),
         color: Color::Green,
         name_masked: "张*".to_owned(),
+        method: None,
     };
     let shards = venue.map(|v| v.shards);
     store
