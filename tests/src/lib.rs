@@ -206,7 +206,7 @@ pub fn scan_app(store: &Store, clock: &Clock) -> scan::App {
         retention: time::Duration::days(28),
         limiter: Default::default(),
         trust: shared::store::trust::TrustCache::new(Duration::ZERO),
-        pii: pii(),
+        ids: shared::crypto::IdHasher::new(&PII_HASH_KEY),
     }
 }
 

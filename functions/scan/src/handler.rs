@@ -8,7 +8,7 @@ use lambda_http::http::Method;
 use serde::{Deserialize, Serialize};
 use shared::auth::Session;
 use shared::config::ConfigError;
-use shared::crypto::{PiiKeys, keyed_id, random_id};
+use shared::crypto::{IdHasher, keyed_id, random_id};
 use shared::domain::day::{iso_date, rfc3339, shanghai_day};
 use shared::domain::divisions::{self, Level};
 use shared::domain::rules::RuleSet;
@@ -30,8 +30,8 @@ use time::{Duration, OffsetDateTime};
 
 pub struct App {
     pub base: Base,
-    /// Finds an inspector's ID number by its keyed hash.
-    pub pii: PiiKeys,
+    /// Finds an inspector's ID number by its keyed hash; opens no identity.
+    pub ids: IdHasher,
     pub rules: &'static RuleSet,
     pub areas: RiskAreaCache,
     pub codes: CodeKeys,
@@ -56,7 +56,7 @@ impl Function for App {
             retention: shared::store::log::retention_from_env()?,
             limiter: RateLimiter::default(),
             trust: TrustCache::from_env()?,
-            pii: PiiKeys::from_env()?,
+            ids: IdHasher::from_env()?,
             base: Base::from_env().await?,
         })
     }

@@ -7,7 +7,7 @@
 use shared::auth::Session;
 use shared::domain::role::Role;
 use shared::http::{HttpResult, Problem};
-use shared::service::{access, find, identity};
+use shared::service::{access, identity};
 use shared::store::log::EntryMethod;
 use shared::store::together::Wanted;
 use time::OffsetDateTime;
@@ -35,7 +35,8 @@ pub async fn scan(
     let id = identity::id_number(id_number, now)?;
     admit(app, &session, now).await?;
     let no_one = || Problem::not_found().detail("no one is registered with this ID number");
-    let subject_id = find::subject_id_of(store, &app.pii, &id).await?.ok_or_else(no_one)?;
+    let person = store.find_person(&app.ids.id_hash(id.as_str())).await?.person;
+    let subject_id = person.ok_or_else(no_one)?.subject_id;
     let subject = store.get_subject(&subject_id, false).await?.ok_or_else(no_one)?;
     tracing::info!("person found by ID number");
     answer(app, session, &subject, region, Some(EntryMethod::IdCard), now).await
