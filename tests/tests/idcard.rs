@@ -47,8 +47,13 @@ async fn my_code(w: &World, token: &str) -> String {
 /// Person `person`'s venue; returns the holder's token.
 async fn holder(w: &World, person: u32) -> String {
     let token = verified(&w.login, &format!("holder{person}"), person).await;
-    let (status, created) =
-        parts(venue::handle(&w.venue, request("POST", "/v1/venues", Some(venue_body()), Some(&token))).await);
+    let (status, created) = parts(
+        venue::handle(
+            &w.venue,
+            request("POST", "/v1/venues", Some(venue_body()), Some(&token)),
+        )
+        .await,
+    );
     assert_eq!(status, 201, "{created}");
     token
 }
@@ -111,7 +116,10 @@ async fn an_inspector_sees_the_live_status_as_a_code_scan_shows_it_logged_as_an_
     let (status, by_code) = scan_code(&w, &guard, &my_code(&w, &alice).await).await;
     assert_eq!(status, 200, "{by_code}");
     assert_eq!(without_time(by_id.clone()), without_time(by_code));
-    assert_eq!((by_id["result"].as_str(), by_id["live"].as_bool()), (Some("pass"), Some(true)));
+    assert_eq!(
+        (by_id["result"].as_str(), by_id["live"].as_bool()),
+        (Some("pass"), Some(true))
+    );
 
     // The trace of the person shows both scans, each with how it was made.
     let authority = officer_token(&w).await;
@@ -126,7 +134,12 @@ async fn an_inspector_sees_the_live_status_as_a_code_scan_shows_it_logged_as_an_
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["scanner"].as_str().unwrap().to_owned(), s["method"].as_str().unwrap().to_owned()))
+        .map(|s| {
+            (
+                s["scanner"].as_str().unwrap().to_owned(),
+                s["method"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     methods.sort();
     let mut expected = vec![
@@ -170,12 +183,23 @@ async fn an_unknown_number_is_404_a_bad_one_422_and_a_code_with_a_number_422() {
     let mut bad = person_id(2);
     bad.replace_range(17.., if bad.ends_with('0') { "1" } else { "0" });
     let (status, body) = scan_by_id(&w, &officer, &bad).await;
-    assert_eq!((status, body["code"].as_str()), (422, Some("invalid-id-number")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid-id-number")),
+        "{body}"
+    );
 
-    for body in [json!({"code": "HBHC:1:x", "id_number": person_id(2)}), json!({"region": "130102"})] {
+    for body in [
+        json!({"code": "HBHC:1:x", "id_number": person_id(2)}),
+        json!({"region": "130102"}),
+    ] {
         let (status, answer) =
             parts(scan::handle(&w.scan, request("POST", "/v1/scans", Some(body), Some(&officer))).await);
-        assert_eq!((status, answer["code"].as_str()), (422, Some("invalid-code")), "{answer}");
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (422, Some("invalid-code")),
+            "{answer}"
+        );
     }
 }
 
@@ -216,7 +240,10 @@ async fn an_unregistered_visitor_is_recorded_traced_by_number_and_claimed_later_
     assert_eq!(status, 200, "{trace}");
     let visits = trace["visits"].as_array().unwrap();
     assert_eq!(visits.len(), 1, "{trace}");
-    assert_eq!((visits[0]["method"].as_str(), visits[0]["color"].as_str()), (Some("assisted"), Some("red")));
+    assert_eq!(
+        (visits[0]["method"].as_str(), visits[0]["color"].as_str()),
+        (Some("assisted"), Some("red"))
+    );
     assert_eq!(trace["subject"]["name"], "", "the name is not known yet");
     let recorded = trace["subject"]["subject_id"].as_str().unwrap().to_owned();
 
@@ -226,8 +253,19 @@ async fn an_unregistered_visitor_is_recorded_traced_by_number_and_claimed_later_
     let (_, trace) = admin_get(&w, &format!("/v1/admin/traces?id_number={}", person_id(5)), &authority).await;
     assert_eq!(trace["subject"]["name"], "张三丰");
     assert_eq!(trace["visits"].as_array().unwrap().len(), 1);
-    let (_, found) = admin_get(&w, &format!("/v1/admin/subjects?id_number={}", person_id(5)), &authority).await;
-    assert_eq!((found["subject"]["registered"].as_bool(), found["subject"]["color"].as_str()), (Some(true), Some("red")));
+    let (_, found) = admin_get(
+        &w,
+        &format!("/v1/admin/subjects?id_number={}", person_id(5)),
+        &authority,
+    )
+    .await;
+    assert_eq!(
+        (
+            found["subject"]["registered"].as_bool(),
+            found["subject"]["color"].as_str()
+        ),
+        (Some(true), Some("red"))
+    );
 }
 
 #[tokio::test]
@@ -271,11 +309,20 @@ async fn the_201st_assisted_check_in_of_the_day_is_429() {
     let venue = holder(&w, 1).await;
     let venue_id = venue_id(&w, &venue).await;
     for _ in 0..199 {
-        assert!(w.store.take_assisted_slot(&venue_id, "2026-11-26", 200, NOW + time::Duration::days(2)).await.unwrap());
+        assert!(
+            w.store
+                .take_assisted_slot(&venue_id, "2026-11-26", 200, NOW + time::Duration::days(2))
+                .await
+                .unwrap()
+        );
     }
     assert_eq!(assisted(&w, &venue, &person_id(5), None).await.0, 201);
     let (status, body) = assisted(&w, &venue, &person_id(6), None).await;
-    assert_eq!((status, body["code"].as_str()), (429, Some("too-many-attempts")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("too-many-attempts")),
+        "{body}"
+    );
     assert_eq!(venue_entries(&w, &venue).await.len(), 1);
 }
 
@@ -285,7 +332,10 @@ async fn twenty_at_once_near_the_limit_never_pass_200() {
     let venue = holder(&w, 1).await;
     let venue_id = venue_id(&w, &venue).await;
     for _ in 0..190 {
-        w.store.take_assisted_slot(&venue_id, "2026-11-26", 200, NOW + time::Duration::days(2)).await.unwrap();
+        w.store
+            .take_assisted_slot(&venue_id, "2026-11-26", 200, NOW + time::Duration::days(2))
+            .await
+            .unwrap();
     }
     let ids: Vec<String> = (0..20).map(|i| person_id(100 + i)).collect();
     let answers = futures::future::join_all(ids.iter().map(|id| assisted(&w, &venue, id, None))).await;
@@ -308,6 +358,10 @@ async fn only_a_venue_holder_records_assisted_entries_and_a_bad_number_is_422() 
     assert_eq!((status, body["code"].as_str()), (404, Some("not-found")), "{body}");
     let venue = holder(&w, 1).await;
     let (status, body) = assisted(&w, &venue, "13010219900101000", None).await;
-    assert_eq!((status, body["code"].as_str()), (422, Some("invalid-id-number")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("invalid-id-number")),
+        "{body}"
+    );
     assert!(venue_entries(&w, &venue).await.is_empty());
 }

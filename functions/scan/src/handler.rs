@@ -19,9 +19,9 @@ use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
 use shared::service::health_code::{self, CodeView};
 use shared::service::limits::{Admission, RateLimiter};
-use shared::store::log::{Entry, EntryKind, Logged, EntryMethod, Slot};
-use shared::store::subjects::Subject;
+use shared::store::log::{Entry, EntryKind, EntryMethod, Logged, Slot};
 use shared::store::settings::RiskAreaCache;
+use shared::store::subjects::Subject;
 use shared::store::together::Wanted;
 use shared::store::trust::TrustCache;
 use shared::store::venues::{Category, VenueCache};
@@ -178,7 +178,7 @@ pub(crate) async fn answer(
     now: OffsetDateTime,
 ) -> HttpResult {
     let areas = app.areas.get(&app.base.store).await?;
-    let status = health_code::live_status(app.rules, &subject, &areas, now);
+    let status = health_code::live_status(app.rules, subject, &areas, now);
     // The scanner's repeat scans of the same person in the same minute share
     // one entry: the first is logged, the others are answered only.
     let minute = now.unix_timestamp().div_euclid(60);

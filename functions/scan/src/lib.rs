@@ -3,8 +3,8 @@
 //! issuers of other provinces are honoured at the same route.
 
 mod foreign;
-mod idcard;
 pub mod handler;
+mod idcard;
 
 pub use handler::App;
 pub use shared::function::handle;

@@ -21,7 +21,7 @@ use crate::domain::rules::RuleSet;
 use crate::domain::status::{Color, RiskAreas};
 use crate::http::Problem;
 use crate::service::{find, health_code, identity};
-use crate::store::log::{Entry, EntryKind, Logged, EntryMethod, Slot};
+use crate::store::log::{Entry, EntryKind, EntryMethod, Logged, Slot};
 use crate::store::venues::Venue;
 use crate::store::{Store, parse_time, sort_time};
 

@@ -572,7 +572,9 @@ impl Store {
             .expression_attribute_values(":zero", super::n(0));
         let add_guardian = match name {
             Some((sealed, masked)) => add_guardian
-                .update_expression("SET guardians.#account = :guardian, name_sealed = :name, name_masked = :masked ADD ver :one")
+                .update_expression(
+                    "SET guardians.#account = :guardian, name_sealed = :name, name_masked = :masked ADD ver :one",
+                )
                 .expression_attribute_values(":name", s(sealed))
                 .expression_attribute_values(":masked", s(masked)),
             None => add_guardian.update_expression("SET guardians.#account = :guardian ADD ver :one"),

@@ -199,7 +199,12 @@ async fn main() {
     let m = measure(&meter, runs, |run| {
         scan::handle(
             &scan_app,
-            request("POST", "/v1/scans", Some(json!({"id_number": visitor_id})), Some(&guards[run])),
+            request(
+                "POST",
+                "/v1/scans",
+                Some(json!({"id_number": visitor_id})),
+                Some(&guards[run]),
+            ),
         )
     })
     .await;
