@@ -365,3 +365,16 @@ async fn only_a_venue_holder_records_assisted_entries_and_a_bad_number_is_422() 
     );
     assert!(venue_entries(&w, &venue).await.is_empty());
 }
+
+#[tokio::test]
+async fn id_card_scans_count_in_the_callers_120_a_minute() {
+    let w = world().await;
+    declared(&w, "alice", 2).await;
+    let officer = inspector(&w, "officer", 3).await;
+    for n in 0..120 {
+        let (status, body) = scan_by_id(&w, &officer, &person_id(2)).await;
+        assert_eq!(status, 200, "scan {n}: {body}");
+    }
+    let (status, body) = scan_by_id(&w, &officer, &person_id(2)).await;
+    assert_eq!((status, body["code"].as_str()), (429, Some("too-many-attempts")), "{body}");
+}
