@@ -10,7 +10,7 @@
 # report reads their sizes; they stay there for later runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FUNCTIONS=(-p login -p declaration -p code -p venue -p scan -p admin -p aggregator)
+FUNCTIONS=(-p login -p declaration -p code -p venue -p scan -p admin -p aggregator -p exposure)
 if [ "${1:-}" = "--arm64" ]; then
     shift
     source infra/lib.sh

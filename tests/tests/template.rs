@@ -161,14 +161,23 @@ fn the_template_declares_exactly_the_defined_tables() {
 }
 
 #[test]
-fn functions_are_arm64_cargo_lambda_builds_of_workspace_crates() {
+fn functions_are_cargo_lambda_builds_of_workspace_crates_for_arm64_by_default() {
     let template = template();
     let globals = &template["Globals"]["Function"];
     assert_eq!(text(&globals["Runtime"]), "provided.al2023");
-    assert_eq!(
-        globals["Architectures"],
-        Value::Sequence(vec![Value::String("arm64".into())])
-    );
+    // One architecture for all, a parameter whose default is arm64 (what the cost figures assume).
+    let architectures = globals["Architectures"].as_sequence().expect("a list");
+    assert_eq!(architectures.len(), 1);
+    assert_eq!(reference(&architectures[0]).as_deref(), Some("Architecture"));
+    let parameter = &template["Parameters"]["Architecture"];
+    assert_eq!(text(&parameter["Default"]), "arm64");
+    let allowed: Vec<String> = parameter["AllowedValues"]
+        .as_sequence()
+        .expect("allowed values")
+        .iter()
+        .map(text)
+        .collect();
+    assert_eq!(allowed, ["arm64", "x86_64"]);
     assert_eq!(text(&globals["LoggingConfig"]["LogFormat"]), "JSON");
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let functions: Vec<_> = resources(&template)

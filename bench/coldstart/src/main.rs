@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 /// The binaries measured, with the event each gets first: HTTP functions an
 /// API Gateway request for an unknown route (answered without the store, so
-/// the figure is start-up and routing, not DynamoDB), the aggregator an
-/// empty stream batch.
-const SUBJECTS: [(&str, Event); 10] = [
+/// the figure is start-up and routing, not DynamoDB), the aggregator and the
+/// exposure worker an empty stream batch.
+const SUBJECTS: [(&str, Event); 11] = [
     ("hello", Event::Http),
     ("hello-sdk", Event::Http),
     ("login", Event::Http),
@@ -28,6 +28,7 @@ const SUBJECTS: [(&str, Event); 10] = [
     ("scan", Event::Http),
     ("admin", Event::Http),
     ("aggregator", Event::Stream),
+    ("exposure", Event::Stream),
     ("hcctl", Event::None),
 ];
 

@@ -97,8 +97,14 @@ pub async fn handle(app: &App, event: LambdaEvent<Event>) -> Result<(), Error> {
         pages: None,
         until: Some(Instant::now() + left),
     };
+    let ids = exposure_ids(&event.payload);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    // Named only when there is work: naming draws from the random generator,
+    // whose first use in a process seeds it (about 24 ms here).
     let worker = app.worker(Clock::system());
-    for id in exposure_ids(&event.payload) {
+    for id in ids {
         let mut outcome = worker.work(&id, budget).await?;
         // Held by a run that died (a timeout, a crash): wait out its lease
         // once, as no other record will come for it.
