@@ -376,5 +376,9 @@ async fn id_card_scans_count_in_the_callers_120_a_minute() {
         assert_eq!(status, 200, "scan {n}: {body}");
     }
     let (status, body) = scan_by_id(&w, &officer, &person_id(2)).await;
-    assert_eq!((status, body["code"].as_str()), (429, Some("too-many-attempts")), "{body}");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (429, Some("too-many-attempts")),
+        "{body}"
+    );
 }
