@@ -325,7 +325,10 @@ fn failed_stream_batches_go_to_an_alarmed_queue_in_time_to_be_replayed() {
             assert!(alarmed, "{at}: the dead-letter queue's depth is alarmed");
         }
     }
-    assert_eq!(mappings, 3, "the log and subjects streams, and the exposures stream");
+    assert_eq!(
+        mappings, 4,
+        "the log and subjects streams, and the exposures and appeals streams"
+    );
 }
 
 /// The alarms on a metric, by the resource their one dimension names.

@@ -619,6 +619,11 @@ test('a citizen appeals a yellow code; the authority upholds it with green; the 
   assert.match(await decided.textContent(), /经核实体温正常/);
   await go(pat.page, '/code.html');
   await pat.page.waitForSelector('.code-card[data-color=green]');
+  // The outcome is also a notice on the code page (and a WeChat message, logged locally).
+  const notice = pat.page.locator(`#notice-list li.notice[data-kind=appeal][data-id="n_${appealId}"]`);
+  await notice.waitFor();
+  assert.match(await notice.textContent(), /申诉成立，健康码已核验为绿码/);
+  assert.match(await notice.textContent(), /经核实体温正常/);
   assertNoConsoleErrors();
 });
 

@@ -83,12 +83,12 @@ async fn code(app: &App, req: &Request) -> HttpResult {
     http::ok(&view)
 }
 
-/// The subject's notices, from the facts on its profile: the same one read.
+/// The subject's notices: its exposure facts and its decided appeals.
 async fn notices(app: &App, req: &Request) -> HttpResult {
     let session = app.base.sessions.authenticate(req, app.base.clock.now())?;
     let requested = http::query(req, "subject_id");
     let subject = access::subject_for(&app.base.store, &session, requested.as_deref(), false).await?;
-    http::ok(&shared::service::exposures::notices(&subject.facts))
+    http::ok(&shared::service::notices::list(&app.base.store, &subject).await?)
 }
 
 /// The public keys. Verifiers may cache them for five minutes; a rotation

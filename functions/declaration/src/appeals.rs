@@ -49,6 +49,7 @@ pub async fn file(app: &App, req: &Request) -> HttpResult {
         resolved_at: None,
         note: None,
         officer: None,
+        color: None,
     };
     match app.base.store.file_appeal(&appeal).await? {
         Filed::Created => {

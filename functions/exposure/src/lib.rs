@@ -1,10 +1,11 @@
 //! The `exposure` function: the worker that finds an exposure's contacts,
 //! records them, changes their codes and tells them (see
-//! `shared::service::exposure_worker`). In AWS the exposures table's stream
+//! `shared::service::exposure_worker`), and the sender of decided appeals'
+//! notices (`shared::service::notices`). In AWS the exposures table's stream
 //! starts it: the record of a new exposure, of a withdrawal, and of a run
 //! that paused before Lambda's time ran out (its release is a write, so it
-//! comes back as a record). Locally `hcctl exposures work --follow` runs the
-//! same worker.
+//! comes back as a record); and the appeals table's, when an appeal is
+//! decided. Locally `hcctl exposures work --follow` runs the same work.
 
 pub mod notifier;
 
@@ -17,6 +18,7 @@ use shared::clock::Clock;
 use shared::config::{self, ConfigError};
 use shared::crypto::{PiiKeys, random_id};
 use shared::service::exposures::{Budget, Notifier, Outcome, Worker};
+use shared::service::notices::AppealNotices;
 use shared::store::Store;
 use time::Duration;
 
@@ -47,6 +49,17 @@ impl App {
             page_size,
             store: Store::from_env().await,
         })
+    }
+
+    /// The sender of decided appeals' notices.
+    pub fn appeal_notices(&self, clock: Clock) -> AppealNotices<'_> {
+        AppealNotices {
+            store: &self.store,
+            pii: &self.pii,
+            notifier: self.notifier.as_ref(),
+            clock,
+            backoff: StdDuration::from_millis(200),
+        }
     }
 
     /// A worker of this process, named afresh for its leases.
@@ -84,10 +97,24 @@ pub fn exposure_ids(event: &Event) -> BTreeSet<String> {
         .collect()
 }
 
-/// The Lambda handler: works on each exposure named until a minute before
+/// Whether a stream batch names an appeal (the appeals table's stream,
+/// filtered in the template to decided appeals whose notice is due).
+pub fn names_an_appeal(event: &Event) -> bool {
+    event.records.iter().any(|record| {
+        serde_dynamo::from_item::<_, Keys>(record.change.keys.clone())
+            .is_ok_and(|keys| keys.sk == shared::store::appeals::APPEAL && keys.pk.starts_with("A#"))
+    })
+}
+
+/// The Lambda handler: sends the due notices of decided appeals when the
+/// batch names one, then works on each exposure named until a minute before
 /// the invocation's deadline. Errors make Lambda deliver the batch again,
-/// which the checkpoints make harmless.
+/// which the claims and checkpoints make harmless.
 pub async fn handle(app: &App, event: LambdaEvent<Event>) -> Result<(), Error> {
+    if names_an_appeal(&event.payload) {
+        let sent = app.appeal_notices(Clock::system()).send_due().await?;
+        tracing::info!(sent = sent.sent, failed = sent.failed, "appeal notices");
+    }
     let deadline = StdDuration::from_millis(event.context.deadline);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -140,5 +167,14 @@ mod tests {
             serde_json::from_str(include_str!("../events/exposure.json")).expect("a DynamoDB stream event");
         let ids: Vec<String> = exposure_ids(&event).into_iter().collect();
         assert_eq!(ids, ["x_aaaaaaaaaaaaaaaaaaaaaaaaaa"]);
+        assert!(!names_an_appeal(&event));
+    }
+
+    #[test]
+    fn a_decided_appeal_names_no_exposure() {
+        let event: Event =
+            serde_json::from_str(include_str!("../events/appeal.json")).expect("a DynamoDB stream event");
+        assert!(names_an_appeal(&event));
+        assert!(exposure_ids(&event).is_empty());
     }
 }

@@ -9,7 +9,7 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use shared::config::{self, ConfigError};
 use shared::domain::status::Color;
-use shared::service::exposures::{Message, Notifier, SendError};
+use shared::service::notices::{Message, Notice, Notifier, SendError};
 
 /// `HC_WECHAT_NOTICE_TEMPLATE` set: WeChat (with `HC_WECHAT_APPID`,
 /// `HC_WECHAT_SECRET` and optionally `HC_WECHAT_API_BASE`); else the log.
@@ -127,26 +127,42 @@ impl WeChat {
         }
     }
 
+    /// One template for both kinds: what (thing1), a day (date2), where or what follows
+    /// (thing3), and a short result (phrase4, at most five characters).
     fn body(&self, openid: &str, message: &Message) -> serde_json::Value {
-        let date = format!(
-            "{}年{}月{}日",
-            message.day.year(),
-            u8::from(message.day.month()),
-            message.day.day()
-        );
-        let level = match message.level {
-            Color::Red => "红码",
-            _ => "黄码",
+        let date = |day: &time::Date| format!("{}年{}月{}日", day.year(), u8::from(day.month()), day.day());
+        let (what, day, detail, result) = match &message.notice {
+            Notice::Exposure { day, district, level } => (
+                "时空伴随提醒",
+                date(day),
+                district.clone().unwrap_or_else(|| "河北省".to_owned()),
+                match level {
+                    Color::Red => "红码",
+                    _ => "黄码",
+                },
+            ),
+            Notice::Appeal { day, upheld, color } => (
+                "健康码申诉结果",
+                date(day),
+                "请在健康码页查看处理意见".to_owned(),
+                match (upheld, color) {
+                    (true, Some(Color::Green)) => "改为绿码",
+                    (true, Some(Color::Yellow)) => "改为黄码",
+                    (true, Some(Color::Red)) => "改为红码",
+                    (true, None) => "申诉成立",
+                    (false, _) => "维持原码",
+                },
+            ),
         };
         serde_json::json!({
             "touser": openid,
             "template_id": self.template,
             "page": "pages/code/index",
             "data": {
-                "thing1": {"value": "时空伴随提醒"},
-                "date2": {"value": date},
-                "thing3": {"value": message.district.clone().unwrap_or_else(|| "河北省".to_owned())},
-                "phrase4": {"value": level},
+                "thing1": {"value": what},
+                "date2": {"value": day},
+                "thing3": {"value": detail},
+                "phrase4": {"value": result},
             },
         })
     }

@@ -14,44 +14,18 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::Instant;
 
-use futures::future::BoxFuture;
 use futures::stream::{self, StreamExt};
-use time::{Date, Duration, OffsetDateTime};
+use time::{Duration, OffsetDateTime};
 
 use crate::clock::Clock;
 use crate::crypto::PiiKeys;
 use crate::domain::day::shanghai_day;
-use crate::domain::status::{Color, ExposureFact};
+use crate::domain::status::ExposureFact;
 use crate::store::exposures::{Contact, Exposure, ExposureStatus, Recorded, Task};
 use crate::store::log::EntryKind;
 use crate::store::{Store, StoreError, parse_time, sort_time};
 
-/// One notice to send: to whom (WeChat openids) and what, without a name.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Message {
-    pub openids: Vec<String>,
-    pub day: Date,
-    pub district: Option<String>,
-    pub level: Color,
-}
-
-impl std::fmt::Debug for Message {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Message")
-            .field("recipients", &self.openids.len())
-            .field("day", &self.day)
-            .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the notice was not sent ({0})")]
-pub struct SendError(pub String);
-
-/// Sends a notice: WeChat's subscribe messages, or a log line locally.
-pub trait Notifier: Send + Sync {
-    fn send<'a>(&'a self, message: &'a Message) -> BoxFuture<'a, Result<(), SendError>>;
-}
+pub use super::notices::{Message, Notice, Notifier, SendError};
 
 /// How much one run may do before it gives the exposure up with work left.
 #[derive(Debug, Clone, Copy, Default)]
@@ -256,9 +230,11 @@ impl Worker<'_> {
         }
         let message = Message {
             openids,
-            day: fact.day,
-            district: super::exposures::district_name(fact.district.as_deref()).map(str::to_owned),
-            level: exposure.level,
+            notice: Notice::Exposure {
+                day: fact.day,
+                district: super::notices::district_name(fact.district.as_deref()).map(str::to_owned),
+                level: exposure.level,
+            },
         };
         let mut wait = self.backoff;
         for attempt in 1..=SEND_ATTEMPTS {

@@ -8,7 +8,6 @@ use time::{Duration, OffsetDateTime};
 
 use crate::crypto::PiiKeys;
 use crate::domain::day::shanghai_day;
-use crate::domain::divisions;
 use crate::domain::identity::IdNumber;
 use crate::domain::status::Color;
 use crate::http::Problem;
@@ -16,7 +15,7 @@ use crate::service::access::is_subject_id;
 use crate::store::exposures::{Contact, Exposure, ExposureKind, ExposureStatus, Progress, Task};
 use crate::store::{Store, parse_time, sort_time};
 
-pub use super::exposure_worker::{Budget, Message, Notifier, Outcome, SendError, Worker};
+pub use super::exposure_worker::{Budget, Message, Notice, Notifier, Outcome, SendError, Worker};
 
 /// The longest window an exposure may cover: the 14 days a contact stays coloured.
 pub const MAX_WINDOW: Duration = Duration::days(14);
@@ -211,40 +210,4 @@ pub async fn contacts(
         }));
     }
     Ok((rows, next))
-}
-
-/// The name of a district for a notice: `长安区`.
-pub fn district_name(code: Option<&str>) -> Option<&'static str> {
-    code.and_then(divisions::lookup).map(|d| d.name)
-}
-
-/// `{"notices": [...]}`: a subject's notices, newest first, one per
-/// exposure it was found in. The text names the day and the district, never the case.
-pub fn notices(facts: &crate::domain::status::Facts) -> serde_json::Value {
-    serde_json::json!({ "notices": notice_list(facts) })
-}
-
-fn notice_list(facts: &crate::domain::status::Facts) -> Vec<serde_json::Value> {
-    let mut list: Vec<&crate::domain::status::ExposureFact> = facts.exposures.iter().collect();
-    list.sort_by_key(|e| std::cmp::Reverse(e.recorded_at));
-    list.into_iter()
-        .map(|e| {
-            let day = format!("{}月{}日", u8::from(e.day.month()), e.day.day());
-            let place = district_name(e.district.as_deref()).unwrap_or("河北省");
-            let text = if e.withdrawn {
-                format!("{day}在{place}的时空伴随提醒已由卫生健康部门撤销，健康码不再因此变色。")
-            } else {
-                let color = if e.level == Color::Red { "红码" } else { "黄码" };
-                format!(
-                    "您于{day}在{place}的场所与风险人员时空伴随，健康码转为{color}。请减少外出，配合社区做好健康监测和核酸检测。"
-                )
-            };
-            serde_json::json!({
-                "id": format!("n_{}", e.id.trim_start_matches("x_")),
-                "kind": "exposure",
-                "created_at": crate::domain::day::rfc3339(e.recorded_at),
-                "text": text,
-            })
-        })
-        .collect()
 }

@@ -15,6 +15,7 @@ pub mod guardians;
 pub mod health_code;
 pub mod identity;
 pub mod limits;
+pub mod notices;
 pub mod partners;
 pub mod risk_import;
 pub mod trace;

@@ -16,12 +16,17 @@ use time::OffsetDateTime;
 
 use super::keys::{PROFILE, subject_pk};
 use super::{Store, StoreError, from_item, key2, n, s, sort_time, to_item, value};
-use crate::domain::status::Override;
+use crate::domain::status::{Color, Override};
 
 pub const APPEAL: &str = "APPEAL";
 pub const OPEN_MARKER: &str = "OPEN";
 /// The `open` index's one partition: only open appeals carry `queue`.
 pub const OPEN: &str = "open";
+/// The `notices-due` index's one partition: only decided appeals whose notice has not gone out
+/// carry `notice_due`.
+pub const NOTICE_DUE: &str = "appeal";
+/// Sends of a decided appeal's notice before it is given up.
+pub const NOTICE_ATTEMPTS: u32 = 5;
 
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -50,6 +55,9 @@ pub struct Appeal {
     pub note: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub officer: Option<String>,
+    /// The colour an upheld appeal's verification set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<Color>,
 }
 
 impl std::fmt::Display for AppealStatus {
@@ -260,9 +268,10 @@ impl Store {
         let update = Update::builder()
             .table_name(&self.tables.appeals)
             .set_key(Some(key2(appeal_pk(&appeal.appeal_id), APPEAL)))
-            .update_expression(
-                "SET #status = :outcome, note = :note, officer = :officer, resolved_at = :at REMOVE queue, qsk",
-            )
+            .update_expression(match verification {
+                Some(_) => "SET #status = :outcome, note = :note, officer = :officer, resolved_at = :at, notice_due = :due, color = :color REMOVE queue, qsk",
+                None => "SET #status = :outcome, note = :note, officer = :officer, resolved_at = :at, notice_due = :due REMOVE queue, qsk",
+            })
             .condition_expression("#status = :open")
             .expression_attribute_names("#status", "status")
             .expression_attribute_values(":outcome", value(&outcome))
@@ -270,8 +279,13 @@ impl Store {
             .expression_attribute_values(":officer", s(officer))
             .expression_attribute_values(":at", s(sort_time(at)))
             .expression_attribute_values(":open", value(&AppealStatus::Open))
-            .build()
-            .expect("complete update");
+            .expression_attribute_values(":due", s(NOTICE_DUE));
+        let update = match verification {
+            Some(v) => update.expression_attribute_values(":color", value(&v.color)),
+            None => update,
+        }
+        .build()
+        .expect("complete update");
         let marker = Delete::builder()
             .table_name(&self.tables.appeals)
             .set_key(Some(key2(subject_pk(&appeal.subject_id), OPEN_MARKER)))
@@ -304,6 +318,122 @@ impl Store {
     }
 }
 
+/// Where a decided appeal's notice stands.
+#[derive(Debug, PartialEq)]
+pub enum NoticeClaim {
+    /// Claimed for sending until the time given.
+    Claimed,
+    /// Sent already, claimed by another sender, or waiting out a failure.
+    NotNow,
+}
+
+impl Store {
+    /// Decided appeals whose notice is due, oldest decision first, at most `limit`.
+    pub async fn due_appeal_notices(&self, limit: usize) -> Result<Vec<String>, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.tables.appeals)
+            .index_name("notices-due")
+            .key_condition_expression("notice_due = :due")
+            .expression_attribute_values(":due", s(NOTICE_DUE))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|item| match item.get("pk") {
+                Some(AttributeValue::S(pk)) => pk.strip_prefix("A#").map(str::to_owned),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Claims a decided appeal's notice for sending until `until` (unix seconds): only while it
+    /// is due and no claim (or failure's wait) runs past `now`.
+    pub async fn claim_appeal_notice(&self, appeal_id: &str, now: i64, until: i64) -> Result<NoticeClaim, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.appeals)
+            .set_key(Some(key2(appeal_pk(appeal_id), APPEAL)))
+            .update_expression("SET notice_claim = :until")
+            .condition_expression(
+                "attribute_exists(notice_due) AND (attribute_not_exists(notice_claim) OR notice_claim < :now)",
+            )
+            .expression_attribute_values(":until", n(until))
+            .expression_attribute_values(":now", n(now))
+            .send()
+            .await;
+        Ok(if super::written(result)? {
+            NoticeClaim::Claimed
+        } else {
+            NoticeClaim::NotNow
+        })
+    }
+
+    /// Records that the notice went out at `at`: it leaves the work list.
+    pub async fn appeal_notice_sent(&self, appeal_id: &str, at: &str) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.tables.appeals)
+            .set_key(Some(key2(appeal_pk(appeal_id), APPEAL)))
+            .update_expression("SET notice_sent_at = :at REMOVE notice_due, notice_claim")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":at", s(at))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed send: tried again after `retry_at` (unix seconds), or, at the last of
+    /// [`NOTICE_ATTEMPTS`], given up (it leaves the work list, the appeal keeps its outcome).
+    /// Returns whether it was given up.
+    pub async fn appeal_notice_failed(&self, appeal_id: &str, retry_at: i64) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.tables.appeals)
+            .set_key(Some(key2(appeal_pk(appeal_id), APPEAL)))
+            .update_expression("SET notice_claim = :retry ADD notice_failures :one")
+            .condition_expression("attribute_exists(notice_due)")
+            .expression_attribute_values(":retry", n(retry_at))
+            .expression_attribute_values(":one", n(1))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        let out = match out {
+            Ok(out) => out,
+            // Sent meanwhile by another sender: nothing to give up.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let failures = match out.attributes.as_ref().and_then(|a| a.get("notice_failures")) {
+            Some(AttributeValue::N(v)) => v.parse::<u32>().unwrap_or(NOTICE_ATTEMPTS),
+            _ => NOTICE_ATTEMPTS,
+        };
+        if failures < NOTICE_ATTEMPTS {
+            return Ok(false);
+        }
+        self.client
+            .update_item()
+            .table_name(&self.tables.appeals)
+            .set_key(Some(key2(appeal_pk(appeal_id), APPEAL)))
+            .update_expression("REMOVE notice_due, notice_claim")
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await?;
+        Ok(true)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,6 +450,7 @@ mod tests {
             resolved_at: None,
             note: None,
             officer: None,
+            color: None,
         };
         assert!(is_queue_position(&order_key(&a)));
         for bad in ["", "#", "x", "2026#s_x", "2026#ap_x y", "a#ap_x#b", &"9".repeat(100)] {

@@ -149,7 +149,8 @@ pub const SETTINGS: TableDef = TableDef {
     stream: None,
 };
 
-/// Appeals (申诉) and the one-open-appeal-per-subject markers (`store/appeals.rs`).
+/// Appeals (申诉) and the one-open-appeal-per-subject markers (`store/appeals.rs`). Its
+/// stream starts the sending of a decided appeal's notice.
 pub const APPEALS: TableDef = TableDef {
     suffix: "appeals",
     logical_id: "AppealsTable",
@@ -170,6 +171,7 @@ pub const APPEALS: TableDef = TableDef {
                 "resolved_at",
                 "note",
                 "officer",
+                "color",
             ]),
         },
         Index {
@@ -178,9 +180,17 @@ pub const APPEALS: TableDef = TableDef {
             sk: "qsk",
             projection: Projection::Include(&["appeal_id", "subject_id", "by", "status", "reason", "created_at"]),
         },
+        // Decided appeals whose notice has not gone out yet: the notice sender's work list.
+        Index {
+            name: "notices-due",
+            pk: "notice_due",
+            sk: "resolved_at",
+            projection: Projection::KeysOnly,
+        },
     ],
     ttl: None,
-    stream: None,
+    // Starts the notice sender when an appeal is decided.
+    stream: Some(StreamView::NewImage),
 };
 
 /// Exposures, their contacts and progress. Its stream starts the exposure worker.

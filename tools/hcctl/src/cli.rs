@@ -142,7 +142,7 @@ pub enum ExposuresAction {
         #[arg(long)]
         force: bool,
     },
-    /// Run the exposure worker on every open exposure: the local stand-in for the exposure function.
+    /// Run the exposure worker on every open exposure and send the due notices of decided appeals: the local stand-in for the exposure function.
     Work {
         /// Keep polling every second, until Ctrl-C.
         #[arg(long)]

@@ -200,7 +200,8 @@ async fn contacts(store: &Store, id: &str, out: &std::path::Path, force: bool) -
     Ok(())
 }
 
-/// Runs the worker on every open exposure; with `follow`, every second until Ctrl-C.
+/// Sends the due notices of decided appeals and runs the worker on every open exposure; with
+/// `follow`, every second until Ctrl-C.
 async fn work(store: &Store, follow: bool) -> Result<(), Failure> {
     exposure::init_logging();
     let pii = PiiKeys::from_env().map_err(failure::pii_keys)?;
@@ -215,10 +216,21 @@ async fn work(store: &Store, follow: bool) -> Result<(), Failure> {
         lease: time::Duration::minutes(2),
         backoff: StdDuration::from_millis(200),
     };
+    let appeals = shared::service::notices::AppealNotices {
+        store,
+        pii: &pii,
+        notifier: notifier.as_ref(),
+        clock: Clock::system(),
+        backoff: StdDuration::from_millis(200),
+    };
     if follow {
-        eprintln!("working on exposures as they come: polling every second, Ctrl-C stops");
+        eprintln!("working on exposures and appeals' notices as they come: polling every second, Ctrl-C stops");
     }
     loop {
+        let sent = appeals.send_due().await?;
+        if sent.sent + sent.failed > 0 {
+            eprintln!("appeal notices: {} sent, {} failed", sent.sent, sent.failed);
+        }
         for id in store.open_exposures().await? {
             let outcome = worker.work(&id, Budget::default()).await?;
             if outcome != Outcome::Busy {

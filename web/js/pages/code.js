@@ -64,7 +64,7 @@ async function showCode() {
   timer = setTimeout(showCode, Math.max(5_000, refreshAt - Date.now()));
 }
 
-/** The notices of the subject shown (时空伴随提醒), newest first; hidden when there are none. */
+/** The notices of the subject shown (时空伴随提醒, 申诉结果), newest first; hidden when there are none. */
 async function showNotices(wanted) {
   const section = $('#notices');
   let notices = [];
@@ -76,7 +76,7 @@ async function showNotices(wanted) {
   if (wanted !== subject) return;
   section.hidden = notices.length === 0;
   $('#notice-list').replaceChildren(
-    ...notices.map((n) => el('li', { class: 'notice', dataset: { id: n.id } }, el('p', {}, n.text), el('small', { class: 'muted' }, formatTime(n.created_at)))),
+    ...notices.map((n) => el('li', { class: 'notice', dataset: { id: n.id, kind: n.kind } }, el('p', {}, n.text), el('small', { class: 'muted' }, formatTime(n.created_at)))),
   );
 }
 
