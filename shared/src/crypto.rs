@@ -38,6 +38,32 @@ impl SealingKey {
     }
 }
 
+/// The lookup hash of ID numbers alone, without the keys that seal and open
+/// personal data: for a function that finds people by number but never opens
+/// an identity (the scan function's ID-card scans).
+pub struct IdHasher {
+    lookup: hmac::Key,
+}
+
+impl IdHasher {
+    pub fn new(hash_key: &[u8]) -> Self {
+        Self {
+            lookup: hmac::Key::new(hmac::HMAC_SHA256, hash_key),
+        }
+    }
+
+    /// From `HC_PII_HASH_KEY` (at least 32 bytes, base64).
+    pub fn from_env() -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(&crate::config::key("HC_PII_HASH_KEY", 32)?))
+    }
+
+    /// The same hash as [`PiiKeys::id_hash`].
+    pub fn id_hash(&self, canonical_id: &str) -> String {
+        let tag = hmac::sign(&self.lookup, format!("id\0{canonical_id}").as_bytes());
+        B64.encode(tag.as_ref())
+    }
+}
+
 /// The keys that protect personal data.
 pub struct PiiKeys {
     lookup: hmac::Key,
@@ -214,6 +240,13 @@ mod tests {
 
     fn keys() -> PiiKeys {
         PiiKeys::new(&[7u8; 32], &[1u8; 32], None)
+    }
+
+    #[test]
+    fn the_id_hasher_hashes_as_the_pii_keys_do() {
+        let number = "11010519491231002X";
+        assert_eq!(IdHasher::new(&[7u8; 32]).id_hash(number), keys().id_hash(number));
+        assert_ne!(IdHasher::new(&[8u8; 32]).id_hash(number), keys().id_hash(number));
     }
 
     #[test]

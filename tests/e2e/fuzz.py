@@ -8,7 +8,8 @@ So that the generated requests reach the handlers' success paths, the run
 first seeds fixtures over HTTP (a verified citizen with five dependents,
 two guardians by the citizen's invitations and a venue, a second person's
 venue where the citizen checked in and had their code scanned, a third
-person's venue for the authority to revoke, an officer, an exposure of
+person's venue for the authority to revoke, an officer, the citizen as an
+inspector (scans by ID number), an exposure of
 that venue, a partner system's API key for POST /v1/verify),
 then hands schemathesis a configuration file
 (.local/fuzz/schemathesis.toml) whose dictionaries bind parameters to those
@@ -67,6 +68,9 @@ GUARDIANS = [
 REVOKED_HOLDER = {"name": "吴九", "id_number": id_number("130102", "19750101", 31), "phone": "13700000005"}
 # Reasons a person gives in an appeal.
 APPEAL_REASONS = ["我没有发热，体温登记时填错了。", "行程信息有误，请核实。"]
+# Visitors without a phone whom the citizen's venue records by ID number (an
+# assisted check-in gives each a subject no one holds).
+ASSISTED_IDS = [id_number("130303", f"19{40 + i}0203", 400 + i) for i in range(3)]
 # Persons not registered: the risk-person import gets them as `unmatched`.
 UNREGISTERED_IDS = [id_number("130203", f"19{70 + i}0815", 300 + i) for i in range(4)]
 
@@ -120,7 +124,9 @@ def declare(base, token, region, subject_id=None):
 
 def fixtures(base, hcctl, sent):
     """Seeds the stack; returns the values the dictionaries offer."""
-    citizen, citizen_subject, _ = person(base, "dev:fuzzer", CITIZEN, sent)
+    citizen, citizen_subject, citizen_account = person(base, "dev:fuzzer", CITIZEN, sent)
+    # The citizen is also an inspector, so that scans by ID number are accepted.
+    subprocess.run([hcctl, "roles", "grant", "--user", citizen_account, "--role", "inspector"], check=True, capture_output=True)
     declare(base, citizen, "130102")
     sent.add("name", DEPENDENT_NAME)
     for number in DEPENDENT_IDS:
@@ -216,6 +222,7 @@ def fixtures(base, hcctl, sent):
             "exposure-ids": [exposure],
             "exposure-reasons": ["确诊病例到访", "确诊病例行程"],
             "risk-ids": UNREGISTERED_IDS,
+            "assisted-ids": [*ASSISTED_IDS, CITIZEN["id_number"], HOLDER["id_number"]],
             "risk-since": [now.date().isoformat(), (now.date() - datetime.timedelta(days=5)).isoformat()],
         },
     }
@@ -234,7 +241,8 @@ BINDINGS = {
     "issuePaperCode": {"body.subject_id": ("subjects", 0.6)},
     "getPaperCard": {"query.subject_id": ("subjects", 0.6)},
     "createVenue": {"body.name": ("venue-names", 0.6), "body.address": ("venue-addresses", 0.6)},
-    "scanCode": {"body.code": ("health-codes", 0.7)},
+    "scanCode": {"body.code": ("health-codes", 0.7), "body.id_number": ("registered-ids", 0.8)},
+    "recordAssistedCheckin": {"body.id_number": ("assisted-ids", 0.8)},
     "verifyCode": {"header.X-Api-Key": ("partner-keys", 0.9), "body.code": ("health-codes", 0.7)},
     "checkIn": {"body.venue_code": ("venue-codes", 0.7), "body.subject_id": ("subjects", 0.4)},
     "putRiskAreas": {"body.areas[*].region": ("known-divisions", 0.9)},
@@ -333,7 +341,7 @@ def main():
     sent = Sent("fuzz")
     seeded = fixtures(base, args.hcctl, sent)
     # The ID numbers the dictionaries offer are sent too.
-    sent.add("ID", *seeded["dictionaries"]["risk-ids"])
+    sent.add("ID", *seeded["dictionaries"]["risk-ids"], *ASSISTED_IDS)
     print("fixtures seeded: a citizen with 5 dependents, 2 guardians and a venue, a venue holder, an officer, a partner; "
           f"{sum(len(v) for v in seeded['dictionaries'].values())} dictionary values in {len(seeded['dictionaries'])} dictionaries")
 

@@ -186,6 +186,9 @@ pub fn venue_app(store: &Store, clock: &Clock) -> venue::App {
     venue::App {
         base: base(store, clock),
         keys: venue_keys(),
+        pii: pii(),
+        rules: shared::domain::rules::RuleSet::embedded(),
+        areas: RiskAreaCache::new(Duration::ZERO),
         shards: 4,
         retention: time::Duration::days(28),
     }
@@ -203,6 +206,7 @@ pub fn scan_app(store: &Store, clock: &Clock) -> scan::App {
         retention: time::Duration::days(28),
         limiter: Default::default(),
         trust: shared::store::trust::TrustCache::new(Duration::ZERO),
+        ids: shared::crypto::IdHasher::new(&PII_HASH_KEY),
     }
 }
 

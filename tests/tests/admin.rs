@@ -504,6 +504,7 @@ async fn rankings_of_a_scripted_day_equal_the_log_also_when_a_batch_is_seen_twic
             venue_id: (n < 1000).then(|| format!("v_{}", n % 5)),
             color: shared::domain::status::Color::Green,
             name_masked: "张*".into(),
+            method: None,
         });
         for (level, region) in [
             ("county", county.to_owned()),

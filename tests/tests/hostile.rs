@@ -270,6 +270,21 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
             .await,
     );
     let bob = verified(&w.login, "bob", 2).await;
+    // Bob is an inspector and holds a venue, so that hostile ID numbers reach their checks.
+    let bob_account = sessions().verify(&bob, NOW).unwrap().account_id;
+    assert!(
+        w.store
+            .set_role(&bob_account, shared::domain::role::Role::Inspector, Some(NOW))
+            .await
+            .unwrap()
+    );
+    let mut bob_venue = venue_body();
+    bob_venue["name"] = json!("李四便利店");
+    let (status, _) = parts(
+        w.call("venue", request("POST", "/v1/venues", Some(bob_venue), Some(&bob)))
+            .await,
+    );
+    assert_eq!(status, 201);
     let officer = officer(&w.login, "officer", 3).await;
     let (_, code) = parts(w.call("code", request("GET", "/v1/code", None, Some(&alice))).await);
 
@@ -339,6 +354,18 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
             "POST",
             "/v1/scans",
             Some(json!({"code": code["qr"], "region": "130102"})),
+        ),
+        route(
+            "scan",
+            "POST",
+            "/v1/scans",
+            Some(json!({"id_number": person_id(1), "region": "130102"})),
+        ),
+        route(
+            "venue",
+            "POST",
+            "/v1/venues/mine/checkins",
+            Some(json!({"id_number": person_id(61)})),
         ),
         route(
             "scan",
@@ -633,6 +660,55 @@ async fn hostile_requests_get_documented_4xx_problems_and_store_nothing() {
             w.call("scan", req).await,
             &[422],
         );
+        answered += 1;
+    }
+
+    // ID numbers that are not: a citizen's scan by number, and an assisted entry.
+    for bad in [
+        "130102199001010000",
+        "13010219900101001",
+        "1301021990010100111",
+        "13010219901301001X",
+        "１３０１０２１９９００１０１００１１",
+        "S#s_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+    ] {
+        let scan = request("POST", "/v1/scans", Some(json!({"id_number": bad})), Some(&bob));
+        check(
+            &format!("an ID-card scan of {bad:.8}"),
+            w.call("scan", scan).await,
+            &[422],
+        );
+        let entry = request(
+            "POST",
+            "/v1/venues/mine/checkins",
+            Some(json!({"id_number": bad})),
+            Some(&bob),
+        );
+        check(
+            &format!("an assisted entry of {bad:.8}"),
+            w.call("venue", entry).await,
+            &[422],
+        );
+        answered += 2;
+    }
+    let alice_scans_by_number = request(
+        "POST",
+        "/v1/scans",
+        Some(json!({"id_number": person_id(2)})),
+        Some(&alice),
+    );
+    check(
+        "a citizen's scan by ID number",
+        w.call("scan", alice_scans_by_number).await,
+        &[403],
+    );
+    for both in [
+        json!({"code": code["qr"], "id_number": person_id(1)}),
+        json!({"region": "130102"}),
+        json!({"id_number": 130102199001010011u64}),
+    ] {
+        let req = request("POST", "/v1/scans", Some(both), Some(&bob));
+        check("a scan with both or neither", w.call("scan", req).await, &[400, 422]);
         answered += 1;
     }
 

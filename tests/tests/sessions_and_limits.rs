@@ -345,6 +345,7 @@ async fn fill(store: &Store, subject: &str, count: usize) {
                 venue_id: Some("v_fill".into()),
                 color: shared::domain::status::Color::Green,
                 name_masked: "张*".into(),
+                method: None,
             };
             let mut item: std::collections::HashMap<String, _> = serde_dynamo::to_item(&entry).unwrap();
             item.insert(

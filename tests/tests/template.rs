@@ -499,6 +499,7 @@ const READERS: &[(&str, &[&str])] = &[
     ("Store::from_env", &["HC_TABLE_PREFIX"]),
     ("Base::from_env", &["HC_TABLE_PREFIX", "HC_SESSION_SECRET"]),
     ("PiiKeys::from_env", &["HC_PII_HASH_KEY", "HC_PII_ENC_KEY"]),
+    ("IdHasher::from_env", &["HC_PII_HASH_KEY"]),
     ("function::code_keys", &["HC_CODE_SIGNING_KEY", "HC_CODE_ISSUER"]),
     ("function::venue_keys", &["HC_VENUE_KEY", "HC_VENUE_URL_BASE"]),
     ("provider::from_env", &["HC_WECHAT_APPID", "HC_WECHAT_SECRET"]),

@@ -99,6 +99,6 @@ await Promise.all(
   }),
 );
 
-const tests = ['tests/flows.test.mjs', 'tests/find.test.mjs', 'tests/paper.test.mjs'];
+const tests = ['tests/flows.test.mjs', 'tests/find.test.mjs', 'tests/paper.test.mjs', 'tests/idcard.test.mjs'];
 const ok = run(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...tests]);
 process.exit(ok ? 0 : 1);

@@ -8,7 +8,7 @@ use shared::domain::day::rfc3339;
 use shared::http::{self, HttpResult, Problem};
 use shared::service::find;
 use shared::service::trace::{self, Page, Person, Reader, TraceError};
-use shared::store::log::EntryKind;
+use shared::store::log::{EntryKind, EntryMethod};
 use shared::store::venues::Venue;
 use shared::store::{Store, parse_time};
 use time::{Duration, OffsetDateTime};
@@ -36,6 +36,15 @@ pub(crate) fn trace_problem(err: TraceError) -> Problem {
             Problem::internal()
         }
         TraceError::Store(err) => err.into(),
+    }
+}
+
+/// How the person was identified: `id-card`, `assisted`, or else by
+/// their own phone (`default`: a scanned code, a check-in in the app).
+fn method(method: Option<EntryMethod>, default: &'static str) -> serde_json::Value {
+    match method {
+        Some(m) => serde_json::json!(m),
+        None => default.into(),
     }
 }
 
@@ -113,11 +122,12 @@ pub async fn traces(app: &Tracer<'_>, req: &Request, officer: &str) -> HttpResul
                 let at = parse_time(&entry.at).map(rfc3339);
                 match entry.kind {
                     EntryKind::Checkin => visits.push(serde_json::json!({
-                        "entered_at": at, "color": entry.color,
+                        "entered_at": at, "color": entry.color, "method": method(entry.method, "app"),
                         "venue": entry.venue_id.as_ref().and_then(|v| found.venues.get(v)).map(venue_view),
                     })),
                     EntryKind::Scan => scans.push(serde_json::json!({
                         "scanned_at": at, "color": entry.color, "region": entry.region, "scanner": entry.account,
+                        "method": method(entry.method, "code"),
                     })),
                 }
             }

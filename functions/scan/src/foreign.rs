@@ -56,6 +56,7 @@ pub async fn scan(app: &App, session: Session, code: &str, region: Option<String
         venue_id: None,
         color: claims.color,
         name_masked: String::new(),
+        method: None,
     };
     app.base
         .store

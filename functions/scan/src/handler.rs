@@ -8,7 +8,7 @@ use lambda_http::http::Method;
 use serde::{Deserialize, Serialize};
 use shared::auth::Session;
 use shared::config::ConfigError;
-use shared::crypto::{keyed_id, random_id};
+use shared::crypto::{IdHasher, keyed_id, random_id};
 use shared::domain::day::{iso_date, rfc3339, shanghai_day};
 use shared::domain::divisions::{self, Level};
 use shared::domain::rules::RuleSet;
@@ -19,8 +19,9 @@ use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
 use shared::service::health_code::{self, CodeView};
 use shared::service::limits::{Admission, RateLimiter};
-use shared::store::log::{Entry, EntryKind, Logged, Slot};
+use shared::store::log::{Entry, EntryKind, EntryMethod, Logged, Slot};
 use shared::store::settings::RiskAreaCache;
+use shared::store::subjects::Subject;
 use shared::store::together::Wanted;
 use shared::store::trust::TrustCache;
 use shared::store::venues::{Category, VenueCache};
@@ -29,6 +30,8 @@ use time::{Duration, OffsetDateTime};
 
 pub struct App {
     pub base: Base,
+    /// Finds an inspector's ID number by its keyed hash; opens no identity.
+    pub ids: IdHasher,
     pub rules: &'static RuleSet,
     pub areas: RiskAreaCache,
     pub codes: CodeKeys,
@@ -53,6 +56,7 @@ impl Function for App {
             retention: shared::store::log::retention_from_env()?,
             limiter: RateLimiter::default(),
             trust: TrustCache::from_env()?,
+            ids: IdHasher::from_env()?,
             base: Base::from_env().await?,
         })
     }
@@ -68,9 +72,13 @@ impl Function for App {
     }
 }
 
+/// A code, or (for an inspector) an ID number: exactly one of them.
 #[derive(Deserialize)]
 struct ScanRequest {
-    code: String,
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    id_number: Option<String>,
     #[serde(default)]
     region: Option<String>,
 }
@@ -136,11 +144,18 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
         }
         None => None,
     };
+    let code = match (body.code, body.id_number) {
+        (Some(code), None) => code,
+        (None, Some(id_number)) => return crate::idcard::scan(app, session, &id_number, region, now).await,
+        _ => {
+            return Err(Problem::invalid("invalid-code", "give either `code` or `id_number`"));
+        }
+    };
     // Our own codes never wait for the trust list.
-    if !body.code.trim_start().starts_with(CODE_PREFIX) {
-        return crate::foreign::scan(app, session, &body.code, region, now).await;
+    if !code.trim_start().starts_with(CODE_PREFIX) {
+        return crate::foreign::scan(app, session, &code, region, now).await;
     }
-    let claims = app.codes.verify(&body.code, now).map_err(code_problem)?;
+    let claims = app.codes.verify(&code, now).map_err(code_problem)?;
     admit(app, &session, now).await?;
     let found = app
         .base
@@ -155,8 +170,21 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
     let subject = found.subject.ok_or_else(invalid_code)?;
     // A paper code is honoured only while it is its subject's latest.
     claims.current(subject.paper_v).map_err(code_problem)?;
+    answer(app, session, &subject, region, None, now).await
+}
+
+/// The answer to a scan of `subject`, however found: the live status,
+/// logged once per scanner, subject and minute.
+pub(crate) async fn answer(
+    app: &App,
+    session: Session,
+    subject: &Subject,
+    region: Option<String>,
+    method: Option<EntryMethod>,
+    now: OffsetDateTime,
+) -> HttpResult {
     let areas = app.areas.get(&app.base.store).await?;
-    let status = health_code::live_status(app.rules, &subject, &areas, now);
+    let status = health_code::live_status(app.rules, subject, &areas, now);
     // The scanner's repeat scans of the same person in the same minute share
     // one entry: the first is logged, the others are answered only.
     let minute = now.unix_timestamp().div_euclid(60);
@@ -165,10 +193,10 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
             "e_",
             "scan",
             &session.account_id,
-            &format!("{}#{minute}", claims.subject_id),
+            &format!("{}#{minute}", subject.identity.subject_id),
         ),
         kind: EntryKind::Scan,
-        subject_id: claims.subject_id,
+        subject_id: subject.identity.subject_id.clone(),
         account: session.account_id,
         at: sort_time(now),
         day: iso_date::format(shanghai_day(now)),
@@ -177,6 +205,7 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
         venue_id: None,
         color: status.color,
         name_masked: subject.identity.name_masked.clone(),
+        method,
     };
     app.base
         .store
@@ -310,6 +339,7 @@ async fn checkin(app: &App, req: &Request) -> HttpResult {
         venue_id: Some(venue.id.clone()),
         color: status.color,
         name_masked: subject.identity.name_masked.clone(),
+        method: None,
     };
     let logged = app
         .base

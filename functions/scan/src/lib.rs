@@ -4,6 +4,7 @@
 
 mod foreign;
 pub mod handler;
+mod idcard;
 
 pub use handler::App;
 pub use shared::function::handle;

@@ -7,9 +7,10 @@ use lambda_http::{Body, Request, Response};
 use poster::PosterText;
 use serde::{Deserialize, Serialize};
 use shared::config::ConfigError;
-use shared::crypto::{keyed_id, random_id};
+use shared::crypto::{PiiKeys, keyed_id, random_id};
 use shared::domain::day::rfc3339;
 use shared::domain::divisions::{self, Level};
+use shared::domain::rules::RuleSet;
 use shared::domain::status::Color;
 use shared::domain::text::plain_text;
 use shared::domain::token::VenueKeys;
@@ -17,6 +18,7 @@ use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
 use shared::store::parse_time;
+use shared::store::settings::RiskAreaCache;
 use shared::store::venues::{Category, Venue};
 use time::{Duration, OffsetDateTime};
 
@@ -27,6 +29,10 @@ const MAX_PAGE: usize = 200;
 pub struct App {
     pub base: Base,
     pub keys: VenueKeys,
+    /// Seals the ID number of a visitor recorded by it (assisted check-ins).
+    pub pii: PiiKeys,
+    pub rules: &'static RuleSet,
+    pub areas: RiskAreaCache,
     /// Index shards given to new venues (see shared/src/store/log.rs).
     pub shards: u32,
     /// How long entries are kept: older ones are not listed, deleted or not.
@@ -41,6 +47,9 @@ impl Function for App {
         }
         Ok(Self {
             keys: shared::function::venue_keys()?,
+            pii: PiiKeys::from_env()?,
+            rules: RuleSet::embedded(),
+            areas: RiskAreaCache::from_env()?,
             shards,
             retention: shared::store::log::retention_from_env()?,
             base: Base::from_env().await?,
@@ -57,7 +66,9 @@ impl Function for App {
             (["v1", "venues", "mine"], _) => Err(Problem::method_not_allowed("GET, DELETE")),
             (["v1", "venues", "mine", "poster"], &Method::GET) => poster(app, req).await,
             (["v1", "venues", "mine", "checkins"], &Method::GET) => checkins(app, req).await,
-            (["v1", "venues", "mine", "poster" | "checkins"], _) => Err(Problem::method_not_allowed("GET")),
+            (["v1", "venues", "mine", "checkins"], &Method::POST) => crate::assisted::record(app, req).await,
+            (["v1", "venues", "mine", "checkins"], _) => Err(Problem::method_not_allowed("GET, POST")),
+            (["v1", "venues", "mine", "poster"], _) => Err(Problem::method_not_allowed("GET")),
             _ => Err(Problem::not_found()),
         }
     }
@@ -159,22 +170,25 @@ async fn create(app: &App, req: &Request) -> HttpResult {
     http::created(&serde_json::json!({ "venue": VenueView::of(&venue), "qr": app.keys.code(&venue.id) }))
 }
 
-async fn my_venue(app: &App, req: &Request) -> Result<Venue, Problem> {
+/// The caller's venue, and the caller's account id.
+pub(crate) async fn my_venue(app: &App, req: &Request) -> Result<(Venue, String), Problem> {
     let session = verified(app, req).await?;
-    app.base
+    let venue = app
+        .base
         .store
         .venue_of(&session.account_id)
         .await?
-        .ok_or_else(|| Problem::not_found().detail("the caller holds no venue code"))
+        .ok_or_else(|| Problem::not_found().detail("the caller holds no venue code"))?;
+    Ok((venue, session.account_id))
 }
 
 async fn mine(app: &App, req: &Request) -> HttpResult {
-    let venue = my_venue(app, req).await?;
+    let (venue, _) = my_venue(app, req).await?;
     http::ok(&serde_json::json!({ "venue": VenueView::of(&venue), "qr": app.keys.code(&venue.id) }))
 }
 
 async fn revoke(app: &App, req: &Request) -> HttpResult {
-    let venue = my_venue(app, req).await?;
+    let (venue, _) = my_venue(app, req).await?;
     if !app.base.store.revoke_venue(&venue, app.base.clock.now()).await? {
         return Err(Problem::not_found().detail("the caller holds no venue code"));
     }
@@ -184,7 +198,7 @@ async fn revoke(app: &App, req: &Request) -> HttpResult {
 
 async fn poster(app: &App, req: &Request) -> HttpResult {
     // The caller first: a bad parameter without a valid session is a 401.
-    let venue = my_venue(app, req).await?;
+    let (venue, _) = my_venue(app, req).await?;
     let format = http::query(req, "format").unwrap_or_else(|| "svg".to_owned());
     if format != "svg" && format != "png" {
         return Err(Problem::bad_request("`format` is `svg` or `png`"));
@@ -231,7 +245,7 @@ struct EntryView {
 
 /// Entries at the caller's venue, newest first, paginated by `next`.
 async fn checkins(app: &App, req: &Request) -> HttpResult {
-    let venue = my_venue(app, req).await?;
+    let (venue, _) = my_venue(app, req).await?;
     let now = app.base.clock.now();
     let time_param = |name: &str| -> Result<Option<OffsetDateTime>, Problem> {
         http::query(req, name)

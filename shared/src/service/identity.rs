@@ -180,7 +180,16 @@ pub async fn link_dependent(
                 let result = if existing.guardians.contains_key(&account.id) {
                     LinkResult::AlreadyLinked
                 } else if existing.owner.is_none() && existing.guardians.is_empty() {
-                    store.link_unheld_dependent(&account.id, &subject_id, &new_link).await?
+                    // A person recorded by ID number alone gets their name from the
+                    // guardian's verified form.
+                    let named = (!existing.is_named())
+                        .then(|| seal_field(pii, &subject_id, real.name.as_str(), "name"))
+                        .transpose()?;
+                    let masked = real.name.masked();
+                    let name = named.as_deref().map(|sealed| (sealed, masked.as_str()));
+                    store
+                        .link_unheld_dependent(&account.id, &subject_id, &new_link, name)
+                        .await?
                 } else {
                     let code = invitation.filter(|c| is_code(c)).ok_or_else(consent_required)?;
                     let hash = code_hash(code);
@@ -214,6 +223,57 @@ pub async fn link_dependent(
     Err(Problem::unavailable())
 }
 
+/// What `name_masked` shows for a person whose name is not known: one
+/// recorded by an assisted check-in by ID number alone, until they or a
+/// guardian claim the subject with a verified name.
+pub const UNNAMED_MASK: &str = "未登记";
+
+/// The subject holding an ID number: the existing one, or a new one that no
+/// one holds and whose name is unknown (an assisted check-in of a person
+/// without a phone). Such a subject is claimed later like a dependent's:
+/// by the person's own real-name authentication ([`bind`]) or by a
+/// guardian ([`link_dependent`]), which find it by the same keyed hash and
+/// give it the verified name.
+pub async fn subject_by_number(
+    store: &Store,
+    pii: &PiiKeys,
+    id: &IdNumber,
+    now: OffsetDateTime,
+) -> Result<String, Problem> {
+    let id_hash = pii.id_hash(id.as_str());
+    for _ in 0..RACE_RETRIES {
+        let state = store.find_person(&id_hash).await?;
+        if let Some(person) = state.person {
+            return Ok(person.subject_id);
+        }
+        let subject_id = random_id("s_");
+        let identity = Identity {
+            subject_id: subject_id.clone(),
+            id_hash: id_hash.clone(),
+            id_sealed: seal_field(pii, &subject_id, id.as_str(), "id")?,
+            name_sealed: String::new(),
+            phone_sealed: None,
+            name_masked: UNNAMED_MASK.to_owned(),
+            id_masked: id.masked(),
+            owner: None,
+            guardians: Default::default(),
+            created_at: now,
+        };
+        if store.create_unheld_subject(&identity, &state).await? {
+            tracing::info!("unheld subject created for an assisted entry");
+            return Ok(subject_id);
+        }
+    }
+    Err(Problem::unavailable())
+}
+
+fn seal_field(pii: &PiiKeys, subject_id: &str, value: &str, field: &str) -> Result<String, Problem> {
+    pii.seal(value, &format!("{subject_id}/{field}")).map_err(|err| {
+        tracing::error!(error = %err, "sealing failed");
+        Problem::internal()
+    })
+}
+
 /// Records that a binding transaction released the call's check.
 fn settled(result: BindResult, check: Option<&Check>) -> BindResult {
     if let (BindResult::Bound, Some(c)) = (&result, check) {
@@ -231,12 +291,7 @@ fn seal(
     phone: Option<&Phone>,
     now: OffsetDateTime,
 ) -> Result<Identity, Problem> {
-    let seal = |value: &str, field: &str| {
-        pii.seal(value, &format!("{subject_id}/{field}")).map_err(|err| {
-            tracing::error!(error = %err, "sealing failed");
-            Problem::internal()
-        })
-    };
+    let seal = |value: &str, field: &str| seal_field(pii, subject_id, value, field);
     Ok(Identity {
         subject_id: subject_id.to_owned(),
         id_hash: id_hash.to_owned(),

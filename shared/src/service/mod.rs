@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod appeals;
+pub mod assisted;
 pub mod attempts;
 pub mod exposure_worker;
 pub mod exposures;

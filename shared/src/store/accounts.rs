@@ -179,10 +179,20 @@ impl Identity {
     pub fn reveal(&self, pii: &crate::crypto::PiiKeys) -> Result<Revealed, crate::crypto::CryptoError> {
         let open = |sealed: &str, field: &str| pii.open(sealed, &format!("{}/{field}", self.subject_id));
         Ok(Revealed {
-            name: open(&self.name_sealed, "name")?,
+            name: if self.is_named() {
+                open(&self.name_sealed, "name")?
+            } else {
+                String::new()
+            },
             id_number: open(&self.id_sealed, "id")?,
             phone: self.phone_sealed.as_deref().map(|p| open(p, "phone")).transpose()?,
         })
+    }
+
+    /// Whether the person's name is known: not for a subject created by an
+    /// assisted check-in (by ID number alone) until someone claims it.
+    pub fn is_named(&self) -> bool {
+        !self.name_sealed.is_empty()
     }
 
     /// Whether `account` may act for this subject: it is the owner or a guardian.
@@ -543,29 +553,60 @@ impl Store {
 
     /// Links an existing subject that no one holds, neither an owner nor a
     /// guardian, as a dependent: the first guardian needs no one's consent.
+    /// `name` (sealed, masked) names a subject whose name was unknown.
     pub async fn link_unheld_dependent(
         &self,
         guardian: &str,
         subject_id: &str,
         link: &NewLink<'_>,
+        name: Option<(&str, &str)>,
     ) -> Result<LinkResult, StoreError> {
         let add_guardian = Update::builder()
             .table_name(&self.tables.subjects)
             .set_key(Some(key2(subject_pk(subject_id), PROFILE)))
-            .update_expression("SET guardians.#account = :guardian ADD ver :one")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(#owner) AND size(guardians) = :zero")
             .expression_attribute_names("#account", guardian)
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":guardian", value(link.guardian))
             .expression_attribute_values(":one", super::n(1))
-            .expression_attribute_values(":zero", super::n(0))
-            .build()
-            .expect("complete update");
+            .expression_attribute_values(":zero", super::n(0));
+        let add_guardian = match name {
+            Some((sealed, masked)) => add_guardian
+                .update_expression(
+                    "SET guardians.#account = :guardian, name_sealed = :name, name_masked = :masked ADD ver :one",
+                )
+                .expression_attribute_values(":name", s(sealed))
+                .expression_attribute_values(":masked", s(masked)),
+            None => add_guardian.update_expression("SET guardians.#account = :guardian ADD ver :one"),
+        }
+        .build()
+        .expect("complete update");
         let items = vec![
             TransactWriteItem::builder().update(add_guardian).build(),
             self.add_dependent_link(guardian, subject_id, link),
         ];
         self.link_outcome(items, guardian, subject_id).await
+    }
+
+    /// Creates a subject that no one holds, for a person known only by ID
+    /// number (an assisted check-in): the ID-hash index and the profile,
+    /// carrying any risk record filed for the number. `false` when the
+    /// number got a holder, or its risk record changed, meanwhile.
+    pub async fn create_unheld_subject(&self, identity: &Identity, seen: &PersonState) -> Result<bool, StoreError> {
+        let person = Person {
+            subject_id: identity.subject_id.clone(),
+            owner: None,
+        };
+        let items = vec![
+            self.put_person(&identity.id_hash, &person),
+            self.put_profile(identity, seen),
+            self.risk_unchanged(&identity.id_hash, seen),
+        ];
+        match self.transact(items).await {
+            Ok(()) => Ok(true),
+            Err(TxError::Cancelled(_)) => Ok(false),
+            Err(e) => Err(e.into_store()),
+        }
     }
 
     async fn link_outcome(

@@ -44,3 +44,36 @@ impl Store {
         Ok(total)
     }
 }
+
+/// The counter of a venue's assisted check-ins on a Shanghai day.
+fn assisted_pk(venue: &str, day: &str) -> String {
+    format!("L#assisted:{venue}#{day}")
+}
+
+impl Store {
+    /// Takes one of the `max` assisted check-ins of `venue` on `day`;
+    /// `false` when all are taken. One conditional write, so that requests
+    /// at once never take more than `max` between them. The counter expires
+    /// `expires` (after its day).
+    pub async fn take_assisted_slot(
+        &self,
+        venue: &str,
+        day: &str,
+        max: u32,
+        expires: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.limits)
+            .set_key(Some(key(assisted_pk(venue, day))))
+            .update_expression("ADD n :one SET expires = :expires")
+            .condition_expression("attribute_not_exists(n) OR n < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":expires", n(expires.unix_timestamp()))
+            .send()
+            .await;
+        super::written(result)
+    }
+}

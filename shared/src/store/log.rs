@@ -34,6 +34,16 @@ pub enum EntryKind {
     Scan,
 }
 
+/// How a person was identified, when not by the code they showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EntryMethod {
+    /// A checkpoint officer typed or read the person's ID card (`inspector`).
+    IdCard,
+    /// A venue's holder recorded the entry of a visitor without a phone.
+    Assisted,
+}
+
 /// One logged event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -54,6 +64,9 @@ pub struct Entry {
     /// The subject's colour at that moment.
     pub color: Color,
     pub name_masked: String,
+    /// `None`: the person's own code (or, for a check-in, the visitor's phone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<EntryMethod>,
 }
 
 #[derive(Serialize, Deserialize)]

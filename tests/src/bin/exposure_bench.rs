@@ -60,6 +60,7 @@ fn entry(venue: &str, tag: &str, i: usize) -> HashMap<String, AttributeValue> {
         venue_id: Some(venue.to_owned()),
         color: shared::domain::status::Color::Green,
         name_masked: "张*".into(),
+        method: None,
     };
     let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&entry).expect("an entry");
     item.insert("pk".into(), AttributeValue::S(format!("S#{subject}")));

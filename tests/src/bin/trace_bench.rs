@@ -45,6 +45,7 @@ fn item(subject: &str, i: usize) -> HashMap<String, AttributeValue> {
         venue_id: None,
         color: shared::domain::status::Color::Green,
         name_masked: "张*".into(),
+        method: None,
     };
     let mut item: HashMap<String, AttributeValue> = serde_dynamo::to_item(&entry).expect("an entry");
     item.insert("pk".into(), AttributeValue::S(format!("S#{subject}")));

@@ -331,12 +331,15 @@ pub enum OutputFormat {
 pub enum RoleArg {
     /// The health authority: risk data, verification, traces, rankings.
     Authority,
+    /// A checkpoint officer: scans by ID number for people without a phone.
+    Inspector,
 }
 
 impl From<RoleArg> for Role {
     fn from(role: RoleArg) -> Role {
         match role {
             RoleArg::Authority => Role::Authority,
+            RoleArg::Inspector => Role::Inspector,
         }
     }
 }
@@ -347,6 +350,7 @@ impl From<Role> for RoleArg {
     fn from(role: Role) -> RoleArg {
         match role {
             Role::Authority => RoleArg::Authority,
+            Role::Inspector => RoleArg::Inspector,
         }
     }
 }

@@ -236,6 +236,7 @@ async fn log(
         venue_id: venue.map(|v| v.id.clone()),
         color: Color::Green,
         name_masked: "张*".to_owned(),
+        method: None,
     };
     let shards = venue.map(|v| v.shards);
     store
@@ -301,6 +302,29 @@ fn granting_a_role_to_a_missing_account_names_the_account() {
     assert!(run.stderr.contains("no account `u_nobody`"), "{}", run.stderr);
 }
 
+#[tokio::test]
+async fn an_inspector_is_granted_listed_and_revoked() {
+    let hcctl = Hcctl::new();
+    let account = random_id("u_");
+    hcctl
+        .store()
+        .create_account(Account::new(account.clone(), "dev", OffsetDateTime::now_utc()))
+        .await
+        .unwrap();
+    hcctl
+        .run(&["roles", "grant", "--user", &account, "--role", "inspector"])
+        .ok();
+    let listed = hcctl
+        .run(&["roles", "list", "--user", &account, "--output", "csv"])
+        .ok();
+    assert!(listed.stdout.contains("inspector,"), "{}", listed.stdout);
+    hcctl
+        .run(&["roles", "revoke", "--user", &account, "--role", "inspector"])
+        .ok();
+    let listed = hcctl.run(&["roles", "list", "--user", &account]).ok();
+    assert!(!listed.stdout.contains("inspector"), "{}", listed.stdout);
+}
+
 #[test]
 fn an_unknown_role_is_refused() {
     let hcctl = Hcctl::new();
@@ -308,7 +332,11 @@ fn an_unknown_role_is_refused() {
         .run(&["roles", "grant", "--user", "u_nobody", "--role", "mayor"])
         .usage();
     assert!(run.stderr.contains("invalid value 'mayor'"), "{}", run.stderr);
-    assert!(run.stderr.contains("[possible values: authority]"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("[possible values: authority, inspector]"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

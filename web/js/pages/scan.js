@@ -2,17 +2,22 @@
 // from an image or from a handheld scanner that types the content, and sees
 // pass or verify with the masked name and ID. A code of another province's
 // trusted issuer shows that issuer, and that its colour is the one the issuer
-// signed, not a live status.
+// signed, not a live status. An inspector (the `inspector` role) also types
+// the ID number of a person without a phone and sees the same verdict.
 import { api } from '../api.js';
 import { HEBEI, loadDivisions, regionPicker } from '../divisions.js';
 import { COLORS } from '../labels.js';
 import { cameraError, decodeImageFile, isHealthCode, startCamera, venueToken } from '../qr.js';
 import { requireSession } from '../session.js';
+import { loadMe } from '../subjects.js';
 import { $, el, formatTime, frame, message } from '../ui.js';
 
 await requireSession({ verified: true });
 frame('scan');
 const divisions = await loadDivisions();
+// An inspector also checks people without a phone by ID number: the role as the account holds it now.
+const me = await loadMe().catch(() => null);
+const inspector = Boolean(me && (me.roles || []).includes('inspector'));
 
 const box = $('#msg');
 const result = $('#result');
@@ -57,6 +62,30 @@ function verdict(answer) {
     answer.hints.length ? el('ul', { class: 'hints-list' }, answer.hints.map((h) => el('li', {}, h))) : null);
 }
 
+/** Sends a scan (a code, or an inspector's ID number) and shows the verdict. */
+async function send(body) {
+  scanning = true;
+  message(box, '正在查验…', 'info');
+  try {
+    if (divisions.get(region.value)?.level === 'county') body.region = region.value;
+    const answer = await api('POST', '/v1/scans', { body });
+    message(box, null);
+    result.replaceChildren(
+      verdict(answer),
+      el('button', { type: 'button', class: 'block', onclick: () => { result.hidden = true; $('#scanner').hidden = false; $('#idcard').hidden = !inspector; } }, '继续验码'),
+    );
+    result.hidden = false;
+    $('#scanner').hidden = true;
+    $('#idcard').hidden = true;
+    return true;
+  } catch (err) {
+    message(box, err);
+    return false;
+  } finally {
+    scanning = false;
+  }
+}
+
 /** Sends a scanned code; true when it was a health code (even an invalid one). */
 async function handle(content) {
   if (!isHealthCode(content)) {
@@ -64,26 +93,23 @@ async function handle(content) {
     return false;
   }
   if (scanning) return true;
-  scanning = true;
-  message(box, '正在查验…', 'info');
-  try {
-    const body = { code: content.trim() };
-    if (divisions.get(region.value)?.level === 'county') body.region = region.value;
-    const answer = await api('POST', '/v1/scans', { body });
-    message(box, null);
-    result.replaceChildren(
-      verdict(answer),
-      el('button', { type: 'button', class: 'block', onclick: () => { result.hidden = true; $('#scanner').hidden = false; } }, '继续验码'),
-    );
-    result.hidden = false;
-    $('#scanner').hidden = true;
-  } catch (err) {
-    message(box, err);
-  } finally {
-    scanning = false;
-  }
+  await send({ code: content.trim() });
   return true;
 }
+
+$('#idcard').hidden = !inspector;
+$('#idcard-form').addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const input = $('#id-number');
+  const number = input.value.trim().toUpperCase();
+  if (!/^[0-9]{17}[0-9X]$/.test(number)) {
+    message(box, '身份证号码应为 18 位（末位可为 X）');
+    return;
+  }
+  if (scanning) return;
+  // The number is not kept on the page once it is sent.
+  if (await send({ id_number: number })) input.value = '';
+});
 
 cameraButton.addEventListener('click', async () => {
   message(box, null);

@@ -1,6 +1,7 @@
 // venue.html: apply for the venue code (场所码), its poster (SVG and PNG, with
-// the session header, so fetched and offered as a blob), today's entries,
-// and revoking it.
+// the session header, so fetched and offered as a blob), the entry of a
+// visitor without a phone by ID number (代为登记), today's entries, and
+// revoking it.
 import { api } from '../api.js';
 import { HEBEI, loadDivisions, regionPicker } from '../divisions.js';
 import { CATEGORIES, COLORS, label } from '../labels.js';
@@ -96,6 +97,50 @@ form.addEventListener('submit', (event) => {
       form.hidden = true;
       $('#mine').hidden = false;
       await show(created);
+    } catch (err) {
+      message(inner, err);
+    }
+  });
+});
+
+// The holder records a visitor without a phone by ID number. One Idempotency-Key
+// per entry, kept while the number is unchanged, so a retry after a lost answer
+// records it once.
+const assisted = $('#assisted');
+let assistedKey = null;
+let assistedFor = null;
+assisted.addEventListener('submit', (event) => {
+  event.preventDefault();
+  const inner = $('.msg', assisted);
+  const input = $('#assisted-id');
+  const number = input.value.trim().toUpperCase();
+  if (!/^[0-9]{17}[0-9X]$/.test(number)) {
+    message(inner, '身份证号码应为 18 位（末位可为 X）');
+    return;
+  }
+  if (number !== assistedFor) {
+    assistedFor = number;
+    assistedKey = crypto.randomUUID();
+  }
+  busy(assisted, async () => {
+    try {
+      const entry = await api('POST', '/v1/venues/mine/checkins', {
+        body: { id_number: number },
+        headers: { 'idempotency-key': assistedKey },
+      });
+      message(inner, '已登记', 'ok');
+      input.value = '';
+      assistedFor = null;
+      const fact = (dt, dd, cls) => [el('dt', {}, dt), el('dd', { class: cls }, dd)];
+      const shown = $('#assisted-result');
+      shown.replaceChildren(
+        ...fact('姓名', entry.name_masked, 'name'),
+        ...fact('健康码', el('span', {}, el('i', { class: `dot ${entry.color}` }), COLORS[entry.color]), 'color'),
+        ...fact('登记时间', formatTime(entry.entered_at)),
+      );
+      shown.dataset.color = entry.color;
+      shown.hidden = false;
+      await entries(true);
     } catch (err) {
       message(inner, err);
     }
