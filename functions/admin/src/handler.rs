@@ -13,16 +13,16 @@ use shared::domain::role::Role;
 use shared::domain::rules::RuleSet;
 use shared::domain::status::{Color, Override, RiskAreas, RiskLevel};
 use shared::function::{Base, Function};
-
-pub use crate::app::App;
-use crate::app::audit;
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
+// A verification outcome holds a day unless it says otherwise, 30 days at most.
+use shared::service::appeals::{DEFAULT_VERIFICATION, MAX_VERIFICATION};
 use shared::service::risk_import::{self, RiskRow};
 use shared::store::parse_time;
 
-/// A verification outcome holds a day unless it says otherwise, 30 days at most.
-use shared::service::appeals::{DEFAULT_VERIFICATION, MAX_VERIFICATION};
+pub use crate::app::App;
+use crate::app::audit;
+
 const MAX_AREAS: usize = 10_000;
 
 impl Function for App {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use shared::http::{self, HttpResult, Problem};
 use shared::service::{access, health_code, paper};
 
-use crate::handler::App;
+use crate::app::App;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -18,7 +18,7 @@ use shared::service::limits::Admission;
 use shared::service::partners;
 use shared::store::together::Wanted;
 
-use crate::handler::App;
+use crate::app::App;
 
 #[derive(Deserialize)]
 struct VerifyRequest {

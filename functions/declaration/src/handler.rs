@@ -12,14 +12,14 @@ use shared::domain::declaration::{self, DeclarationRequest};
 use shared::domain::rules::RuleSet;
 use shared::domain::status::{Color, Status};
 use shared::function::{Base, Function};
-
-pub use crate::app::App;
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
 use shared::store::accounts::Identity;
 use shared::store::settings::RiskAreaCache;
 use shared::store::subjects::{DeclarationRecord, DeclarationWrite};
 use time::{Duration, OffsetDateTime};
+
+pub use crate::app::App;
 
 /// Declarations a subject may file per Shanghai day (to correct a wrong one).
 pub const DAILY_LIMIT: u32 = 3;

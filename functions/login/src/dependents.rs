@@ -10,7 +10,7 @@ use shared::service::identity::{self, MAX_DEPENDENTS, NewDependent, RealName};
 use shared::service::{attempts, guardians};
 use shared::store::accounts::{Account, DependentLink, Relation};
 
-use crate::handler::{App, caller, check_identity};
+use crate::app::{App, caller, check_identity};
 
 #[derive(Serialize)]
 pub struct DependentView {

@@ -12,21 +12,16 @@ use shared::domain::identity::Phone;
 use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
-use shared::service::attempts::{self, Check};
+use shared::service::attempts;
 use shared::service::identity::{self, RealName};
 use shared::store::accounts::Account;
 use time::OffsetDateTime;
 
+pub use crate::app::App;
+use crate::app::{caller, check_identity};
 use crate::dependents::{self, DependentView};
-use crate::provider::{self, LoginError, LoginProvider};
-use crate::verifier::{self, IdentityVerifier, Verdict};
-
-pub struct App {
-    pub base: Base,
-    pub pii: PiiKeys,
-    pub provider: Box<dyn LoginProvider>,
-    pub verifier: Box<dyn IdentityVerifier>,
-}
+use crate::provider::{self, LoginError};
+use crate::verifier;
 
 impl Function for App {
     async fn from_env() -> Result<Self, ConfigError> {
@@ -159,11 +154,6 @@ fn issue(app: &App, account: &Account, now: OffsetDateTime) -> (String, OffsetDa
     app.base.sessions.issue(&session, now)
 }
 
-/// The caller's account; a token whose account is gone is no longer valid.
-pub(crate) async fn caller(app: &App, req: &Request) -> Result<(Session, Account), Problem> {
-    access::caller(&app.base.store, &app.base.sessions, req, app.base.clock.now()).await
-}
-
 async fn me(app: &App, req: &Request) -> HttpResult {
     let (_, account) = caller(app, req).await?;
     http::ok(&serde_json::json!({ "user": UserView::of(&account).with_dependents(&account) }))
@@ -174,33 +164,6 @@ struct IdentityRequest {
     name: String,
     id_number: String,
     phone: String,
-}
-
-/// Asks the identity verifier, within the account's daily limit of failed
-/// checks (429 `too-many-attempts` past it, without asking). A match returns
-/// the check, for the call to release; a mismatch keeps counting.
-pub(crate) async fn check_identity(
-    app: &App,
-    account: &Account,
-    real: &RealName,
-    phone: Option<&Phone>,
-) -> Result<Check, Problem> {
-    let check = attempts::reserve(&app.base.store, account, app.base.clock.now()).await?;
-    match app.verifier.verify(&real.name, &real.id, phone).await {
-        Ok(Verdict::Match) => Ok(check),
-        Ok(Verdict::Mismatch) => {
-            attempts::fail(&app.base.store, check).await;
-            Err(Problem::invalid(
-                "identity-mismatch",
-                "the name and ID number do not belong together",
-            ))
-        }
-        Err(err) => {
-            tracing::warn!(reason = %err.0, "identity verifier unavailable");
-            attempts::finish(&app.base.store, check).await;
-            Err(Problem::unavailable())
-        }
-    }
 }
 
 async fn identity(app: &App, req: &Request) -> HttpResult {

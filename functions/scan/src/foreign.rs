@@ -17,7 +17,7 @@ use shared::store::sort_time;
 use shared::store::together::Wanted;
 use time::OffsetDateTime;
 
-use crate::handler::{App, admit, code_problem};
+use crate::app::{App, admit, code_problem};
 
 #[derive(Serialize)]
 struct ForeignScanResponse {

@@ -6,44 +6,28 @@
 use lambda_http::Request;
 use lambda_http::http::Method;
 use serde::{Deserialize, Serialize};
-use shared::auth::Session;
 use shared::config::ConfigError;
 use shared::crypto::{IdHasher, keyed_id, random_id};
 use shared::domain::day::{iso_date, rfc3339, shanghai_day};
 use shared::domain::divisions::{self, Level};
 use shared::domain::rules::RuleSet;
 use shared::domain::status::Color;
-use shared::domain::token::{CODE_PREFIX, CodeError, CodeKeys, VenueKeys};
+use shared::domain::token::CODE_PREFIX;
 use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
 use shared::service::access;
 use shared::service::health_code::{self, CodeView};
-use shared::service::limits::{Admission, RateLimiter};
-use shared::store::log::{Entry, EntryKind, EntryMethod, Logged, Slot};
+use shared::service::limits::RateLimiter;
+use shared::store::log::{Entry, EntryKind, Logged, Slot};
 use shared::store::settings::RiskAreaCache;
-use shared::store::subjects::Subject;
 use shared::store::together::Wanted;
 use shared::store::trust::TrustCache;
 use shared::store::venues::{Category, VenueCache};
 use shared::store::{parse_time, sort_time};
-use time::{Duration, OffsetDateTime};
 
-pub struct App {
-    pub base: Base,
-    /// Finds an inspector's ID number by its keyed hash; opens no identity.
-    pub ids: IdHasher,
-    pub rules: &'static RuleSet,
-    pub areas: RiskAreaCache,
-    pub codes: CodeKeys,
-    pub venues: VenueKeys,
-    pub venue_cache: VenueCache,
-    /// How long log entries are kept (TTL).
-    pub retention: Duration,
-    /// The callers' scans and check-ins of the minute.
-    pub limiter: RateLimiter,
-    /// The issuers of other provinces whose codes we honour.
-    pub trust: TrustCache,
-}
+use crate::answer::answer;
+pub use crate::app::App;
+use crate::app::{admit, code_problem, invalid_code};
 
 impl Function for App {
     async fn from_env() -> Result<Self, ConfigError> {
@@ -81,51 +65,6 @@ struct ScanRequest {
     id_number: Option<String>,
     #[serde(default)]
     region: Option<String>,
-}
-
-#[derive(Serialize)]
-struct ScanResponse<'a> {
-    result: &'static str,
-    color: Color,
-    status_text: &'static str,
-    hints: Vec<String>,
-    name_masked: String,
-    id_masked: String,
-    issuer: &'a str,
-    /// Ours: the live status, not only the token's colour.
-    live: bool,
-    scanned_at: String,
-}
-
-fn invalid_code() -> Problem {
-    Problem::invalid("invalid-code", "the code is not a valid health code of this system")
-}
-
-pub(crate) fn code_problem(err: CodeError) -> Problem {
-    match err {
-        CodeError::Invalid => invalid_code(),
-        CodeError::Expired => Problem::invalid("expired-code", "the code has expired: ask for a fresh one"),
-        CodeError::Revoked => Problem::invalid(
-            "revoked-code",
-            "this paper code was replaced by a newer one: ask for the latest",
-        ),
-    }
-}
-
-/// Counts the call against the caller's scans and check-ins of the minute:
-/// past the limit, 429 with `Retry-After`, before anything is read or logged.
-/// Requests refused before any read (a malformed body, a forged or expired
-/// code) cost the store nothing and are not counted.
-pub(crate) async fn admit(app: &App, session: &Session, now: OffsetDateTime) -> Result<(), Problem> {
-    match app.limiter.admit(&app.base.store, &session.account_id, now).await? {
-        Admission::Admitted => Ok(()),
-        Admission::Refused { retry_after } => Err(Problem::too_many("too-many-attempts", "Too many scans")
-            .detail(format!(
-                "at most {} scans and check-ins a minute per caller",
-                shared::service::limits::PER_MINUTE
-            ))
-            .retry_after(retry_after)),
-    }
 }
 
 /// A guard scans the code a person shows: the token must be ours and
@@ -171,60 +110,6 @@ async fn scan(app: &App, req: &Request) -> HttpResult {
     // A paper code is honoured only while it is its subject's latest.
     claims.current(subject.paper_v).map_err(code_problem)?;
     answer(app, session, &subject, region, None, now).await
-}
-
-/// The answer to a scan of `subject`, however found: the live status,
-/// logged once per scanner, subject and minute.
-pub(crate) async fn answer(
-    app: &App,
-    session: Session,
-    subject: &Subject,
-    region: Option<String>,
-    method: Option<EntryMethod>,
-    now: OffsetDateTime,
-) -> HttpResult {
-    let areas = app.areas.get(&app.base.store).await?;
-    let status = health_code::live_status(app.rules, subject, &areas, now);
-    // The scanner's repeat scans of the same person in the same minute share
-    // one entry: the first is logged, the others are answered only.
-    let minute = now.unix_timestamp().div_euclid(60);
-    let entry = Entry {
-        id: keyed_id(
-            "e_",
-            "scan",
-            &session.account_id,
-            &format!("{}#{minute}", subject.identity.subject_id),
-        ),
-        kind: EntryKind::Scan,
-        subject_id: subject.identity.subject_id.clone(),
-        account: session.account_id,
-        at: sort_time(now),
-        day: iso_date::format(shanghai_day(now)),
-        // Where the scan happened; else where the person declared to be.
-        region: region.or_else(|| subject.region.clone()),
-        venue_id: None,
-        color: status.color,
-        name_masked: subject.identity.name_masked.clone(),
-        method,
-    };
-    app.base
-        .store
-        .log_entry(&entry, Slot::Minute, None, now + app.retention)
-        .await?;
-    let pass = status.color == Color::Green && status.hints.is_empty();
-    tracing::info!(color = ?status.color, pass, "code scanned");
-    shared::metrics::scan(status.color, pass);
-    http::ok(&ScanResponse {
-        result: if pass { "pass" } else { "verify" },
-        color: status.color,
-        status_text: status.status_text(),
-        hints: status.hints.clone(),
-        name_masked: subject.identity.name_masked.clone(),
-        id_masked: subject.identity.id_masked.clone(),
-        issuer: app.codes.issuer(),
-        live: true,
-        scanned_at: rfc3339(now),
-    })
 }
 
 fn is_hebei_county(code: &str) -> bool {

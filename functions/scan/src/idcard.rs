@@ -12,7 +12,8 @@ use shared::store::log::EntryMethod;
 use shared::store::together::Wanted;
 use time::OffsetDateTime;
 
-use crate::handler::{App, admit, answer};
+use crate::answer::answer;
+use crate::app::{App, admit};
 
 pub async fn scan(
     app: &App,

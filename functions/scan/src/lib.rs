@@ -2,9 +2,11 @@
 //! check-ins at venues, both logged for tracing (有迹可循); codes of trusted
 //! issuers of other provinces are honoured at the same route.
 
+mod answer;
+mod app;
 mod foreign;
 pub mod handler;
 mod idcard;
 
-pub use handler::App;
+pub use app::App;
 pub use shared::function::handle;

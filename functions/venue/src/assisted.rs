@@ -9,7 +9,7 @@ use shared::http::{self, HttpResult};
 use shared::service::assisted::{self, Context, Visit};
 use shared::service::identity;
 
-use crate::handler::{App, my_venue};
+use crate::app::{App, my_venue};
 
 #[derive(Deserialize)]
 struct AssistedRequest {

@@ -13,31 +13,19 @@ use shared::domain::divisions::{self, Level};
 use shared::domain::rules::RuleSet;
 use shared::domain::status::Color;
 use shared::domain::text::plain_text;
-use shared::domain::token::VenueKeys;
 use shared::function::{Base, Function};
 use shared::http::{self, HttpResult, Problem};
-use shared::service::access;
 use shared::store::parse_time;
 use shared::store::settings::RiskAreaCache;
 use shared::store::venues::{Category, Venue};
 use time::{Duration, OffsetDateTime};
 
+pub use crate::app::App;
+use crate::app::{my_venue, verified};
+
 /// Entries per page of `GET /v1/venues/mine/checkins` unless `limit` says fewer.
 const PAGE: usize = 50;
 const MAX_PAGE: usize = 200;
-
-pub struct App {
-    pub base: Base,
-    pub keys: VenueKeys,
-    /// Seals the ID number of a visitor recorded by it (assisted check-ins).
-    pub pii: PiiKeys,
-    pub rules: &'static RuleSet,
-    pub areas: RiskAreaCache,
-    /// Index shards given to new venues (see shared/src/store/log.rs).
-    pub shards: u32,
-    /// How long entries are kept: older ones are not listed, deleted or not.
-    pub retention: Duration,
-}
 
 impl Function for App {
     async fn from_env() -> Result<Self, ConfigError> {
@@ -118,13 +106,6 @@ fn text(value: &str, field: &str, min: usize, max: usize) -> Result<String, Prob
     })
 }
 
-/// The caller, who must have passed real-name authentication.
-async fn verified(app: &App, req: &Request) -> Result<shared::auth::Session, Problem> {
-    let session = app.base.sessions.authenticate(req, app.base.clock.now())?;
-    access::own_subject(&app.base.store, &session).await?;
-    Ok(session)
-}
-
 async fn create(app: &App, req: &Request) -> HttpResult {
     let session = verified(app, req).await?;
     let body: CreateRequest = http::parse_json(req, Some("invalid-venue"))?;
@@ -168,18 +149,6 @@ async fn create(app: &App, req: &Request) -> HttpResult {
     }
     tracing::info!(category = ?venue.category, "venue created");
     http::created(&serde_json::json!({ "venue": VenueView::of(&venue), "qr": app.keys.code(&venue.id) }))
-}
-
-/// The caller's venue, and the caller's account id.
-pub(crate) async fn my_venue(app: &App, req: &Request) -> Result<(Venue, String), Problem> {
-    let session = verified(app, req).await?;
-    let venue = app
-        .base
-        .store
-        .venue_of(&session.account_id)
-        .await?
-        .ok_or_else(|| Problem::not_found().detail("the caller holds no venue code"))?;
-    Ok((venue, session.account_id))
 }
 
 async fn mine(app: &App, req: &Request) -> HttpResult {
