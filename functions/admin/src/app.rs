@@ -6,6 +6,7 @@ use shared::crypto::PiiKeys;
 use shared::domain::rules::RuleSet;
 use shared::function::Base;
 use shared::http::Problem;
+use shared::service::trace::TraceError;
 use shared::store::audit::AuditEntry;
 use time::Duration;
 
@@ -34,4 +35,17 @@ pub(crate) async fn audit(
         at: app.base.clock.now(),
     };
     app.base.store.audit(&entry).await.map_err(Problem::from)
+}
+
+/// A trace's error as the problem the authority sees.
+pub(crate) fn trace_problem(err: TraceError) -> Problem {
+    match err {
+        TraceError::NoVenue | TraceError::NoSubject => Problem::not_found().detail(err.to_string()),
+        TraceError::Window => Problem::bad_request(err.to_string()),
+        TraceError::Sealed { error, .. } => {
+            tracing::error!(%error, "opening a sealed identity failed");
+            Problem::internal()
+        }
+        TraceError::Store(err) => err.into(),
+    }
 }

@@ -12,7 +12,7 @@ use shared::service::trace::Reader;
 use shared::store::venues::{self, Search};
 
 use crate::app::App;
-use crate::traces::trace_problem;
+use crate::app::trace_problem;
 
 /// Venues per page unless `limit` says fewer.
 const VENUE_PAGE: usize = 50;

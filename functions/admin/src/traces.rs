@@ -13,6 +13,8 @@ use shared::store::venues::Venue;
 use shared::store::{Store, parse_time};
 use time::{Duration, OffsetDateTime};
 
+use crate::app::trace_problem;
+
 /// Entries per page of a trace unless `limit` says fewer.
 const TRACE_PAGE: usize = 100;
 const MAX_TRACE_PAGE: usize = 500;
@@ -25,18 +27,6 @@ fn window(req: &Request, now: OffsetDateTime) -> Result<(OffsetDateTime, OffsetD
             .transpose()
     };
     trace::window(time("from")?, time("to")?, now).map_err(trace_problem)
-}
-
-pub(crate) fn trace_problem(err: TraceError) -> Problem {
-    match err {
-        TraceError::NoVenue | TraceError::NoSubject => Problem::not_found().detail(err.to_string()),
-        TraceError::Window => Problem::bad_request(err.to_string()),
-        TraceError::Sealed { error, .. } => {
-            tracing::error!(%error, "opening a sealed identity failed");
-            Problem::internal()
-        }
-        TraceError::Store(err) => err.into(),
-    }
 }
 
 /// How the person was identified: `id-card`, `assisted`, or else by
