@@ -408,6 +408,16 @@ pub async fn verified(app: &login::App, name: &str, person: u32) -> String {
     body["token"].as_str().expect("token").to_owned()
 }
 
+/// 李小宝 (person 60), added as a child by the guardian whose token is given; returns the
+/// dependent's subject id.
+pub async fn child_of(w: &World, guardian: &str) -> String {
+    let body = serde_json::json!({"name": "李小宝", "id_number": person_id(60), "relation": "child"});
+    let (status, body) =
+        parts(login::handle(&w.login, request("POST", "/v1/dependents", Some(body), Some(guardian))).await);
+    assert_eq!(status, 201, "{body}");
+    body["dependent"]["subject_id"].as_str().expect("subject id").to_owned()
+}
+
 /// A verified person who declared once today (a normal declaration), so that
 /// they have a code and their check-ins are taken; returns the token.
 pub async fn declared(w: &World, name: &str, person: u32) -> String {

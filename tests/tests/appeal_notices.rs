@@ -94,19 +94,7 @@ async fn a_decided_appeal_is_a_notice_for_its_guardian_sent_once_however_many_se
     let officer = officer(&w.login, "officer", 1).await;
     let mother = verified(&w.login, "mother", 2).await;
     let stranger = verified(&w.login, "stranger", 3).await;
-    let (_, body) = parts(
-        login::handle(
-            &w.login,
-            request(
-                "POST",
-                "/v1/dependents",
-                Some(json!({"name": "李小宝", "id_number": person_id(60), "relation": "child"})),
-                Some(&mother),
-            ),
-        )
-        .await,
-    );
-    let child = body["dependent"]["subject_id"].as_str().unwrap().to_owned();
+    let child = child_of(&w, &mother).await;
     let id = file(&w, &mother, json!({"subject_id": child, "reason": REASON})).await;
 
     // Open: nothing to tell, nothing to send.

@@ -136,19 +136,7 @@ async fn a_guardian_shows_a_dependents_code_and_a_stranger_may_not() {
     let w = world().await;
     let guardian = verified(&w.login, "mother", 1).await;
     let stranger = verified(&w.login, "stranger", 2).await;
-    let (_, body) = parts(
-        login::handle(
-            &w.login,
-            request(
-                "POST",
-                "/v1/dependents",
-                Some(json!({"name": "李小宝", "id_number": person_id(60), "relation": "child"})),
-                Some(&guardian),
-            ),
-        )
-        .await,
-    );
-    let child = body["dependent"]["subject_id"].as_str().unwrap().to_owned();
+    let child = child_of(&w, &guardian).await;
     let mut for_child = normal_declaration();
     for_child["subject_id"] = json!(child);
     declare(&w, &guardian, for_child).await;

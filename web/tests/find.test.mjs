@@ -5,7 +5,7 @@
 // The people and venues are made through the API; the officer uses the pages.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { API, RUN, freshIdNumber, go, hcctl, launch, phone, sent, shot } from './lib.mjs';
+import { RUN, call, declaration, freshIdNumber, go, hcctl, launch, phone, sent, shot } from './lib.mjs';
 
 let browser;
 const phones = [];
@@ -18,17 +18,6 @@ after(async () => {
   await browser?.close();
 });
 
-/** A route of the API, as a client calls it; throws on a status other than `ok`. */
-async function call(method, fn, route, { token, body, ok = [200, 201] } = {}) {
-  const response = await fetch(`${API}/${fn}${route}`, {
-    method,
-    headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await response.text();
-  if (!ok.includes(response.status)) throw new Error(`${method} ${route}: ${response.status}`);
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
 
 /** A verified person with a fresh ID number; returns their token and number. */
 async function person(who, name) {
@@ -40,8 +29,6 @@ async function person(who, name) {
   });
   return { token: body.token, idNumber, subjectId: body.user.subject_id };
 }
-
-const declaration = { region: '130102', temperature: 36.5, symptoms: [], close_contact: false, visited_regions: [], from_abroad: false };
 
 test('the officer finds a case by ID number and a venue by county and name, traces both and revokes the venue', async () => {
   // A shop and a clinic in Chang'an district, this run's names; a visitor checks in at the shop.

@@ -5,7 +5,7 @@
 // a person no one registered too.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { API, RUN, freshIdNumber, go, hcctl, launch, phone, sent, shot } from './lib.mjs';
+import { RUN, call, declaration, freshIdNumber, go, hcctl, launch, phone, sent, shot } from './lib.mjs';
 
 let browser;
 const phones = [];
@@ -18,19 +18,6 @@ after(async () => {
   await browser?.close();
 });
 
-/** A route of the API, as a client calls it; throws on a status other than `ok`. */
-async function call(method, fn, route, { token, body, ok = [200, 201] } = {}) {
-  const response = await fetch(`${API}/${fn}${route}`, {
-    method,
-    headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await response.text();
-  if (!ok.includes(response.status)) throw new Error(`${method} ${route}: ${response.status}`);
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
-
-const declaration = { region: '130102', temperature: 36.5, symptoms: [], close_contact: false, visited_regions: [], from_abroad: false };
 
 /** A verified person with a fresh ID number, made through the API. */
 async function person(who, name) {

@@ -153,3 +153,18 @@ export function sent(kind, value) {
 export function shanghaiDay() {
   return new Date(Date.now() + 8 * 3_600_000).toISOString().slice(0, 10);
 }
+
+/** A route of the API, as a client calls it; throws on a status other than `ok`. */
+export async function call(method, fn, route, { token, body, ok = [200, 201] } = {}) {
+  const response = await fetch(`${API}/${fn}${route}`, {
+    method,
+    headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  if (!ok.includes(response.status)) throw new Error(`${method} ${route}: ${response.status}`);
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+/** A plain declaration: green, at home in 长安区. */
+export const declaration = { region: '130102', temperature: 36.5, symptoms: [], close_contact: false, visited_regions: [], from_abroad: false };

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { API, RUN, freshIdNumber, go, launch, phone, sent, shot } from './lib.mjs';
+import { RUN, call, declaration, freshIdNumber, go, launch, phone, sent, shot } from './lib.mjs';
 
 let browser;
 
@@ -18,17 +18,6 @@ after(async () => {
   await browser?.close();
 });
 
-/** A route of the API, as a client calls it; throws on a status other than `ok`. */
-async function call(method, fn, route, { token, body, ok = [200, 201] } = {}) {
-  const response = await fetch(`${API}/${fn}${route}`, {
-    method,
-    headers: { ...(body ? { 'content-type': 'application/json' } : {}), ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const text = await response.text();
-  if (!ok.includes(response.status)) throw new Error(`${method} ${route}: ${response.status}`);
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
 
 /** A verified person with a fresh ID number, logged in as `dev:<login>`; returns their token. */
 async function person(login, name) {
@@ -39,8 +28,6 @@ async function person(login, name) {
   });
   return body.token;
 }
-
-const declaration = { region: '130102', temperature: 36.5, symptoms: [], close_contact: false, visited_regions: [], from_abroad: false };
 
 /** The QR content of the card the page shows, read from its image with the client's own QR reader (jsQR). */
 function readCard(page) {
