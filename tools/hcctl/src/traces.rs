@@ -16,7 +16,7 @@ use shared::crypto::PiiKeys;
 use shared::domain::day::rfc3339;
 use shared::domain::status::Color;
 use shared::service::trace::{self, Page, Reader, SubjectTrace, TraceError, VenueTrace};
-use shared::store::log::EntryKind;
+use shared::store::log::{EntryKind, EntryMethod};
 use shared::store::{Store, parse_time};
 use time::OffsetDateTime;
 
@@ -24,7 +24,7 @@ use crate::cli::ExportArgs;
 use crate::{Failure, failure};
 
 pub const VENUE_HEADER: [&str; 6] = ["entered_at", "subject_id", "name", "id_number", "phone", "color"];
-pub const SUBJECT_HEADER: [&str; 12] = [
+pub const SUBJECT_HEADER: [&str; 13] = [
     "time",
     "kind",
     "venue_id",
@@ -37,6 +37,7 @@ pub const SUBJECT_HEADER: [&str; 12] = [
     "name",
     "id_number",
     "phone",
+    "method",
 ];
 
 /// Entries read per page; each page is written to the file before the next is read.
@@ -207,9 +208,23 @@ fn subject_rows(found: &SubjectTrace) -> Vec<Vec<String>> {
                 cell(&who.name),
                 who.id_number.clone(),
                 who.phone.clone().unwrap_or_default(),
+                method(entry.kind, entry.method),
             ]
         })
         .collect()
+}
+
+/// How the person was identified, as `GET /v1/admin/traces` says it: by the app (`app`) or
+/// a venue's holder (`assisted`) for a check-in, by the code shown (`code`) or an inspector's
+/// ID-number entry (`id-card`) for a scan.
+fn method(kind: EntryKind, method: Option<EntryMethod>) -> String {
+    match (kind, method) {
+        (_, Some(EntryMethod::IdCard)) => "id-card",
+        (_, Some(EntryMethod::Assisted)) => "assisted",
+        (EntryKind::Checkin, None) => "app",
+        (EntryKind::Scan, None) => "code",
+    }
+    .to_owned()
 }
 
 fn color(color: Color) -> String {
@@ -311,5 +326,13 @@ mod tests {
         assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
         assert_eq!(cell("石家庄市长安区"), "石家庄市长安区");
+    }
+
+    #[test]
+    fn the_method_is_named_as_the_dashboard_names_it() {
+        assert_eq!(method(EntryKind::Checkin, None), "app");
+        assert_eq!(method(EntryKind::Checkin, Some(EntryMethod::Assisted)), "assisted");
+        assert_eq!(method(EntryKind::Scan, None), "code");
+        assert_eq!(method(EntryKind::Scan, Some(EntryMethod::IdCard)), "id-card");
     }
 }

@@ -928,6 +928,12 @@ async fn a_subject_trace_lists_visits_and_scans() {
     );
     assert!(rows[2][4].starts_with("河北省石家庄市"));
     assert!(rows[2][10] == id, "the subject's identity is on every row");
+    assert_eq!(rows[0][12], "method");
+    assert_eq!(
+        (rows[1][12].as_str(), rows[2][12].as_str()),
+        ("code", "app"),
+        "a scan of the code shown, a check-in in the app"
+    );
     let audit = audit_entries(&store, started).await;
     assert_eq!(audit.len(), 1);
     assert_eq!(
