@@ -20,6 +20,7 @@ use time::macros::datetime;
 
 pub mod capacity;
 pub mod fake_http;
+pub mod fake_wechat;
 pub mod fault_proxy;
 pub mod partner;
 pub mod prices;

@@ -3,50 +3,13 @@
 //! fake WeChat server) however many senders run, never holding the decision up, tried again after
 //! a failure and given up after five.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
 
-use axum::Router;
-use axum::extract::State;
-use axum::routing::{get, post};
+use integration_tests::fake_wechat::FakeWeChat;
 use integration_tests::*;
 use serde_json::{Value, json};
 use shared::service::notices::{AppealNotices, Notifier, Sent};
 use time::Duration;
-
-/// The fake WeChat API: a token, and every subscribe message's body; `down` answers a system error.
-#[derive(Clone, Default)]
-struct FakeWeChat {
-    sent: Arc<Mutex<Vec<Value>>>,
-    down: Arc<AtomicBool>,
-}
-
-impl FakeWeChat {
-    async fn start() -> (Self, exposure::notifier::WeChat) {
-        async fn token() -> axum::Json<Value> {
-            axum::Json(json!({"access_token": "token-1", "expires_in": 7200}))
-        }
-        async fn send(State(fake): State<FakeWeChat>, axum::Json(body): axum::Json<Value>) -> axum::Json<Value> {
-            if fake.down.load(Ordering::SeqCst) {
-                return axum::Json(json!({"errcode": -1, "errmsg": "system error"}));
-            }
-            fake.sent.lock().unwrap().push(body);
-            axum::Json(json!({"errcode": 0, "errmsg": "ok"}))
-        }
-        let fake = FakeWeChat::default();
-        let router = Router::new()
-            .route("/cgi-bin/token", get(token))
-            .route("/cgi-bin/message/subscribe/send", post(send))
-            .with_state(fake.clone());
-        let base = fake_http::serve(router).await;
-        let client = exposure::notifier::WeChat::new(base, "app".into(), "secret".into(), "tmpl-1".into());
-        (fake, client)
-    }
-
-    fn sent(&self) -> Vec<Value> {
-        self.sent.lock().unwrap().clone()
-    }
-}
 
 fn sender<'a>(w: &'a World, pii: &'a shared::crypto::PiiKeys, notifier: &'a dyn Notifier) -> AppealNotices<'a> {
     AppealNotices {
@@ -141,7 +104,7 @@ async fn a_decided_appeal_is_a_notice_for_its_guardian_sent_once_however_many_se
     assert_eq!(sent, 1);
     w.clock.advance(Duration::minutes(10));
     assert_eq!(sender(&w, &pii, &wechat).send_due().await.unwrap(), Sent::default());
-    let messages = fake.sent();
+    let messages = fake.messages();
     assert_eq!(messages.len(), 1, "{messages:?}");
     assert_eq!(messages[0]["touser"], "mother");
     assert_eq!(messages[0]["data"]["thing1"]["value"], "健康码申诉结果");
@@ -179,7 +142,7 @@ async fn a_rejected_appeal_is_decided_while_wechat_is_down_and_told_when_it_is_b
         sender(&w, &pii, &wechat).send_due().await.unwrap(),
         Sent { sent: 1, failed: 0 }
     );
-    let messages = fake.sent();
+    let messages = fake.messages();
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0]["touser"], "alice");
     assert_eq!(messages[0]["data"]["phrase4"]["value"], "维持原码");
@@ -202,7 +165,7 @@ async fn a_notice_wechat_refuses_five_times_is_given_up_and_the_appeal_keeps_its
     assert!(w.store.due_appeal_notices(10).await.unwrap().is_empty(), "given up");
     fake.down.store(false, Ordering::SeqCst);
     assert_eq!(sender(&w, &pii, &wechat).send_due().await.unwrap(), Sent::default());
-    assert!(fake.sent().is_empty());
+    assert!(fake.messages().is_empty());
     let appeal = w.store.get_appeal(&id).await.unwrap().unwrap();
     assert_eq!(appeal.status, shared::store::appeals::AppealStatus::Upheld);
     assert_eq!(

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::routing::{get, post};
+use integration_tests::fake_wechat::FakeWeChat;
 use integration_tests::*;
 use serde_json::{Value, json};
 use shared::domain::day::shanghai_day;
@@ -20,46 +21,6 @@ use shared::store::exposures::{Contact, Recorded};
 use shared::store::sort_time;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
-
-/// The fake WeChat API: a token, and every subscribe message's `touser`.
-#[derive(Clone, Default)]
-struct FakeWeChat {
-    sent: Arc<Mutex<Vec<String>>>,
-    tokens: Arc<Mutex<usize>>,
-}
-
-impl FakeWeChat {
-    async fn start() -> (Self, exposure::notifier::WeChat) {
-        async fn token(State(fake): State<FakeWeChat>, Query(q): Query<Vec<(String, String)>>) -> axum::Json<Value> {
-            assert!(q.contains(&("grant_type".into(), "client_credential".into())));
-            *fake.tokens.lock().unwrap() += 1;
-            axum::Json(json!({"access_token": "token-1", "expires_in": 7200}))
-        }
-        async fn send(State(fake): State<FakeWeChat>, axum::Json(body): axum::Json<Value>) -> axum::Json<Value> {
-            assert_eq!(body["template_id"], "tmpl-1");
-            assert!(!body.to_string().contains("张三丰"), "a notice names no one");
-            fake.sent
-                .lock()
-                .unwrap()
-                .push(body["touser"].as_str().unwrap().to_owned());
-            axum::Json(json!({"errcode": 0, "errmsg": "ok"}))
-        }
-        let fake = FakeWeChat::default();
-        let router = Router::new()
-            .route("/cgi-bin/token", get(token))
-            .route("/cgi-bin/message/subscribe/send", post(send))
-            .with_state(fake.clone());
-        let base = fake_http::serve(router).await;
-        let client = exposure::notifier::WeChat::new(base, "app".into(), "secret".into(), "tmpl-1".into());
-        (fake, client)
-    }
-
-    fn sent(&self) -> Vec<String> {
-        let mut sent = self.sent.lock().unwrap().clone();
-        sent.sort();
-        sent
-    }
-}
 
 fn worker<'a>(w: &'a World, notifier: &'a dyn Notifier, name: &str, page_size: usize) -> Worker<'a> {
     Worker {

@@ -189,14 +189,13 @@ impl Worker<'_> {
                 Recorded::New | Recorded::Known => {}
                 Recorded::LeaseLost => return Ok(false),
             }
-            let recipients: Vec<String> = profile
-                .into_iter()
-                .flat_map(|p| p.identity.owner.iter().chain(p.identity.guardians.keys()))
-                .filter_map(|account| {
-                    let sealed = openids.get(account)?;
-                    self.pii.open(sealed, &format!("{account}/openid")).ok()
-                })
-                .collect();
+            let recipients = super::notices::opened(
+                self.pii,
+                &openids,
+                profile
+                    .into_iter()
+                    .flat_map(|p| p.identity.owner.iter().chain(p.identity.guardians.keys())),
+            );
             // No one to tell (a person registered by no account of ours): nothing to send, nothing to claim.
             if !recipients.is_empty() {
                 to_notify.push((entry.subject_id.clone(), fact, recipients));

@@ -77,6 +77,19 @@ fn color_name(color: Color) -> &'static str {
     }
 }
 
+/// The WeChat openids of `accounts`, opened from their sealed form in `sealed` (as
+/// `Store::openids` reads them); an account without one, or whose seal does not open, is left out.
+pub fn opened<'a>(
+    pii: &PiiKeys,
+    sealed: &std::collections::HashMap<String, String>,
+    accounts: impl IntoIterator<Item = &'a String>,
+) -> Vec<String> {
+    accounts
+        .into_iter()
+        .filter_map(|account| pii.open(sealed.get(account)?, &format!("{account}/openid")).ok())
+        .collect()
+}
+
 /// `{"notices": [...]}`: a subject's notices, newest first: one per exposure it was found in,
 /// one per decided appeal. Reads the subject's appeals (one query of the `by-subject` index).
 pub async fn list(store: &Store, subject: &Subject) -> Result<Value, StoreError> {
@@ -236,13 +249,7 @@ impl AppealNotices<'_> {
             .cloned()
             .collect();
         let openids = self.store.openids(&accounts).await?;
-        Ok(accounts
-            .iter()
-            .filter_map(|account| {
-                let sealed = openids.get(account)?;
-                self.pii.open(sealed, &format!("{account}/openid")).ok()
-            })
-            .collect())
+        Ok(opened(self.pii, &openids, &accounts))
     }
 
     async fn send_with_retries(&self, message: &Message) -> bool {
