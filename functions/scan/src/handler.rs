@@ -203,10 +203,7 @@ async fn checkin(app: &App, req: &Request) -> HttpResult {
     let (venue, subject) = (cached.or(found.venue), found.subject);
     let venue = venue.ok_or_else(invalid_venue_code)?;
     if venue.revoked_at.is_some() {
-        return Err(
-            Problem::new(lambda_http::http::StatusCode::GONE, "venue-revoked", "Venue revoked")
-                .detail("this venue code has been revoked by its applicant"),
-        );
+        return Err(shared::service::assisted::venue_revoked());
     }
     let subject = access::authorize(&session, &own, subject)?;
     let areas = app.areas.get(&app.base.store).await?;

@@ -54,6 +54,8 @@ pub struct Context<'a> {
     pub retention: Duration,
 }
 
+/// The answer to a check-in at a revoked venue, in the app (`scan`) or assisted: 410. Its
+/// applicant or the authority revoked it.
 pub fn venue_revoked() -> Problem {
     Problem::new(StatusCode::GONE, "venue-revoked", "Venue revoked").detail("this venue code has been revoked")
 }
